@@ -1,0 +1,121 @@
+"""Reading and writing the pipeline's artifacts deterministically.
+
+Parquet is written through explicit pyarrow schemas (never inferred), without pandas metadata and
+with fixed writer options, so the same rows give byte-identical files. JSON is written sorted and
+indented. Not for parsing source formats: that is `logtune.sources`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_WRITE_OPTS = dict(compression="zstd", use_dictionary=True, write_statistics=True, store_schema=True)
+
+
+def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], schema: pa.Schema) -> int:
+    """Write dict rows to Parquet with `schema` (missing keys become null); return the row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = list(rows)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    pq.write_table(table, path, **_WRITE_OPTS)
+    return len(rows)
+
+
+class RowWriter:
+    """Streaming Parquet writer: append batches of dict rows, close to finish the file."""
+
+    def __init__(self, path: str | Path, schema: pa.Schema, batch_size: int = 50_000):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.schema = schema
+        self.batch_size = batch_size
+        self._buf: list[dict[str, Any]] = []
+        self._writer = pq.ParquetWriter(self.path, schema, **_WRITE_OPTS)
+        self.count = 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._buf.append(row)
+        if len(self._buf) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            self._writer.write_table(pa.Table.from_pylist(self._buf, schema=self.schema))
+            self.count += len(self._buf)
+            self._buf = []
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+    def __enter__(self) -> "RowWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_rows(path: str | Path, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """Read a Parquet file into a list of dict rows (nested lists/structs as Python lists/dicts)."""
+    return pq.read_table(path, columns=columns).to_pylist()
+
+
+def iter_rows(path: str | Path, batch_size: int = 10_000) -> Iterable[dict[str, Any]]:
+    """Stream a Parquet file's rows in batches, for files that need not fit in memory."""
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=batch_size):
+        yield from batch.to_pylist()
+
+
+def _clean(obj: Any) -> Any:
+    # JSON has no NaN/inf: DVC and browsers reject them, so they become null.
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON sorted and indented (stable diffs, `dvc metrics diff`-friendly)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(obj), indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read JSON Lines; a broken line is an error naming the file and line number."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+    return out
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(_clean(row), sort_keys=True, ensure_ascii=False) + "\n")
+            n += 1
+    return n

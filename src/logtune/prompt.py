@@ -1,0 +1,33 @@
+"""How a conversation is shown to the model: system prompt plus the backend's CONTEXT.
+
+One function used by `build` (training examples) and `evaluate` (golden cases), so the model is
+scored with exactly the prompt layout it was trained on; a mismatch there is a classic silent failure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def compact_context(context: str | dict | list | None) -> str | None:
+    """CONTEXT as compact, key-sorted JSON text (None stays None; text that is not JSON is an error)."""
+    if context is None:
+        return None
+    obj = json.loads(context) if isinstance(context, str) else context
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def render_system(system_prompt: str | None, context: str | dict | list | None) -> str | None:
+    """The system message the model sees: the prompt, then `CONTEXT:` and the compact JSON."""
+    ctx = compact_context(context)
+    parts = [p for p in (system_prompt, f"CONTEXT: {ctx}" if ctx is not None else None) if p]
+    return "\n".join(parts) if parts else None
+
+
+def with_system(messages: list[dict[str, Any]], system_prompt: str | None, context: Any) -> list[dict[str, str]]:
+    """Chat messages (role/content only) with the rendered system message first."""
+    system = render_system(system_prompt, context)
+    out = [{"role": "system", "content": system}] if system else []
+    out += [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
+    return out
