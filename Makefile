@@ -1,0 +1,41 @@
+# logtune: `make repro` runs the whole pipeline on the embedded default; `make test` runs the tests.
+# Both create the virtualenv on first use. Nothing here reaches a network but the package registries.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+# No hub downloads, caches inside the repo, DVC analytics off: the run is offline and self-contained.
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HOME := $(CURDIR)/.cache/hf
+export DVC_NO_ANALYTICS := 1
+export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/site-cache
+export TOKENIZERS_PARALLELISM := false
+export WANDB_DISABLED := true
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install repro test test-fast bench clean
+
+install: $(VENV)/.installed
+
+# torch is pinned and installed first: the CPU wheel; an unpinned torch would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+repro: install
+	$(BIN)/dvc repro
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf data models dvclive .dvc/tmp .dvc/site-cache .pytest_cache

@@ -1,0 +1,152 @@
+"""The embedded default base model: a tiny Llama built from a config and pre-trained here, on a CPU.
+
+LoRA cannot teach a random-init model anything, so the tiny base is first pre-trained fully (all
+weights, plain causal LM) on the curated conversations flattened to plain text, NOT chat-formatted:
+it learns the vocabulary, ids and JSON of this domain, and SFT is left to teach the chat format,
+stopping and grounding. Not for real checkpoints: `base.model` set to a Hub id or path skips this.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
+
+from logtune.prompt import render_system
+
+
+@dataclass(frozen=True)
+class TinyModelParams:
+    """Size of the tiny Llama (fields named as in `LlamaConfig`)."""
+
+    vocab_size: int = 2048
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 4
+    intermediate_size: int = 384
+    max_position_embeddings: int = 512
+
+
+@dataclass(frozen=True)
+class PretrainParams:
+    """Plain causal-LM pre-training on packed blocks of the flattened corpus."""
+
+    block_size: int = 256
+    batch_size: int = 16
+    epochs: int = 4
+    learning_rate: float = 3e-3
+    warmup_steps: int = 20
+    weight_decay: float = 0.1
+    log_every: int = 20
+
+
+@dataclass(frozen=True)
+class BaseParams:
+    """params.yaml `base`: which base model, and how to build the tiny one."""
+
+    model: str = "tiny"
+    seed: int = 0
+    padding_side: str = "left"
+    tiny: TinyModelParams = field(default_factory=TinyModelParams)
+    pretrain: PretrainParams = field(default_factory=PretrainParams)
+
+
+def conversation_text(conversation: dict[str, Any]) -> str:
+    """One curated conversation as plain text: rendered system prompt + CONTEXT, then each message."""
+    parts = [render_system(conversation.get("system_prompt"), conversation.get("context"))]
+    parts += [m.get("content") for m in conversation.get("messages") or []]
+    return "\n".join(p for p in parts if p)
+
+
+def pretraining_corpus(conversations: Iterable[dict[str, Any]]) -> list[str]:
+    """The texts the tokenizer and the tiny model learn from, in a stable order (sorted by id)."""
+    rows = sorted(conversations, key=lambda c: c.get("id") or "")
+    return [t for t in (conversation_text(c) for c in rows) if t]
+
+
+def build_tiny_model(tokenizer: PreTrainedTokenizerBase, size: TinyModelParams, seed: int) -> LlamaForCausalLM:
+    """A freshly initialized tiny Llama whose special-token ids match `tokenizer`."""
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden_size,
+        num_hidden_layers=size.num_hidden_layers,
+        num_attention_heads=size.num_attention_heads,
+        num_key_value_heads=size.num_key_value_heads,
+        intermediate_size=size.intermediate_size,
+        max_position_embeddings=size.max_position_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,  # halves the parameters of a model whose embeddings dominate its size
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    return model
+
+
+def pack_blocks(texts: list[str], tokenizer: PreTrainedTokenizerBase, block_size: int) -> torch.Tensor:
+    """Each text as bos + tokens + eos, concatenated and cut into full blocks (the last partial block is dropped)."""
+    stream: list[int] = []
+    for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+        stream += [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+    n = len(stream) // block_size
+    if n == 0:  # a corpus shorter than one block still trains: one padded-free shorter block
+        return torch.tensor([stream], dtype=torch.long)
+    return torch.tensor(stream[: n * block_size], dtype=torch.long).view(n, block_size)
+
+
+def pretrain(model: LlamaForCausalLM, blocks: torch.Tensor, p: PretrainParams, seed: int,
+             log=print) -> dict[str, Any]:
+    """Train all weights as a causal LM on `blocks`; return loss first/last, steps, tokens, seconds."""
+    g = torch.Generator().manual_seed(seed)
+    steps_per_epoch = math.ceil(len(blocks) / p.batch_size)
+    total = steps_per_epoch * p.epochs
+    decay = [w for n, w in model.named_parameters() if w.dim() >= 2]
+    no_decay = [w for n, w in model.named_parameters() if w.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": p.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=p.learning_rate, betas=(0.9, 0.95))
+
+    def lr_at(step: int) -> float:  # linear warmup, then cosine to 10%
+        if step < p.warmup_steps:
+            return (step + 1) / p.warmup_steps
+        frac = (step - p.warmup_steps) / max(1, total - p.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    model.train()
+    losses: list[float] = []
+    start, step = time.monotonic(), 0
+    for epoch in range(p.epochs):
+        order = torch.randperm(len(blocks), generator=g)
+        for i in range(0, len(blocks), p.batch_size):
+            batch = blocks[order[i:i + p.batch_size]]
+            loss = model(input_ids=batch, labels=batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            step += 1
+            if step % p.log_every == 0 or step == total:
+                log(f"pretrain step {step}/{total} epoch {epoch + 1} loss {loss.item():.4f} "
+                    f"({time.monotonic() - start:.0f}s)")
+    model.eval()
+    head = losses[: max(1, min(10, len(losses)))]
+    tail = losses[-max(1, min(10, len(losses))):]
+    return {
+        "loss_first": sum(head) / len(head),   # means of the first/last 10 steps: single steps are noisy
+        "loss_last": sum(tail) / len(tail),
+        "steps": step,
+        "blocks": len(blocks),
+        "tokens_per_epoch": int(blocks.numel()),
+        "seconds": round(time.monotonic() - start, 2),
+    }

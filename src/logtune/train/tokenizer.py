@@ -1,0 +1,60 @@
+"""The tiny base model's tokenizer: byte-level BPE trained on the curated text, plus the chat template.
+
+Byte-level, so any text (ids, JSON, emoji) round-trips with no unknown token. The chat template wraps
+assistant content in `{% generation %}` markers with the EOS token *inside* them, so TRL's
+assistant-only loss also trains the model to stop. Not for Hub tokenizers: those bring their own.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
+END = "<|end|>"  # ends a non-assistant turn; the assistant's turn ends with EOS, so generation stops there
+ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>", "<|tool|>"]
+SPECIAL_TOKENS = [BOS, EOS, PAD, END, *ROLE_TOKENS]
+
+# One line per turn header; the assistant's content and its EOS are the only trained span.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "<|assistant|>\n{% generation %}{{ message['content'] }}{{ eos_token }}{% endgeneration %}\n"
+    "{% else %}"
+    "<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, *, padding_side: str = "left",
+                    model_max_length: int = 512) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE tokenizer on `texts` and wrap it with the special tokens and chat template."""
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=SPECIAL_TOKENS,
+        # every byte is in the vocabulary even if the corpus lacks it, so nothing is ever unknown
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(sorted(texts), trainer)  # sorted: same corpus in any order -> same merges
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        extra_special_tokens=[END, *ROLE_TOKENS],
+        # passed to the constructor because setting it afterwards is not saved with the tokenizer;
+        # left padding keeps a batch of prompts flush against the tokens they generate
+        padding_side=padding_side,
+        model_max_length=model_max_length,
+        chat_template=CHAT_TEMPLATE,
+    )

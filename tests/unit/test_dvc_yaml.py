@@ -1,0 +1,107 @@
+"""dvc.yaml is honest: each stage's deps list its script and every logtune module it imports, and its
+params exist. (A stage that lists only its script never re-runs when the library changes.)"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src"
+
+
+def _stages() -> dict[str, dict]:
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    out = {}
+    for name, stage in dvc["stages"].items():
+        if "foreach" in stage:
+            key = re.fullmatch(r"\$\{(\w+)\}", stage["foreach"]).group(1)
+            for item in params[key]:
+                text = yaml.safe_dump(stage["do"])
+                text = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
+                out[f"{name}@{item['name']}"] = yaml.safe_load(text)
+        else:
+            out[name] = stage
+    return out
+
+
+def _module_file(module: str) -> Path | None:
+    base = SRC.joinpath(*module.split("."))
+    if base.with_suffix(".py").exists():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").exists():
+        return base / "__init__.py"
+    return None
+
+
+def _logtune_imports(path: Path, seen: set[Path]) -> set[Path]:
+    """Every file under src/logtune that `path` imports, transitively."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    pkg = None
+    if SRC in path.parents:
+        pkg = ".".join(path.relative_to(SRC).with_suffix("").parts)
+        if path.name != "__init__.py":
+            pkg = pkg.rsplit(".", 1)[0]
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level and pkg:
+                parts = pkg.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                mod = ".".join(parts + ([mod] if mod else []))
+            names.append(mod)
+            names += [f"{mod}.{a.name}" for a in node.names]
+    for name in names:
+        if not name.startswith("logtune"):
+            continue
+        # the package __init__ files along the way are imported too
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            f = _module_file(".".join(parts[:i]))
+            if f and f not in seen:
+                seen.add(f)
+                _logtune_imports(f, seen)
+    return seen
+
+
+def _covered(path: Path, deps: list[str]) -> bool:
+    rel = path.relative_to(ROOT).as_posix()
+    if rel == "src/logtune/__init__.py":
+        return True  # the package marker holds only the version string
+    return any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+def test_every_stage_lists_its_script_and_library_modules():
+    problems = []
+    for name, stage in _stages().items():
+        deps = [str(d) for d in stage.get("deps", [])]
+        script = re.search(r"python (stages/\w+\.py)", stage["cmd"]).group(1)
+        if script not in deps:
+            problems.append(f"{name}: script {script} not in deps")
+        for f in sorted(_logtune_imports(ROOT / script, set())):
+            if not _covered(f, deps):
+                problems.append(f"{name}: imports {f.relative_to(ROOT)} but does not list it in deps")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_params_key_exists():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for name, stage in _stages().items():
+        for key in stage.get("params", []):
+            assert str(key).split(".")[0] in params, f"{name}: params key {key} missing from params.yaml"
+
+
+def test_every_stage_writes_its_metrics_uncached():
+    for name, stage in _stages().items():
+        metrics = stage.get("metrics", [])
+        assert metrics, f"{name}: writes no metrics"
+        for m in metrics:
+            (path, opts), = m.items()
+            assert path.startswith("metrics/") and opts == {"cache": False}, f"{name}: {m}"
