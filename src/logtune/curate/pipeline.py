@@ -4,7 +4,8 @@ Order, first reason wins: the session filters (`sessions.SESSION_FILTERS`) and g
 look at the text as logged; then every session, kept or rejected, is PII-redacted (rejects are
 written out too and must not leak what training data may not hold); then exact duplicates are
 dropped among the survivors, on redacted text, so copies differing only in a redacted value count
-as the same. Invariant, asserted before the metrics are returned: read = kept + rejected.
+as the same, then (when a threshold is set) near-duplicates. Invariant, asserted before the metrics
+are returned: read = kept + rejected.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from logtune.curate.decontaminate import golden_conversation_keys, golden_overlap
-from logtune.curate.dedup import split_duplicates
+from logtune.curate.dedup import split_duplicates, split_near_duplicates
 from logtune.curate.redact import redact_conversation
 from logtune.curate.sessions import SESSION_FILTERS, Reject, first_reject
 from logtune.io import read_rows
 
 # Every reason this stage can give, so metrics list zeros too and `dvc metrics diff` stays aligned.
-REASONS = [f.__name__ for f in SESSION_FILTERS] + ["golden_overlap", "exact_duplicate"]
+REASONS = [f.__name__ for f in SESSION_FILTERS] + ["golden_overlap", "exact_duplicate", "near_duplicate"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class CurateParams:
     drop_statuses: tuple[str, ...] = ("error",)
     min_confidence: float | None = None
     drop_approvals: tuple[str, ...] = ("rejected",)
+    near_duplicate_threshold: float | None = None   # None: exact duplicates only
+
+    def __post_init__(self) -> None:
+        t = self.near_duplicate_threshold
+        if t is not None and not 0 < t <= 1:
+            raise ValueError(f"curate.near_duplicate_threshold must be in (0, 1] or null, got {t!r}")
 
 
 @dataclass
@@ -71,6 +78,9 @@ def curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golden
             rejects.append((conv, reject))
     kept, duplicates = split_duplicates(survivors)
     rejects += duplicates
+    if params.near_duplicate_threshold is not None:
+        kept, near = split_near_duplicates(kept, params.near_duplicate_threshold)
+        rejects += near
 
     out = Curated(kept=sorted(kept, key=lambda c: c["id"]),
                   rejected=sorted((rejected_row(c, r) for c, r in rejects), key=lambda r: (r["id"], r["reason"])))

@@ -150,3 +150,45 @@ def pretrain(model: LlamaForCausalLM, blocks: torch.Tensor, p: PretrainParams, s
         "tokens_per_epoch": int(blocks.numel()),
         "seconds": round(time.monotonic() - start, 2),
     }
+
+
+def build_base(conversations: list[dict[str, Any]], out_dir, p: BaseParams, log=print) -> dict[str, Any]:
+    """Write models/base: the tiny model trained here (`model: tiny`), or a local/Hub checkpoint copied in."""
+    from logtune.train.loading import write_marker
+    from logtune.train.tokenizer import train_tokenizer
+
+    torch.manual_seed(p.seed)
+    if p.model != "tiny":
+        return copy_pretrained(p.model, out_dir, p.padding_side)
+    texts = pretraining_corpus(conversations)
+    if not texts:
+        raise ValueError("no curated text to pre-train the tiny base model on")
+    tokenizer = train_tokenizer(texts, p.tiny.vocab_size, padding_side=p.padding_side,
+                                model_max_length=p.tiny.max_position_embeddings)
+    model = build_tiny_model(tokenizer, p.tiny, p.seed)
+    blocks = pack_blocks(texts, tokenizer, p.pretrain.block_size)
+    stats = pretrain(model, blocks, p.pretrain, p.seed, log=log)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    write_marker(out_dir, "full")
+    return {"model": "tiny", "conversations": len(conversations), "texts": len(texts),
+            "vocab_size": len(tokenizer), "params": sum(w.numel() for w in model.parameters()), **stats}
+
+
+def copy_pretrained(name: str, out_dir, padding_side: str) -> dict[str, Any]:
+    """Load a Hub id (from the local cache only) or a local path and save it as a full logtune model dir."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from logtune.train.loading import write_marker
+    from logtune.train.tokenizer import CHAT_TEMPLATE
+
+    tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True, padding_side=padding_side)
+    model = AutoModelForCausalLM.from_pretrained(name, local_files_only=True)
+    if tokenizer.pad_token is None:  # TRL and batched evaluation both need one
+        tokenizer.pad_token = tokenizer.eos_token
+    if not tokenizer.chat_template:  # a base (non-chat) checkpoint: give it ours, role markers as plain text
+        tokenizer.chat_template = CHAT_TEMPLATE
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    write_marker(out_dir, "full")
+    return {"model": name, "params": sum(w.numel() for w in model.parameters()), "vocab_size": len(tokenizer)}

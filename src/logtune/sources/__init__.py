@@ -1,0 +1,55 @@
+"""Source adapters: one module per raw log format, each turning its input into Conversation rows.
+
+A source kind is a module with `read(path, options, source_name) -> Iterator[Item]`, where an Item is
+either a conversation dict (the `records.CONVERSATION` layout) or a quarantine entry
+`{"quarantine": True, "reason", "detail", "location", "record"}` for input that could not become one
+(`location` like "table support_message row id 17" or "line 12"). An adapter raises `SourceError`
+(naming the path, and the table/column or line) when the input as a whole is unreadable. Adding a
+kind = adding one module and one line to `KINDS`. Not for cleaning: an adapter maps faithfully and
+leaves judging content to `curate`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+
+class SourceError(ValueError):
+    """A source that cannot be read at all (missing file, wrong format, missing table or column)."""
+
+
+def quarantine(reason: str, detail: str, location: str, record: Any) -> dict[str, Any]:
+    """A quarantine entry: what could not be exported, why, and where it sits in the source."""
+    return {"quarantine": True, "reason": reason, "detail": detail, "location": location, "record": record}
+
+
+def is_quarantine(item: dict[str, Any]) -> bool:
+    return bool(item.get("quarantine"))
+
+
+# kind name (params.yaml: sources[].kind) -> module. Imported on first use, so one adapter that fails
+# to import breaks only the sources of that kind.
+KINDS: dict[str, str | ModuleType] = {
+    "assistant_sqlite": "logtune.sources.assistant_sqlite",  # seed 000's SQLite log DB (the default)
+    "messages_jsonl": "logtune.sources.messages_jsonl",
+    "openai_chat_log": "logtune.sources.openai_chat_log",
+    "chatgpt_export": "logtune.sources.chatgpt_export",
+    "claude_export": "logtune.sources.claude_export",
+    "sharegpt": "logtune.sources.sharegpt",
+    "event_log": "logtune.sources.event_log",
+    "records_jsonl": "logtune.sources.records_jsonl",
+    "corrections": "logtune.sources.corrections",
+    "oasst": "logtune.sources.oasst",
+    "hh_rlhf": "logtune.sources.hh_rlhf",
+    "squad_v2": "logtune.sources.squad_v2",
+    "dolly": "logtune.sources.dolly",
+}
+
+
+def get_adapter(kind: str) -> ModuleType:
+    if kind not in KINDS:
+        raise SourceError(f"unknown source kind '{kind}' (known: {', '.join(sorted(KINDS))})")
+    adapter = KINDS[kind]
+    return importlib.import_module(adapter) if isinstance(adapter, str) else adapter

@@ -1,0 +1,63 @@
+"""Source adapter for Anthropic HH-RLHF preference transcripts (JSONL, gzip or plain: detected by magic bytes).
+
+Format, one JSON object per line, two full transcripts that differ only in the last assistant reply:
+    {"chosen":   "\\n\\nHuman: a pen trick?\\n\\nAssistant: Draw.\\n\\nHuman: more\\n\\nAssistant: Sketch a cat.",
+     "rejected": "\\n\\nHuman: a pen trick?\\n\\nAssistant: Draw.\\n\\nHuman: more\\n\\nAssistant: Prank someone."}
+
+Mapping: one conversation per line: the shared turns (Human -> user, Assistant -> assistant, each
+stripped of surrounding whitespace) followed by the chosen final reply as the last assistant message,
+which keeps the rejected reply in feedback_meta {"rejected": "..."}; rating None (a comparison is not
+a thumb). source_id = "<file name>:<line number>"; provenance "real"; task_type option (default "chat").
+Quarantined lines: invalid_utf8, broken_json, wrong_type, missing_field (chosen/rejected),
+bad_transcript (text before the first "Human:"/"Assistant:" label, or no label at all),
+no_shared_prompt (the two transcripts differ before their final reply, or one does not end in an
+assistant turn: about 5 lines of 2,312 in harmless-base-test, where a transcript was truncated),
+empty_reply (the chosen final reply is blank).
+
+Options: `task_type` (default "chat"), `provenance` (default "real").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+from logtune.sources._lines import (check_fields, check_options, conversation, iter_json_lines, message, quarantine,
+                                    split_transcript)
+
+KIND = "hh_rlhf"
+SPEAKERS = {"Human": "user", "Assistant": "assistant"}
+
+
+def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
+    """Yield one conversation or quarantine item per non-blank line, in file order."""
+    opts = check_options(KIND, options, {"task_type", "provenance"})
+    name = Path(path).name
+    for item in iter_json_lines(path, KIND):
+        if isinstance(item, dict):
+            yield item
+            continue
+        line_no, row = item
+        where = f"line {line_no}"
+        problem = check_fields(row, {"chosen": str, "rejected": str})
+        if problem:
+            yield quarantine(*problem, where, row)
+            continue
+        chosen = split_transcript(row["chosen"], SPEAKERS, "\n\n")
+        rejected = split_transcript(row["rejected"], SPEAKERS, "\n\n")
+        if chosen is None or rejected is None:
+            which = "chosen" if chosen is None else "rejected"
+            yield quarantine("bad_transcript", f"the {which} transcript has no Human:/Assistant: turns at its start",
+                             where, row)
+            continue
+        if chosen[:-1] != rejected[:-1] or chosen[-1][0] != "assistant" or rejected[-1][0] != "assistant":
+            yield quarantine("no_shared_prompt", "chosen and rejected do not share the turns before a final "
+                             "assistant reply", where, row)
+            continue
+        if not chosen[-1][1]:
+            yield quarantine("empty_reply", "the chosen final reply is blank", where, row)
+            continue
+        messages = [message(role, content) for role, content in chosen[:-1]]
+        messages.append(message("assistant", chosen[-1][1], feedback_meta={"rejected": rejected[-1][1]}))
+        yield conversation(source_name, f"{name}:{line_no}", messages,
+                           task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"))

@@ -1,0 +1,137 @@
+"""Source adapter for ShareGPT-style JSON (ShareGPT dumps, Glaive/LLaMA-Factory tool-call data).
+
+Format: a record has `conversations`, a list of `{"from": ..., "value": ...}` turns, optional `id`,
+optional `system` and `tools` (a JSON string, LLaMA-Factory style):
+
+    {"id": "a1", "system": "Be brief.", "tools": "[{\\"name\\": \\"weather\\", \\"parameters\\": {}}]",
+     "conversations": [{"from": "human", "value": "Weather in Oslo?"},
+                       {"from": "function_call", "value": "{\\"name\\": \\"weather\\", \\"arguments\\": {}}"},
+                       {"from": "observation", "value": "4C"}, {"from": "gpt", "value": "It is 4C."}]}
+
+The path is one file or a folder (its `*.json`, `*.jsonl`, `*.jsonl.gz` files, sorted by name). A
+`.json` file is ONE JSON document (a list of records, or one record) and is parsed whole; `.jsonl`
+files are streamed line by line.
+
+Mapping: one record -> one Conversation. Roles: human/user -> user, gpt/assistant/chatgpt/bard/bing/
+model -> assistant, system -> system (leading ones become the system_prompt, after `system`),
+function_call -> an assistant turn with canonical tool_calls (merged into a preceding gpt turn),
+observation/function/tool -> a tool turn. source_id = the record's `id`, else `<file name>#<index>`
+(`<file name>:<line>` for JSONL); message ids are the turn index. `tools` become CONTEXT
+`{"tools": [...]}`. Fields other than these (e.g. per-turn sentiment or lexical analysis some dumps
+add) are ignored. A record starting with a gpt turn (ShareGPT splits long chats into chunks) is kept
+as it is: whether a reply without its question is trainable is for build to decide.
+
+Quarantined per record: wrong_type (record not an object, turns not a list, value not text),
+missing_field (no conversations / from / value), unknown_role, broken_tool_call, empty_conversation;
+in a folder, a whole file that is not UTF-8 JSON is one quarantine (`file x.json`: invalid_utf8,
+broken_json); a single-file path that is not JSON raises SourceError (a ValueError) naming it.
+
+Options: `task_type` (default "chat"), `provenance` (default "real"; "synthetic" for generated sets
+such as Glaive).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from logtune.sources import _chat
+
+KIND = "sharegpt"
+OPTIONS = ("task_type", "provenance")
+ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
+         "bard": "assistant", "bing": "assistant", "model": "assistant", "system": "system",
+         "function_call": "assistant", "observation": "tool", "function": "tool", "tool": "tool"}
+SUFFIXES = (".json", ".jsonl", ".jsonl.gz")
+
+
+def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
+    """One Conversation or quarantine per record, files in name order, records in file order."""
+    opts = _chat.check_options(source_name, options, OPTIONS)
+    path = _chat.require_path(path)
+    if path.is_file():
+        yield from _read_file(path, opts, source_name, in_folder=False)
+        return
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(SUFFIXES))
+    for file in files:
+        yield from _read_file(file, opts, source_name, in_folder=True)
+
+
+def _read_file(path: Path, opts: dict, source_name: str, in_folder: bool) -> Iterator[dict]:
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        for n, obj, bad in _chat.iter_json_lines(path):
+            if bad:
+                yield {**bad, "location": f"file {path.name} line {n}"}
+            else:
+                yield _one(obj, f"{path.name}:{n}", f"file {path.name} line {n}", opts, source_name)
+        return
+    try:
+        doc = _chat.load_json_document(path, KIND)
+    except ValueError as e:
+        if not in_folder:
+            raise
+        reason = "invalid_utf8" if "not UTF-8" in str(e) else "broken_json"
+        yield _chat.quarantine(reason, str(e), f"file {path.name}", path.read_bytes()[:_chat.RECORD_PREFIX_CHARS])
+        return
+    if not isinstance(doc, (list, dict)):
+        detail = f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list or object"
+        if not in_folder:
+            raise _chat.SourceError(detail)
+        yield _chat.quarantine("wrong_type", detail, f"file {path.name}", doc)
+        return
+    records = doc if isinstance(doc, list) else [doc]
+    for i, record in enumerate(records):
+        yield _one(record, f"{path.name}#{i}", f"file {path.name} record {i}", opts, source_name)
+
+
+def _one(record: Any, fallback_id: str, location: str, opts: dict, source_name: str) -> dict:
+    try:
+        return record_to_conversation(record, fallback_id, opts, source_name)
+    except _chat.Unfit as e:
+        return _chat.quarantine(e.reason, str(e), location, record)
+
+
+def record_to_conversation(record: Any, fallback_id: str, opts: dict, source_name: str) -> dict:
+    """One ShareGPT record as a Conversation; raises Unfit with the quarantine reason."""
+    if not isinstance(record, dict):
+        raise _chat.Unfit("wrong_type", f"a record must be an object, got {type(record).__name__}")
+    turns = record.get("conversations")
+    if turns is None:
+        raise _chat.Unfit("missing_field", "no `conversations`")
+    if not isinstance(turns, list):
+        raise _chat.Unfit("wrong_type", f"`conversations` is {type(turns).__name__}, not a list")
+    messages, last_call = [], None
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+            raise _chat.Unfit("missing_field", f"turn {i} has no `from`/`value`")
+        if not isinstance(turn["value"], str):
+            raise _chat.Unfit("wrong_type", f"turn {i}: value is {type(turn['value']).__name__}, not text")
+        try:
+            role = _chat.map_role(turn["from"], ROLES)
+        except _chat.UnknownRole as e:
+            raise _chat.Unfit("unknown_role", f"turn {i}: {e}") from None
+        if str(turn["from"]).lower() == "function_call":
+            try:
+                calls = _chat.tool_calls_json(turn["value"])
+            except ValueError as e:
+                raise _chat.Unfit("broken_tool_call", f"turn {i}: {e}") from None
+            messages.append(_chat.message(i, role, "", tool_calls=calls))
+            last_call = json.loads(calls)[-1]["function"]["name"] if calls else None
+        elif role == "tool":  # ShareGPT has no call ids: an observation answers the call before it
+            messages.append(_chat.message(i, role, turn["value"], tool_calls=_chat.tool_link_json(None, last_call)))
+        else:
+            messages.append(_chat.message(i, role, turn["value"]))
+    messages = _chat.merge_same_role(messages)
+    if not any(m["role"] != "system" for m in messages):
+        raise _chat.Unfit("empty_conversation", "no turns besides the system prompt")
+    try:
+        context = _chat.tools_context(record.get("tools"))
+    except ValueError as e:
+        raise _chat.Unfit("wrong_type", f"`tools`: {e}") from None
+    system = record.get("system")
+    source_id = record.get("id")
+    return _chat.conversation(
+        source_name, str(source_id) if source_id is not None else fallback_id, messages,
+        system_prompt=system if isinstance(system, str) and system.strip() else None, context=context,
+        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"))

@@ -1,0 +1,38 @@
+"""Build the base model: pre-train the tiny Llama on the curated text, or copy a local/Hub checkpoint in.
+
+dvc: python stages/base.py data/curated/conversations.parquet models/base --params params.yaml --metrics metrics/base.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from logtune.io import read_rows, write_json
+from logtune.params import load_params
+from logtune.train.tiny import BaseParams, build_base
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("conversations", type=Path, help="curated conversations.parquet (records.CONVERSATION)")
+    ap.add_argument("out", type=Path, help="model directory to write (full model + tokenizer + logtune_model.json)")
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--metrics", type=Path, required=True)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    params = load_params(args.params, "base", BaseParams)
+    conversations = read_rows(args.conversations) if params.model == "tiny" else []
+    metrics = build_base(conversations, args.out, params)
+    write_json(args.metrics, metrics)
+    print(f"base: {metrics['model']}, {metrics['params']:,} params, vocab {metrics['vocab_size']}"
+          + (f", pre-train loss {metrics['loss_first']:.3f} -> {metrics['loss_last']:.3f} in {metrics['seconds']}s"
+             if "loss_last" in metrics else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

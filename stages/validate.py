@@ -1,0 +1,49 @@
+"""Validate the built training sets with Great Expectations and JSON Schemas; fail to stop training.
+
+dvc: python stages/validate.py data/built --golden golden/golden.jsonl --expectations expectations --params params.yaml --metrics metrics/validate.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from logtune.io import write_json
+from logtune.params import load_params
+from logtune.validate.gates import ValidateParams, failure_lines, metrics, report, summary_lines, validate_built
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("built", type=Path, help="directory with sft.parquet and preference.parquet")
+    ap.add_argument("--golden", type=Path, required=True, help="golden set JSONL (must stay out of training)")
+    ap.add_argument("--expectations", type=Path, required=True, help="directory of GX suites: <set>.json")
+    ap.add_argument("--schemas", type=Path, default=ROOT / "schemas", help="directory of JSON Schemas")
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--report", type=Path, help="optional JSON report: every check with notes and offending ids")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    params = load_params(args.params, "validate", ValidateParams)
+    outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params)
+    write_json(args.metrics, metrics(outcome))  # before failing: the metrics say what failed
+    if args.report:
+        write_json(args.report, report(outcome))
+    for line in summary_lines(outcome):
+        print(f"validate: {line}")
+    failures = failure_lines(outcome)
+    for line in failures:
+        print(f"validate: {line}", file=sys.stderr)
+    if failures:
+        raise SystemExit(1)
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The curate stage end to end on the hand-written fixture (tests/fixtures/curate/README.md)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from logtune import records
+from logtune.io import read_json, read_rows, write_rows
+from logtune.params import ParamsError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "curate"
+
+
+def run(stage, tmp_path, repo_root, out="curated", params=None):
+    exported = tmp_path / "exported"
+    rows = json.loads((FIXTURES / "conversations.json").read_text())
+    # two source files, read in name order: the duplicates sit in different files
+    write_rows(exported / "a_support.parquet", rows[:7], records.CONVERSATION)
+    write_rows(exported / "b_support.parquet", rows[7:], records.CONVERSATION)
+    stage("curate").main([str(exported), str(tmp_path / out), "--golden", str(FIXTURES / "golden.jsonl"),
+                          "--params", str(params or repo_root / "params.yaml"),
+                          "--metrics", str(tmp_path / f"{out}.json")])
+    return tmp_path / out
+
+
+def test_curate_stage_keeps_rejects_and_redacts(stage, tmp_path, repo_root):
+    out = run(stage, tmp_path, repo_root)
+    kept = read_rows(out / "conversations.parquet")
+    rejected = {r["id"]: r["reason"] for r in read_rows(out / "rejected.parquet")}
+    assert [c["id"] for c in kept] == ["c01-good", "c08-dup-better"]
+    assert rejected == {"c02-error": "error_status", "c03-empty": "empty_message", "c04-noreply": "no_assistant_reply",
+                        "c05-truncated": "truncated", "c06-badctx": "broken_context", "c07-dup-first": "exact_duplicate",
+                        "c09-golden": "golden_overlap", "c10-not-approved": "not_approved"}
+    good = kept[0]
+    assert "PRJ-1042" in good["context"] and "<" not in good["context"]
+    assert [m["content"] for m in good["messages"] if m["role"] == "user"] == [
+        "Hi, I'm <EMAIL_1>. Status of PRJ-1042?", "Please email <EMAIL_1> or call <PHONE_1> when done."]
+    metrics = read_json(tmp_path / "curated.json")
+    assert metrics["read"] == 10 == metrics["kept"] + metrics["rejected"]
+    assert metrics["redacted_by_kind"] == {"EMAIL": 4, "PHONE": 1} and metrics["conversations_redacted"] == 1
+
+
+def test_curate_stage_is_byte_identical_across_runs(stage, tmp_path, repo_root):
+    a, b = run(stage, tmp_path, repo_root, "one"), run(stage, tmp_path, repo_root, "two")
+    for name in ("conversations.parquet", "rejected.parquet"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_unknown_curate_param_fails_at_start(stage, tmp_path, repo_root):
+    params = tmp_path / "params.yaml"
+    params.write_text("curate:\n  drop_status: [error]\n")
+    with pytest.raises(ParamsError, match="drop_status"):
+        run(stage, tmp_path, repo_root, params=params)

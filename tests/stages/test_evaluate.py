@@ -1,0 +1,73 @@
+"""The evaluate stage on the 3-case fixture golden set with two tiny models built here."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from logtune.evaluate.golden import read_golden
+from logtune.evaluate.run import case_messages
+from logtune.io import read_json, read_rows
+from tests.fixtures.evaluate.tiny_model import save_tiny_model
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evaluate"
+SYSTEM = "You are the support assistant. Answer from CONTEXT only."
+# What the taught model says to g001..g003: a right answer, a right refusal, and a right answer that
+# cites PRJ-104 while CONTEXT only has PRJ-1042 (a hallucinated id hidden as a substring).
+TAUGHT = ["PRJ-1042 is in progress.", "I couldn't find PRJ-2077 in the context.", "PRJ-104 is blocked."]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    prompts = [case_messages(c, SYSTEM) for c in read_golden(FIXTURES / "golden.jsonl")]
+    save_tiny_model(root / "base")
+    save_tiny_model(root / "sft", prompts=prompts, replies=TAUGHT, steps=80)
+    return root
+
+
+def run(stage, tmp_path, models, out="eval"):
+    params = tmp_path / "params.yaml"
+    params.write_text(json.dumps({"assistant": {"system_prompt": SYSTEM},
+                                  "evaluate": {"id_patterns": [r"\b[A-Z]{2,5}-\d{2,6}\b"], "max_new_tokens": 32,
+                                               "batch_size": 2, "seed": 0, "allow_prompt_ids": True}}))
+    metrics = tmp_path / f"{out}.json"
+    rc = stage("evaluate").main([str(FIXTURES / "golden.jsonl"), str(tmp_path / out),
+                                 "--model", f"base={models / 'base'}", "--model", f"sft={models / 'sft'}",
+                                 "--params", str(params), "--metrics", str(metrics)])
+    assert rc == 0
+    return read_json(metrics), tmp_path / out
+
+
+def test_evaluate_scores_each_model_on_each_case(stage, tmp_path, models):
+    metrics, out = run(stage, tmp_path, models)
+    assert sorted(metrics) == ["base", "sft"]
+    sft = metrics["sft"]
+    assert sft["n_cases"] == 3
+    assert sft["accuracy"] == pytest.approx(2 / 3)          # g003 fails on its hallucinated id
+    assert sft["hallucinated_id_rate"] == pytest.approx(1 / 3)
+    assert sft["refusal_accuracy"] == 1.0 and sft["refusal_precision"] == 1.0 and sft["refusal_recall"] == 1.0
+    assert sft["by_tag"]["status"]["n_cases"] == 2 and sft["by_tag"]["status"]["accuracy"] == 0.5
+    assert sft["by_tag"]["refusal"]["accuracy"] == 1.0
+    rows = read_rows(out / "results.parquet")
+    assert [(r["model"], r["case_id"]) for r in rows] == [(m, c) for m in ("base", "sft") for c in ("g001", "g002", "g003")]
+    g003 = rows[-1]
+    assert g003["reply"] == TAUGHT[2] and g003["hallucinated_ids"] == ["PRJ-104"] and g003["correct"]
+    replies = [json.loads(line) for line in (out / "replies.jsonl").read_text().splitlines()]
+    assert len(replies) == 6 and replies[4]["question"] == "What is the status of PRJ-2077?"
+
+
+def test_evaluate_is_byte_identical_across_runs(stage, tmp_path, models):
+    _, first = run(stage, tmp_path, models, out="a")
+    _, second = run(stage, tmp_path, models, out="b")
+    for name in ("results.parquet", "replies.jsonl"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_model_dirs_moved_together_still_load(stage, tmp_path, models):
+    moved = tmp_path / "moved"
+    shutil.copytree(models, moved)
+    metrics, _ = run(stage, tmp_path, moved)
+    assert metrics["sft"]["accuracy"] == pytest.approx(2 / 3)
