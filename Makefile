@@ -37,5 +37,8 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
+bench: install
+	$(BIN)/python benchmarks/export_bench.py
+
 clean:
 	rm -rf data models dvclive .dvc/tmp .dvc/site-cache .pytest_cache

@@ -74,7 +74,8 @@ def compare(eval_metrics: dict[str, Any], candidate: str, baseline: str,
         delta = c - b
         regression = -delta * DIRECTIONS[metric]
         ok = regression <= tol + _EPS
-        metrics[metric] = {"baseline": b, "candidate": c, "delta": delta, "tolerance": tol, "ok": ok}
+        # delta rounded for reading (0.1 - 0.2 prints as -0.09999999999999998); `ok` used the exact value
+        metrics[metric] = {"baseline": b, "candidate": c, "delta": round(delta, 6), "tolerance": tol, "ok": ok}
         if not ok:
             better = "higher" if DIRECTIONS[metric] > 0 else "lower"
             reasons.append(f"{metric}: baseline {b:.4f}, candidate {c:.4f}, delta {delta:+.4f} "

@@ -10,12 +10,27 @@ import json
 from typing import Any
 
 
+def _ids_first(obj: Any) -> Any:
+    # A record's fields follow its id: a model that finds the id it was asked about then reads the
+    # fact right after it (sorted keys would put e.g. "due" before "id", out of that reach).
+    if isinstance(obj, dict):
+        keys = sorted(obj, key=lambda k: (k != "id", k))
+        return {k: _ids_first(obj[k]) for k in keys}
+    if isinstance(obj, list):
+        return [_ids_first(v) for v in obj]
+    return obj
+
+
 def compact_context(context: str | dict | list | None) -> str | None:
-    """CONTEXT as compact, key-sorted JSON text (None stays None; text that is not JSON is an error)."""
+    """CONTEXT as compact canonical JSON text: `id` first in each object, other keys sorted.
+
+    None stays None; text that is not JSON is an error. Canonical, so the same CONTEXT always
+    renders the same, whatever key order the backend logged it in.
+    """
     if context is None:
         return None
     obj = json.loads(context) if isinstance(context, str) else context
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(_ids_first(obj), separators=(",", ":"), ensure_ascii=False)
 
 
 def render_system(system_prompt: str | None, context: str | dict | list | None) -> str | None:

@@ -58,16 +58,31 @@ def test_evaluate_scores_each_model_on_each_case(stage, tmp_path, models):
     assert len(replies) == 6 and replies[4]["question"] == "What is the status of PRJ-2077?"
 
 
-def test_evaluate_is_byte_identical_across_runs(stage, tmp_path, models):
+def test_evaluate_is_byte_identical_across_runs_and_after_moving_the_model_dirs(stage, tmp_path, models):
     _, first = run(stage, tmp_path, models, out="a")
-    _, second = run(stage, tmp_path, models, out="b")
+    moved = tmp_path / "moved"  # model dirs copied elsewhere together must load and score the same
+    shutil.copytree(models, moved)
+    _, second = run(stage, tmp_path, moved, out="b")
     for name in ("results.parquet", "replies.jsonl"):
         assert (first / name).read_bytes() == (second / name).read_bytes()
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
-def test_model_dirs_moved_together_still_load(stage, tmp_path, models):
-    moved = tmp_path / "moved"
-    shutil.copytree(models, moved)
-    metrics, _ = run(stage, tmp_path, moved)
-    assert metrics["sft"]["accuracy"] == pytest.approx(2 / 3)
+def test_adapter_dir_is_scored_like_its_base_when_the_adapter_is_a_no_op(stage, tmp_path, models):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root = tmp_path / "m"
+    shutil.copytree(models / "sft", root / "base")
+    # LoRA's B matrix starts at zero, so a fresh adapter computes exactly its base: same replies expected
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(root / "base"),
+                                LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    peft_model.save_pretrained(root / "dpo")
+    AutoTokenizer.from_pretrained(root / "base").save_pretrained(root / "dpo")
+    (root / "dpo" / "logtune_model.json").write_text(json.dumps({"kind": "adapter", "base": "../base"}))
+    params = tmp_path / "params.yaml"
+    params.write_text(json.dumps({"assistant": {"system_prompt": SYSTEM}, "evaluate": {"max_new_tokens": 32}}))
+    assert stage("evaluate").main([str(FIXTURES / "golden.jsonl"), str(tmp_path / "out"), "--model",
+                                   f"dpo={root / 'dpo'}", "--params", str(params),
+                                   "--metrics", str(tmp_path / "eval.json")]) == 0
+    assert [r["reply"] for r in read_rows(tmp_path / "out" / "results.parquet")] == TAUGHT

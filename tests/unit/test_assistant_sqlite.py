@@ -123,3 +123,22 @@ def test_options_map_other_table_and_column_names(tmp_path):
 def test_unknown_option_key_is_an_error(tmp_path):
     with pytest.raises(SourceError, match="unknown option 'sesion_table'"):
         read_all(make_db(tmp_path / "a.db"), {"sesion_table": "x"})
+
+
+def test_blob_values_are_decoded_as_text_in_the_fast_path(tmp_path):
+    # SQLite stores whatever it is given: a BLOB in a text column must come out as text, not bytes
+    path = make_db(tmp_path / "a.db", FIXTURE.read_text(encoding="utf-8") + """
+        INSERT INTO support_session VALUES (7, '2025-01-07T09:00:00Z', 'u', 'ok', NULL, NULL, NULL, X'7B7D');
+        INSERT INTO support_message VALUES (20, 7, 'user', X'68C3A9FF', '2025-01-07T09:00:01Z', NULL, NULL, NULL);""")
+    (conv,) = [i for i in read_all(path) if i.get("source_id") == "7"]
+    assert conv["context"] == "{}" and conv["messages"][0]["content"] == "h\u00e9\ufffd"
+
+
+def test_a_session_without_messages_between_others_keeps_sessions_and_messages_aligned(tmp_path):
+    path = make_db(tmp_path / "a.db", FIXTURE.read_text(encoding="utf-8") + """
+        INSERT INTO support_session VALUES (8, '2025-01-08T09:00:00Z', 'u', 'ok', NULL, 'P8', NULL, NULL);
+        INSERT INTO support_session VALUES (9, '2025-01-09T09:00:00Z', 'u', 'ok', NULL, 'P9', NULL, NULL);
+        INSERT INTO support_message VALUES (30, 9, 'user', 'hi nine', '2025-01-09T09:00:01Z', NULL, NULL, NULL);""")
+    convs = {i["source_id"]: i for i in read_all(path) if not is_quarantine(i)}
+    assert (convs["8"]["system_prompt"], convs["8"]["messages"]) == ("P8", [])
+    assert convs["9"]["system_prompt"] == "P9" and [m["content"] for m in convs["9"]["messages"]] == ["hi nine"]

@@ -20,10 +20,11 @@ def _stages() -> dict[str, dict]:
     for name, stage in dvc["stages"].items():
         if "foreach" in stage:
             key = re.fullmatch(r"\$\{(\w+)\}", stage["foreach"]).group(1)
-            for item in params[key]:
-                text = yaml.safe_dump(stage["do"])
+            items = params[key].items() if isinstance(params[key], dict) else enumerate(params[key])
+            for k, item in items:
+                text = yaml.safe_dump(stage["do"]).replace("${key}", str(k))
                 text = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
-                out[f"{name}@{item['name']}"] = yaml.safe_load(text)
+                out[f"{name}@{k}"] = yaml.safe_load(text)
         else:
             out[name] = stage
     return out
@@ -95,7 +96,10 @@ def test_every_params_key_exists():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for name, stage in _stages().items():
         for key in stage.get("params", []):
-            assert str(key).split(".")[0] in params, f"{name}: params key {key} missing from params.yaml"
+            node = params
+            for part in str(key).split("."):
+                assert isinstance(node, dict) and part in node, f"{name}: params key {key} missing from params.yaml"
+                node = node[part]
 
 
 def test_every_stage_writes_its_metrics_uncached():

@@ -95,3 +95,12 @@ def test_aggregate_per_model_and_per_tag():
     assert sft["by_tag"]["status"]["n_cases"] == 3 and sft["by_tag"]["refusal"]["accuracy"] == 0.5
     # base never refused: precision is undefined (null), not a made-up 0; recall is 0
     assert m["base"]["refusal_precision"] is None and m["base"]["refusal_recall"] == 0.0
+
+
+def test_repo_params_evaluate_section_builds_and_its_id_pattern_matches_an_id(repo_root):
+    from logtune.evaluate.run import AssistantParams, EvaluateParams
+    from logtune.params import load_params
+
+    p = load_params(repo_root / "params.yaml", "evaluate", EvaluateParams)
+    assert load_params(repo_root / "params.yaml", "assistant", AssistantParams).system_prompt
+    assert find_ids("see PRJ-1042", p.id_patterns) == ["PRJ-1042"] and p.batch_size > 0

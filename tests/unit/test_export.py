@@ -66,8 +66,8 @@ def test_load_source_by_name_and_unknown_name(tmp_path):
 
 def test_load_source_rejects_unknown_key(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text("sources:\n  - {name: support, kind: assistant_sqlite, path: x.db, pth: y}\n")
-    with pytest.raises(ParamsError, match="sources\\[0\\]': unknown key 'pth'"):
+    params.write_text("sources:\n  support: {kind: assistant_sqlite, path: x.db, pth: y}\n")
+    with pytest.raises(ParamsError, match="sources.support': unknown key 'pth'"):
         load_source(params, "support")
 
 
@@ -105,3 +105,31 @@ def test_every_registered_kind_imports_and_has_read():
     for kind in sources.KINDS:
         params = list(inspect.signature(sources.get_adapter(kind).read).parameters)
         assert params[:3] == ["path", "options", "source_name"], kind
+
+
+def test_conversation_writer_writes_the_same_bytes_as_row_writer(tmp_path):
+    from logtune import records
+    from logtune.export import ConversationWriter
+    from logtune.io import RowWriter
+    from logtune.sources import assistant_sqlite, is_quarantine
+
+    rows = [i for i in assistant_sqlite.read(fixture_db(tmp_path), {}, "support") if not is_quarantine(i)]
+    with RowWriter(tmp_path / "a.parquet", records.CONVERSATION, batch_size=2) as plain:
+        for row in rows:
+            plain.write(row)
+    # flushed by rows (2) before the message limit: the same batches, so the same row groups
+    with ConversationWriter(tmp_path / "b.parquet", batch_size=2, max_messages=1000) as fast:
+        for row in rows:
+            fast.write(row)
+    assert fast.count == plain.count == len(rows) == 5
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_sources_keyed_by_name_load_like_the_list_form(tmp_path):
+    from logtune.export import load_source, source_entries
+
+    params = tmp_path / "params.yaml"
+    params.write_text("sources:\n  support: {kind: assistant_sqlite, path: a.db}\n  chats: {kind: sharegpt, path: c.json}\n")
+    assert [e["name"] for e in source_entries(params)] == ["support", "chats"]
+    source = load_source(params, "chats")
+    assert (source.name, source.kind, source.path) == ("chats", "sharegpt", "c.json")

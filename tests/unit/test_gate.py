@@ -65,3 +65,12 @@ def test_flips_list_fixed_and_broken_cases():
             {"model": "base", "case_id": "g3", "passed": True}, {"model": "dpo", "case_id": "g3", "passed": True},
             {"model": "sft", "case_id": "g1", "passed": True}]
     assert flips(rows, "dpo", "base") == {"fixed": ["g2"], "broken": ["g1"], "n_fixed": 1, "n_broken": 1}
+
+
+def test_repo_params_gate_section_builds_and_names_known_metrics(repo_root):
+    from logtune.gate import GateParams, check_tolerances
+    from logtune.params import load_params
+
+    p = load_params(repo_root / "params.yaml", "gate", GateParams)
+    check_tolerances(p.tolerances)
+    assert p.candidate != p.baseline and "accuracy" in p.tolerances

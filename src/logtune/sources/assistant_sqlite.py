@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -55,6 +56,7 @@ MESSAGE_COLUMNS = {"id": "id", "session_id": "session_id", "role": "role", "cont
 REQUIRED = {"session": {"id"}, "message": {"id", "session_id", "role", "content"}}
 OPTION_KEYS = {"session_table", "message_table", "task_type", "session_columns", "message_columns"}
 ROLES = {"user", "assistant", "system", "tool"}
+_BATCH_ROWS = 10_000  # rows per fetchmany: big enough to amortise the call, small next to one Parquet batch
 
 
 def _column_map(kind: str, defaults: dict[str, str], given: Mapping[str, Any] | None) -> dict[str, str | None]:
@@ -107,48 +109,53 @@ def _jsonable(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _message_problem(msg: dict[str, Any], max_chars: int | None) -> tuple[str, str] | None:
-    content = msg["content"]
+def _message_problem(msg: tuple, max_chars: int | None) -> tuple[str, str] | None:
+    """(reason, detail) for a message row (in MESSAGE_COLUMNS order) that cannot be exported as it is."""
+    msg_id, _, role, content, _, fb, _, meta_text = msg
     if max_chars is not None and isinstance(content, str) and len(content) > max_chars:
-        return "message_too_long", f"message {msg['id']} has {len(content)} characters (max {max_chars})"
-    if msg["role"] not in ROLES:
-        return "invalid_role", f"message {msg['id']} has role {msg['role']!r}"
-    fb = msg["feedback"]
+        return "message_too_long", f"message {msg_id} has {len(content)} characters (max {max_chars})"
+    if role not in ROLES:
+        return "invalid_role", f"message {msg_id} has role {role!r}"
     if fb is not None and (isinstance(fb, bool) or fb not in (1, -1)):
-        return "invalid_feedback", f"message {msg['id']} has feedback {fb!r} (expected 1, -1 or NULL)"
-    if msg["feedback_meta"] is not None:
-        try:
-            meta = json.loads(msg["feedback_meta"])
-        except (TypeError, json.JSONDecodeError):
-            meta = None
-        if not isinstance(meta, dict):
-            return "invalid_feedback_meta", f"message {msg['id']} feedback meta is not a JSON object"
+        return "invalid_feedback", f"message {msg_id} has feedback {fb!r} (expected 1, -1 or NULL)"
+    if meta_text is not None and _rewrite(meta_text) is _NOT_AN_OBJECT:
+        return "invalid_feedback_meta", f"message {msg_id} feedback meta is not a JSON object"
     return None
 
 
-def _rewrite(meta_text: str | None) -> str | None:
+_NOT_AN_OBJECT = object()
+
+
+@lru_cache(maxsize=4096)  # thumbs-up metas repeat (`{"tags": ["helpful"]}`): parse each distinct text once
+def _rewrite(meta_text: str | None) -> Any:
+    """The human rewrite in a feedback meta JSON object (None if it has none), or _NOT_AN_OBJECT."""
     if meta_text is None:
         return None
-    rewrite = json.loads(meta_text).get("rewrite")
+    try:
+        meta = json.loads(meta_text)
+    except (TypeError, ValueError):
+        return _NOT_AN_OBJECT
+    if not isinstance(meta, dict):
+        return _NOT_AN_OBJECT
+    rewrite = meta.get("rewrite")
     return rewrite if isinstance(rewrite, str) and rewrite.strip() else None
 
 
-def to_message(msg: dict[str, Any]) -> dict[str, Any]:
-    return {"id": str(msg["id"]), "role": msg["role"], "content": msg["content"],
-            "created_at": msg["created_at"], "tool_calls": None, "rating": msg["feedback"],
-            "feedback_note": msg["feedback_note"], "rewrite": _rewrite(msg["feedback_meta"]),
-            "feedback_meta": msg["feedback_meta"]}
+@lru_cache(maxsize=256)  # a log holds a handful of prompt versions; hashing each session's prompt is waste
+def _prompt_version(system_prompt: str | None) -> str | None:
+    return prompt_version(system_prompt)
 
 
-def to_conversation(session: dict[str, Any], messages: list[dict[str, Any]], source: str,
-                    task_type: str) -> dict[str, Any]:
+def to_conversation(session: tuple, messages: list[dict[str, Any]], source: str, task_type: str) -> dict[str, Any]:
+    """A CONVERSATION dict from a session row (in SESSION_COLUMNS order) and its MESSAGE dicts."""
+    sid, created_at, status, error, system_prompt, model_version, context = session
     return {
-        "id": conversation_id(source, str(session["id"])), "source": source, "source_id": str(session["id"]),
-        "task_type": task_type, "system_prompt": session["system_prompt"],
-        "prompt_version": prompt_version(session["system_prompt"]), "model_version": session["model_version"],
-        "context": session["context"], "messages": [to_message(m) for m in messages],
-        "status": session["status"], "error": session["error"], "confidence": None, "approval": None,
-        "latency_ms": None, "cost": None, "created_at": session["created_at"], "provenance": "real",
+        "id": conversation_id(source, str(sid)), "source": source, "source_id": str(sid),
+        "task_type": task_type, "system_prompt": system_prompt,
+        "prompt_version": _prompt_version(system_prompt), "model_version": model_version,
+        "context": context, "messages": messages,
+        "status": status, "error": error, "confidence": None, "approval": None,
+        "latency_ms": None, "cost": None, "created_at": created_at, "provenance": "real",
     }
 
 
@@ -170,25 +177,14 @@ def read(path: str | Path, options: Mapping[str, Any] | None = None, source_name
     try:
         _check_table(con, path, s_table, s_cols)
         _check_table(con, path, m_table, m_cols)
+        s_id, m_session = f"s.{_q(s_cols['id'])}", f"m.{_q(m_cols['session_id'])}"
         order = ", ".join(f"m.{_q(c)}" for c in (m_cols["created_at"], m_cols["id"]) if c)
-        sql = (f"SELECT {', '.join(_select('s', 's_', s_cols) + _select('m', 'm_', m_cols))} "
-               f"FROM {_q(s_table)} s LEFT JOIN {_q(m_table)} m ON m.{_q(m_cols['session_id'])} = s.{_q(s_cols['id'])} "
-               f"ORDER BY s.{_q(s_cols['id'])}, {order}")
-        cursor = con.execute(sql)
-        names = [d[0] for d in cursor.description]
-        current: dict[str, Any] | None = None
-        messages: list[dict[str, Any]] = []
-        for values in cursor:
-            row = {n: _jsonable(v) for n, v in zip(names, values)}
-            session = {k: row["s_" + k] for k in s_cols}
-            if current is None or session["id"] != current["id"]:
-                if current is not None:
-                    yield _finish(current, messages, source, task_type, s_table, m_table, max_message_chars)
-                current, messages = session, []
-            if row["m_id"] is not None:
-                messages.append({k: row["m_" + k] for k in m_cols})
-        if current is not None:
-            yield _finish(current, messages, source, task_type, s_table, m_table, max_message_chars)
+        # Two cursors in the same session-id order, read in lockstep: the JOIN carries only the session id
+        # beside each message, so the session's columns (CONTEXT JSON, prompt) are not fetched once per message.
+        joined = (f"SELECT {s_id}, {', '.join(_select('m', 'm_', m_cols))} FROM {_q(s_table)} s "
+                  f"LEFT JOIN {_q(m_table)} m ON {m_session} = {s_id} ORDER BY {s_id}, {order}")
+        sessions = f"SELECT {', '.join(_select('s', 's_', s_cols))} FROM {_q(s_table)} s ORDER BY {s_id}"
+        yield from _sessions(con.execute(joined), con.execute(sessions), source, task_type, m_table, max_message_chars)
 
         orphans = (f"SELECT {', '.join(_select('m', 'm_', m_cols))} FROM {_q(m_table)} m "
                    f"LEFT JOIN {_q(s_table)} s ON s.{_q(s_cols['id'])} = m.{_q(m_cols['session_id'])} "
@@ -203,12 +199,69 @@ def read(path: str | Path, options: Mapping[str, Any] | None = None, source_name
         con.close()
 
 
-def _finish(session: dict[str, Any], messages: list[dict[str, Any]], source: str, task_type: str,
-            s_table: str, m_table: str, max_chars: int | None) -> dict[str, Any]:
-    for msg in messages:
-        problem = _message_problem(msg, max_chars)
-        if problem:
-            reason, detail = problem
-            return quarantine(reason, f"session {session['id']}: {detail}", f"table {m_table} row id {msg['id']}",
-                              {"session": session, "messages": messages})
-    return to_conversation(session, messages, source, task_type)
+def _rows(cursor: sqlite3.Cursor) -> Iterator[tuple]:
+    while rows := cursor.fetchmany(_BATCH_ROWS):
+        yield from rows
+
+
+def _sessions(joined: sqlite3.Cursor, sessions: sqlite3.Cursor, source: str, task_type: str, m_table: str,
+              max_chars: int | None) -> Iterator[dict[str, Any]]:
+    """Group the JOIN rows (session id, then the message columns) into conversations (or quarantine items).
+
+    The hot path of exporting a large log: rows come in batches as tuples unpacked by position, and each
+    message is checked and mapped as it arrives. Each new session id in the JOIN is the next row of
+    `sessions` (same order; a row repeating an id the JOIN already grouped is skipped, since the JOIN puts
+    all of one id's messages in one group).
+    """
+    session_rows = _rows(sessions)
+    session: tuple | None = None
+    rows: list[tuple] = []          # the session's raw message rows, for a quarantine record
+    messages: list[dict[str, Any]] = []
+    problem: tuple[str, str, Any] | None = None
+    roles, parse_rewrite, not_an_object = ROLES, _rewrite, _NOT_AN_OBJECT  # locals: this loop runs per message
+    while batch := joined.fetchmany(_BATCH_ROWS):
+        for row in batch:
+            if session is None or row[0] != session[0]:
+                if session is not None:
+                    yield _finish(session, rows, messages, problem, source, task_type, m_table)
+                session = _session_row(next(session_rows))
+                while session[0] != row[0]:
+                    session = _session_row(next(session_rows))
+                rows, messages, problem = [], [], None
+            _, msg_id, _, role, content, created_at, fb, note, meta_text = row
+            if msg_id is None:      # the LEFT JOIN's row for a session without messages
+                continue
+            # SQLite is loosely typed: a BLOB in a text column is decoded as text (rare, so checked cheaply)
+            if (type(content) is bytes or type(note) is bytes or type(meta_text) is bytes or type(msg_id) is bytes
+                    or type(role) is bytes or type(created_at) is bytes):
+                row = tuple(_jsonable(v) for v in row)
+                _, msg_id, _, role, content, created_at, fb, note, meta_text = row
+            rows.append(row)
+            if problem is not None:
+                continue
+            rewrite = None if meta_text is None else parse_rewrite(meta_text)
+            if (role not in roles or (fb is not None and fb != 1 and fb != -1) or rewrite is not_an_object
+                    or (max_chars is not None and isinstance(content, str) and len(content) > max_chars)):
+                problem = (*_message_problem(row[1:], max_chars), msg_id)
+                continue
+            messages.append({"id": str(msg_id), "role": role, "content": content, "created_at": created_at,
+                             "tool_calls": None, "rating": fb, "feedback_note": note, "rewrite": rewrite,
+                             "feedback_meta": meta_text})
+    if session is not None:
+        yield _finish(session, rows, messages, problem, source, task_type, m_table)
+
+
+def _session_row(row: tuple) -> tuple:
+    return tuple(_jsonable(v) for v in row) if bytes in map(type, row) else row
+
+
+def _finish(session: tuple, rows: list[tuple], messages: list[dict[str, Any]], problem: tuple | None, source: str,
+            task_type: str, m_table: str) -> dict[str, Any]:
+    if problem is None:
+        return to_conversation(session, messages, source, task_type)
+    # A bad message quarantines its whole session (see the module docstring), with the session and its
+    # messages as the record, under their logical column names.
+    reason, detail, msg_id = problem
+    record = {"session": dict(zip(SESSION_COLUMNS, session)),
+              "messages": [dict(zip(MESSAGE_COLUMNS, r[1:])) for r in rows]}
+    return quarantine(reason, f"session {session[0]}: {detail}", f"table {m_table} row id {msg_id}", record)

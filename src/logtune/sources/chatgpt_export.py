@@ -53,7 +53,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _chat
+from logtune.sources import _shared
 
 KIND = "chatgpt_export"
 OPTIONS = ("feedback_path", "task_type", "provenance")
@@ -64,10 +64,10 @@ REASONING_TYPES = ("thoughts", "reasoning_recap")
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One item per conversation in file order, then one quarantine per unjoined feedback entry."""
-    opts = _chat.check_options(source_name, options, OPTIONS)
-    doc = _chat.load_json_document(path, KIND)
+    opts = _shared.check_options(source_name, options, OPTIONS)
+    doc = _shared.load_json_document(path, KIND)
     if not isinstance(doc, list):
-        raise _chat.SourceError(f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list")
+        raise _shared.SourceError(f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list")
     feedback, unjoinable = load_feedback(_feedback_path(Path(path), opts))
     joined: set[str] = set()
     exported: set[str] = set()
@@ -76,21 +76,22 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
             exported.add(str(record.get("conversation_id") or record.get("id")))
         try:
             yield export_to_conversation(record, feedback, joined, opts, source_name)
-        except _chat.Unfit as e:
+        except _shared.Unfit as e:
             cid = (record.get("conversation_id") or record.get("id")) if isinstance(record, dict) else None
-            yield _chat.quarantine(e.reason, str(e), f"conversation {i} (id {cid})", record)
+            yield _shared.quarantine(e.reason, str(e), f"conversation {i} (id {cid})", record)
     yield from unjoinable
     for message_id, entry in feedback.items():  # file order
         if message_id not in joined:
             conv = str(entry.get("conversation_id"))
             why = "the message is on no exported branch" if conv in exported else "the conversation is not exported"
-            yield _chat.quarantine("orphan_feedback", f"feedback on message {message_id} of conversation {conv}: {why}",
-                                   f"{FEEDBACK_FILE} message {message_id}", entry)
+            yield _shared.quarantine("orphan_feedback",
+                                     f"feedback on message {message_id} of conversation {conv}: {why}",
+                                     f"{FEEDBACK_FILE} message {message_id}", entry)
 
 
 def _feedback_path(path: Path, opts: dict) -> Path | None:
     if opts.get("feedback_path"):
-        return _chat.require_path(opts["feedback_path"])
+        return _shared.require_path(opts["feedback_path"])
     sibling = path.parent / FEEDBACK_FILE
     return sibling if sibling.exists() else None
 
@@ -99,21 +100,21 @@ def load_feedback(path: Path | None) -> tuple[dict[str, dict], list[dict]]:
     """Feedback entries by rated message id, and quarantines for entries that cannot be joined."""
     if path is None:
         return {}, []
-    doc = _chat.load_json_document(path, "ChatGPT message_feedback")
+    doc = _shared.load_json_document(path, "ChatGPT message_feedback")
     if not isinstance(doc, list):
-        raise _chat.SourceError(f"{path}: not a ChatGPT message_feedback file: top level is not a list")
+        raise _shared.SourceError(f"{path}: not a ChatGPT message_feedback file: top level is not a list")
     by_message, bad = {}, []
     for i, entry in enumerate(doc):
         where = f"{path.name} entry {i}"
         if not isinstance(entry, dict) or not (entry.get("message_id") or entry.get("id")):
-            bad.append(_chat.quarantine("missing_field", "feedback entry without a message id", where, entry))
+            bad.append(_shared.quarantine("missing_field", "feedback entry without a message id", where, entry))
         elif str(entry.get("rating")).lower() not in RATINGS:
-            bad.append(_chat.quarantine("unknown_rating", f"rating {entry.get('rating')!r}", where, entry))
+            bad.append(_shared.quarantine("unknown_rating", f"rating {entry.get('rating')!r}", where, entry))
         else:
             message_id = str(entry.get("message_id") or entry["id"])
             if message_id in by_message:  # rated twice: the later rating is the user's final word
-                bad.append(_chat.quarantine("duplicate_feedback", f"message {message_id} rated again later",
-                                            where, by_message.pop(message_id)))
+                bad.append(_shared.quarantine("duplicate_feedback", f"message {message_id} rated again later",
+                                              where, by_message.pop(message_id)))
             by_message[message_id] = entry
     return by_message, bad
 
@@ -154,11 +155,11 @@ def _hidden(msg: dict) -> bool:
 
 def _active_branch(mapping: dict, current: str) -> list[str]:
     if current not in mapping:
-        raise _chat.Unfit("broken_tree", f"current_node {current!r} is not in the mapping")
+        raise _shared.Unfit("broken_tree", f"current_node {current!r} is not in the mapping")
     path, seen, node = [], set(), current
     while node is not None:
         if node in seen or node not in mapping:
-            raise _chat.Unfit("broken_tree", f"node {node!r} is missing or in a cycle")
+            raise _shared.Unfit("broken_tree", f"node {node!r} is missing or in a cycle")
         seen.add(node)
         path.append(node)
         node = (mapping[node] or {}).get("parent")
@@ -169,12 +170,12 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
                            source_name: str) -> dict:
     """One exported conversation (active branch) as a Conversation; raises Unfit."""
     if not isinstance(record, dict):
-        raise _chat.Unfit("wrong_type", f"a conversation must be an object, got {type(record).__name__}")
+        raise _shared.Unfit("wrong_type", f"a conversation must be an object, got {type(record).__name__}")
     mapping, current = record.get("mapping"), record.get("current_node")
     if not isinstance(mapping, dict) or not current:
-        raise _chat.Unfit("missing_field", "no `mapping` object or no `current_node`")
+        raise _shared.Unfit("missing_field", "no `mapping` object or no `current_node`")
     if not all(isinstance(n, dict) for n in mapping.values()):
-        raise _chat.Unfit("wrong_type", "every mapping node must be an object")
+        raise _shared.Unfit("wrong_type", "every mapping node must be an object")
     branch = _active_branch(mapping, current)
     messages, model_slug, used = [], None, []
     for node_id in branch:
@@ -190,15 +191,15 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
         model_slug = (msg.get("metadata") or {}).get("model_slug") or model_slug
         tool_calls = None
         if role == "assistant" and recipient != "all":
-            tool_calls = _chat.json_text([{"id": None, "type": "function",
-                                           "function": {"name": recipient, "arguments": text}}])
+            tool_calls = _shared.json_text([{"id": None, "type": "function",
+                                             "function": {"name": recipient, "arguments": text}}])
             text = ""
         elif role == "tool":
-            tool_calls = _chat.tool_link_json(None, (msg.get("author") or {}).get("name"))
+            tool_calls = _shared.tool_link_json(None, (msg.get("author") or {}).get("name"))
         elif not text.strip():
             continue  # the empty system placeholder, an empty part: nothing was said
-        m = _chat.message(msg.get("id") or node_id, role, text, created_at=msg.get("create_time"),
-                          tool_calls=tool_calls)
+        m = _shared.message(role, text, id=msg.get("id") or node_id, created_at=msg.get("create_time"),
+                            tool_calls=tool_calls)
         meta = {}
         if role == "assistant":
             alts = _alternatives(mapping, node_id, feedback, used)
@@ -209,16 +210,16 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
             m["rating"], m["feedback_note"] = fields["rating"], fields["feedback_note"]
             meta["feedback"] = fields["feedback"]
             used.append(m["id"])
-        m["feedback_meta"] = _chat.json_text(meta) if meta else None
+        m["feedback_meta"] = _shared.json_text(meta) if meta else None
         messages.append(m)
-    messages = _chat.merge_same_role(messages, roles=("assistant",))
+    messages = _shared.merge_same_role(messages, roles=("assistant",))
     if not any(m["role"] in ("user", "assistant") for m in messages):
-        raise _chat.Unfit("empty_conversation", f"{len(branch)} nodes on the active branch, no visible dialogue")
+        raise _shared.Unfit("empty_conversation", f"{len(branch)} nodes on the active branch, no visible dialogue")
     joined.update(used)
-    return _chat.conversation(
+    return _shared.conversation(
         source_name, str(record.get("conversation_id") or record.get("id")), messages,
         created_at=record.get("create_time"), model_version=record.get("default_model_slug") or model_slug,
-        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"))
+        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), status="ok")
 
 
 def _alternatives(mapping: dict, node_id: str, feedback: dict[str, dict], used: list[str]) -> list[dict]:

@@ -36,7 +36,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _chat
+from logtune.sources import _shared
 
 KIND = "claude_export"
 OPTIONS = ("task_type", "provenance", "keep_thinking", "keep_attachments")
@@ -45,16 +45,16 @@ ROLES = {"human": "user", "assistant": "assistant"}
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per exported conversation, in file order."""
-    opts = _chat.check_options(source_name, options, OPTIONS)
-    doc = _chat.load_json_document(path, KIND)
+    opts = _shared.check_options(source_name, options, OPTIONS)
+    doc = _shared.load_json_document(path, KIND)
     if not isinstance(doc, list):
-        raise _chat.SourceError(f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list")
+        raise _shared.SourceError(f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list")
     for i, record in enumerate(doc):
         try:
             yield export_to_conversation(record, opts, source_name)
-        except _chat.Unfit as e:
+        except _shared.Unfit as e:
             uuid = record.get("uuid") if isinstance(record, dict) else None
-            yield _chat.quarantine(e.reason, str(e), f"conversation {i} (id {uuid})", record)
+            yield _shared.quarantine(e.reason, str(e), f"conversation {i} (id {uuid})", record)
 
 
 def _blocks_to_turns(msg_id: str, role: str, blocks: list, created_at: Any, keep_thinking: bool) -> list[dict]:
@@ -62,15 +62,15 @@ def _blocks_to_turns(msg_id: str, role: str, blocks: list, created_at: Any, keep
 
     def flush() -> None:
         if texts or calls:
-            turns.append(_chat.message(msg_id if not turns else f"{msg_id}#{len(turns)}", role, "\n\n".join(texts),
-                                       created_at=created_at, tool_calls=_chat.tool_calls_json(calls)))
+            turns.append(_shared.message(role, "\n\n".join(texts), id=msg_id if not turns else f"{msg_id}#{len(turns)}",
+                                         created_at=created_at, tool_calls=_shared.tool_calls_json(calls)))
         texts.clear()
         calls.clear()
 
     try:
         for block in blocks:
             if not isinstance(block, dict):
-                raise _chat.Unfit("wrong_type", f"message {msg_id}: a content block is not an object")
+                raise _shared.Unfit("wrong_type", f"message {msg_id}: a content block is not an object")
             kind = block.get("type")
             if kind == "text" and isinstance(block.get("text"), str):
                 texts.append(block["text"])
@@ -80,15 +80,15 @@ def _blocks_to_turns(msg_id: str, role: str, blocks: list, created_at: Any, keep
                 calls.append(block)
             elif kind == "tool_result":
                 flush()
-                result = _chat.text_of(block.get("content"))
-                link = _chat.tool_link_json(block.get("tool_use_id"), block.get("name"))
-                turns.append(_chat.message(f"{msg_id}#{len(turns)}", "tool", result or "", created_at=created_at,
-                                           tool_calls=link))
+                result = _shared.text_of(block.get("content"))
+                link = _shared.tool_link_json(block.get("tool_use_id"), block.get("name"))
+                turns.append(_shared.message("tool", result or "", id=f"{msg_id}#{len(turns)}", created_at=created_at,
+                                             tool_calls=link))
         flush()
-    except _chat.Unfit:
+    except _shared.Unfit:
         raise
     except ValueError as e:  # a tool_use block without a name
-        raise _chat.Unfit("broken_tool_call", f"message {msg_id}: {e}") from None
+        raise _shared.Unfit("broken_tool_call", f"message {msg_id}: {e}") from None
     return turns
 
 
@@ -104,21 +104,21 @@ def _attachments(message: dict) -> list[str]:
 def export_to_conversation(record: Any, opts: dict, source_name: str) -> dict:
     """One exported conversation as a Conversation; raises Unfit with the quarantine reason."""
     if not isinstance(record, dict):
-        raise _chat.Unfit("wrong_type", f"a conversation must be an object, got {type(record).__name__}")
+        raise _shared.Unfit("wrong_type", f"a conversation must be an object, got {type(record).__name__}")
     if not record.get("uuid") or "chat_messages" not in record:
-        raise _chat.Unfit("missing_field", "no `uuid` or no `chat_messages`")
+        raise _shared.Unfit("missing_field", "no `uuid` or no `chat_messages`")
     raw = record["chat_messages"]
     if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
-        raise _chat.Unfit("wrong_type", "`chat_messages` must be a list of objects")
+        raise _shared.Unfit("wrong_type", "`chat_messages` must be a list of objects")
     # Stable sort: same-instant turns keep human before assistant, others keep file order.
     ordered = sorted(raw, key=lambda m: (str(m.get("created_at") or ""), m.get("sender") != "human"))
     messages = []
     for m in ordered:
         msg_id = str(m.get("uuid"))
         try:
-            role = _chat.map_role(m.get("sender"), ROLES)
-        except _chat.UnknownRole as e:
-            raise _chat.Unfit("unknown_role", f"message {msg_id}: {e}") from None
+            role = _shared.map_role(m.get("sender"), ROLES)
+        except _shared.UnknownRole as e:
+            raise _shared.Unfit("unknown_role", f"message {msg_id}: {e}") from None
         attached = _attachments(m) if opts.get("keep_attachments", True) else []
         if isinstance(m.get("content"), list) and m["content"]:
             blocks = m["content"] + [{"type": "text", "text": a} for a in attached]
@@ -127,11 +127,12 @@ def export_to_conversation(record: Any, opts: dict, source_name: str) -> dict:
             continue
         text = m.get("text")
         if not isinstance(text, str):
-            raise _chat.Unfit("wrong_type", f"message {msg_id}: text is {type(text).__name__}, not a string")
+            raise _shared.Unfit("wrong_type", f"message {msg_id}: text is {type(text).__name__}, not a string")
         text = "\n\n".join([text] + attached) if text else "\n\n".join(attached)
-        messages.append(_chat.message(msg_id, role, text, created_at=m.get("created_at")))
-    messages = _chat.merge_same_role(messages)
+        messages.append(_shared.message(role, text, id=msg_id, created_at=m.get("created_at")))
+    messages = _shared.merge_same_role(messages)
     if not any(m["content"].strip() or m["tool_calls"] for m in messages):
-        raise _chat.Unfit("empty_conversation", f"{len(raw)} messages, none with text")
-    return _chat.conversation(source_name, record["uuid"], messages, created_at=record.get("created_at"),
-                              task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"))
+        raise _shared.Unfit("empty_conversation", f"{len(raw)} messages, none with text")
+    return _shared.conversation(source_name, record["uuid"], messages, created_at=record.get("created_at"),
+                                task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"),
+                                status="ok")

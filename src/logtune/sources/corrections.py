@@ -29,8 +29,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._lines import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
-                                    quarantine, to_json)
+from logtune.sources._shared import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
+                                    quarantine, json_text)
 
 KIND = "corrections"
 SPELLINGS = {
@@ -52,7 +52,7 @@ PROVENANCES = {"real", "synthetic", "rewritten"}
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
     """Yield one conversation or quarantine item per non-blank line, in file order."""
-    opts = check_options(KIND, options, {"task_type", "provenance"})
+    opts = check_options(source_name, options, {"task_type", "provenance"})
     name = Path(path).name
     for item in iter_json_lines(path, KIND):
         if isinstance(item, dict):
@@ -86,4 +86,4 @@ def _correction(row: Any, line_no: int, name: str, opts: dict[str, Any], source_
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else to_json(value)
+    return value if isinstance(value, str) else json_text(value)

@@ -32,8 +32,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._lines import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
-                                    quarantine, to_json)
+from logtune.sources._shared import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
+                                    quarantine, json_text)
 
 KIND = "event_log"
 SPELLINGS = {
@@ -58,7 +58,7 @@ TYPES = {"id": (str, int), "task_type": str, "prompt": str, "output": dict, "app
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
     """Yield one conversation or quarantine item per non-blank line, in file order."""
-    opts = check_options(KIND, options, {"task_type", "provenance"})
+    opts = check_options(source_name, options, {"task_type", "provenance"})
     name = Path(path).name
     for item in iter_json_lines(path, KIND):
         if isinstance(item, dict):
@@ -92,7 +92,7 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
         context=call["context"], confidence=call["confidence"],
         approval=call["approval"].lower() if call["approval"] else None,
         latency_ms=call["latency_ms"], cost=call["cost"], created_at=_iso(call["created_at"]),
-        status="error" if error else "ok", error=error if error is None or isinstance(error, str) else to_json(error),
+        status="error" if error else "ok", error=error if error is None or isinstance(error, str) else json_text(error),
         provenance=opts.get("provenance", "real"),
     )
 

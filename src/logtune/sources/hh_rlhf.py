@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._lines import (check_fields, check_options, conversation, iter_json_lines, message, quarantine,
+from logtune.sources._shared import (check_fields, check_options, conversation, iter_json_lines, message, quarantine,
                                     split_transcript)
 
 KIND = "hh_rlhf"
@@ -31,7 +31,7 @@ SPEAKERS = {"Human": "user", "Assistant": "assistant"}
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
     """Yield one conversation or quarantine item per non-blank line, in file order."""
-    opts = check_options(KIND, options, {"task_type", "provenance"})
+    opts = check_options(source_name, options, {"task_type", "provenance"})
     name = Path(path).name
     for item in iter_json_lines(path, KIND):
         if isinstance(item, dict):

@@ -15,7 +15,7 @@ TRL's prompt-completion form (`{"prompt": [...], "completion": [...]}`) is read 
 Mapping: one line -> one Conversation. source_id = the line's `id` field (option `id_field`) or
 `<file name>:<line number>`; message ids are the turn index. Leading system turns become the
 system_prompt (`developer` counts as system, legacy `function` as tool); content given as a list of
-parts keeps its text parts. Assistant `tool_calls` become the canonical tool-call JSON (see `_chat`);
+parts keeps its text parts. Assistant `tool_calls` become the canonical tool-call JSON (see `_shared`);
 a tool turn's `tool_call_id`/`name` is kept in its tool_calls column. `tools` become the CONTEXT
 `{"tools": [...]}`. An assistant `weight` (OpenAI: 0 = do not train on this turn) is kept in
 feedback_meta `{"weight": 0}`. Consecutive user or assistant turns are merged.
@@ -34,7 +34,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _chat
+from logtune.sources import _shared
 
 KIND = "messages_jsonl"
 OPTIONS = ("task_type", "provenance", "id_field")
@@ -42,41 +42,43 @@ OPTIONS = ("task_type", "provenance", "id_field")
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per non-blank line, in file order."""
-    opts = _chat.check_options(source_name, options, OPTIONS)
-    path = _chat.require_path(path)
+    opts = _shared.check_options(source_name, options, OPTIONS)
+    path = _shared.require_path(path)
     if path.is_dir():
-        raise _chat.SourceError(f"{path}: not a {KIND} file: it is a folder")
-    for n, obj, bad in _chat.iter_json_lines(path):
-        if bad:
-            yield bad
+        raise _shared.SourceError(f"{path}: not a {KIND} file: it is a folder")
+    for item in _shared.iter_json_lines(path, KIND):
+        if isinstance(item, dict):  # a quarantine item; good lines come as (line_no, value)
+            yield item
             continue
+        n, obj = item
         try:
             yield record_to_conversation(obj, f"{path.name}:{n}", opts, source_name)
-        except _chat.Unfit as e:
-            yield _chat.quarantine(e.reason, str(e), f"line {n}", obj)
+        except _shared.Unfit as e:
+            yield _shared.quarantine(e.reason, str(e), f"line {n}", obj)
 
 
 def record_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str) -> dict:
     """One JSONL record as a Conversation; raises Unfit with the quarantine reason."""
     if not isinstance(obj, dict):
-        raise _chat.Unfit("wrong_type", f"a line must be a JSON object, got {type(obj).__name__}")
+        raise _shared.Unfit("wrong_type", f"a line must be a JSON object, got {type(obj).__name__}")
     if "messages" in obj:
         turns = obj["messages"]
     elif "prompt" in obj and "completion" in obj:
         turns = obj["prompt"] + obj["completion"] if isinstance(obj["prompt"], list) and isinstance(
             obj["completion"], list) else None
     else:
-        raise _chat.Unfit("missing_field", "no `messages` (nor `prompt` + `completion`)")
+        raise _shared.Unfit("missing_field", "no `messages` (nor `prompt` + `completion`)")
     if not isinstance(turns, list):
-        raise _chat.Unfit("wrong_type", "`messages` must be a list")
-    messages = _chat.openai_messages(turns)
+        raise _shared.Unfit("wrong_type", "`messages` must be a list")
+    messages = _shared.openai_messages(turns)
     if not any(m["role"] != "system" for m in messages):
-        raise _chat.Unfit("empty_conversation", "no user, assistant or tool turn")
+        raise _shared.Unfit("empty_conversation", "no user, assistant or tool turn")
     try:
-        context = _chat.tools_context(obj.get("tools"))
+        context = _shared.tools_context(obj.get("tools"))
     except ValueError as e:
-        raise _chat.Unfit("wrong_type", f"`tools`: {e}") from None
+        raise _shared.Unfit("wrong_type", f"`tools`: {e}") from None
     source_id = obj.get(opts.get("id_field", "id"))
-    return _chat.conversation(
+    return _shared.conversation(
         source_name, str(source_id) if source_id is not None else fallback_id, messages,
-        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), context=context)
+        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), context=context,
+        status="ok")

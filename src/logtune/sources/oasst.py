@@ -41,7 +41,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._lines import check_fields, check_options, conversation, iter_json_lines, message, quarantine
+from logtune.sources._shared import check_fields, check_options, conversation, iter_json_lines, message, quarantine
 
 KIND = "oasst"
 ROLES = {"prompter": "user", "assistant": "assistant"}
@@ -52,7 +52,7 @@ OPTIONAL = {"parent_id": str, "created_date": str, "deleted": bool, "synthetic":
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
     """Yield conversations (one per root-to-leaf path) and quarantine items (one per unusable row)."""
-    opts = check_options(KIND, options, {"contiguous_trees", "keep_deleted", "task_type", "provenance"})
+    opts = check_options(source_name, options, {"contiguous_trees", "keep_deleted", "task_type", "provenance"})
     if opts.get("contiguous_trees", False):
         yield from _read_contiguous(path, opts, source_name)
     else:

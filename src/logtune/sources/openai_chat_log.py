@@ -37,7 +37,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _chat
+from logtune.sources import _shared
 
 KIND = "openai_chat_log"
 OPTIONS = ("task_type", "provenance")
@@ -48,18 +48,19 @@ RATINGS = {1: 1, -1: -1, "1": 1, "-1": -1, "+1": 1, "up": 1, "down": -1, "thumbs
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per non-blank line, in file order."""
-    opts = _chat.check_options(source_name, options, OPTIONS)
-    path = _chat.require_path(path)
+    opts = _shared.check_options(source_name, options, OPTIONS)
+    path = _shared.require_path(path)
     if path.is_dir():
-        raise _chat.SourceError(f"{path}: not a {KIND} file: it is a folder")
-    for n, obj, bad in _chat.iter_json_lines(path):
-        if bad:
-            yield bad
+        raise _shared.SourceError(f"{path}: not a {KIND} file: it is a folder")
+    for item in _shared.iter_json_lines(path, KIND):
+        if isinstance(item, dict):  # a quarantine item; good lines come as (line_no, value)
+            yield item
             continue
+        n, obj = item
         try:
             yield log_to_conversation(obj, f"{path.name}:{n}", opts, source_name)
-        except _chat.Unfit as e:
-            yield _chat.quarantine(e.reason, str(e), f"line {n}", obj)
+        except _shared.Unfit as e:
+            yield _shared.quarantine(e.reason, str(e), f"line {n}", obj)
 
 
 def _rating(value: Any) -> int | None:
@@ -71,7 +72,7 @@ def _rating(value: Any) -> int | None:
     if isinstance(key, float) and key in (1.0, -1.0):
         key = int(key)
     if key not in RATINGS:
-        raise _chat.Unfit("unknown_rating", f"feedback rating {value!r} is not up/down")
+        raise _shared.Unfit("unknown_rating", f"feedback rating {value!r} is not up/down")
     return RATINGS[key]
 
 
@@ -82,28 +83,28 @@ def _number(value: Any) -> float | None:
 def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str) -> dict:
     """One logged call as a Conversation; raises Unfit with the quarantine reason."""
     if not isinstance(obj, dict):
-        raise _chat.Unfit("wrong_type", f"a line must be a JSON object, got {type(obj).__name__}")
+        raise _shared.Unfit("wrong_type", f"a line must be a JSON object, got {type(obj).__name__}")
     request, response = obj.get("request"), obj.get("response")
     if not isinstance(request, dict) or "messages" not in request:
-        raise _chat.Unfit("missing_field", "no request.messages")
+        raise _shared.Unfit("missing_field", "no request.messages")
     if not isinstance(request["messages"], list) or (response is not None and not isinstance(response, dict)):
-        raise _chat.Unfit("wrong_type", "request.messages must be a list and response an object")
+        raise _shared.Unfit("wrong_type", "request.messages must be a list and response an object")
     turns = list(request["messages"])
     choices = (response or {}).get("choices") or []
     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
-        raise _chat.Unfit("wrong_type", "response.choices must be a list of objects")
+        raise _shared.Unfit("wrong_type", "response.choices must be a list of objects")
     choices = sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c.get("index"), int) else 0)
     if choices:
         turns.append(choices[0].get("message") or {})
-    messages = _chat.openai_messages(turns)
+    messages = _shared.openai_messages(turns)
 
     error = obj.get("error") or (response or {}).get("error")
-    error_text = None if not error else (error if isinstance(error, str) else _chat.json_text(error))
+    error_text = None if not error else (error if isinstance(error, str) else _shared.json_text(error))
     if choices:
         reply = messages[-1]
         meta = {k: v for k, v in (("finish_reason", choices[0].get("finish_reason")),
                                   ("usage", (response or {}).get("usage"))) if v is not None}
-        alternatives = [_chat.text_of((c.get("message") or {}).get("content")) for c in choices[1:]]
+        alternatives = [_shared.text_of((c.get("message") or {}).get("content")) for c in choices[1:]]
         if alternatives:
             meta["alternatives"] = [{"index": c.get("index"), "content": t} for c, t in zip(choices[1:], alternatives)]
         feedback = obj.get("feedback")
@@ -113,18 +114,18 @@ def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str
             reply["rewrite"] = feedback.get("rewrite") or feedback.get("correction")
         elif feedback is not None:
             reply["rating"] = _rating(feedback)
-        reply["feedback_meta"] = _chat.json_text(meta) if meta else None
+        reply["feedback_meta"] = _shared.json_text(meta) if meta else None
     task_type = next((obj[f] for f in TASK_FIELDS if isinstance(obj.get(f), str) and obj[f]), None)
     latency = _number(obj.get("latency_ms", obj.get("duration_ms")))
     if latency is None and _number(obj.get("latency_s")) is not None:
         latency = _number(obj["latency_s"]) * 1000.0
     try:
-        context = _chat.tools_context(request.get("tools"))
+        context = _shared.tools_context(request.get("tools"))
     except ValueError as e:
-        raise _chat.Unfit("wrong_type", f"request.tools: {e}") from None
+        raise _shared.Unfit("wrong_type", f"request.tools: {e}") from None
     source_id = obj.get("id") or obj.get("request_id") or (response or {}).get("id") or fallback_id
     approval = obj.get("approval", obj.get("approval_status"))
-    return _chat.conversation(
+    return _shared.conversation(
         source_name, str(source_id), messages,
         task_type=task_type or opts.get("task_type", "chat"),
         model_version=(response or {}).get("model") or request.get("model"),

@@ -26,8 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._lines import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
-                                    quarantine, split_transcript, to_json)
+from logtune.sources._shared import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
+                                    quarantine, split_transcript, json_text)
 
 KIND = "records_jsonl"
 RECORD_TYPES = ("chat", "qa", "preference", "knowledge", "memory", "trajectory")
@@ -38,7 +38,7 @@ OUTPUT = (str, dict, list)
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
     """Yield one conversation or quarantine item per non-blank line, in file order."""
-    opts = check_options(KIND, options, {"provenance", "record_types"})
+    opts = check_options(source_name, options, {"provenance", "record_types"})
     record_types = set(opts.get("record_types") or RECORD_TYPES)
     name = Path(path).name
     for item in iter_json_lines(path, KIND):
@@ -87,4 +87,4 @@ def _record(row: Any, where: str, fallback_id: str, record_types: set[str], opts
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else to_json(value)
+    return value if isinstance(value, str) else json_text(value)

@@ -36,7 +36,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _chat
+from logtune.sources import _shared
 
 KIND = "sharegpt"
 OPTIONS = ("task_type", "provenance")
@@ -48,8 +48,8 @@ SUFFIXES = (".json", ".jsonl", ".jsonl.gz")
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per record, files in name order, records in file order."""
-    opts = _chat.check_options(source_name, options, OPTIONS)
-    path = _chat.require_path(path)
+    opts = _shared.check_options(source_name, options, OPTIONS)
+    path = _shared.require_path(path)
     if path.is_file():
         yield from _read_file(path, opts, source_name, in_folder=False)
         return
@@ -60,25 +60,33 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
 
 def _read_file(path: Path, opts: dict, source_name: str, in_folder: bool) -> Iterator[dict]:
     if path.name.endswith((".jsonl", ".jsonl.gz")):
-        for n, obj, bad in _chat.iter_json_lines(path):
-            if bad:
-                yield {**bad, "location": f"file {path.name} line {n}"}
-            else:
-                yield _one(obj, f"{path.name}:{n}", f"file {path.name} line {n}", opts, source_name)
+        try:
+            for item in _shared.iter_json_lines(path, KIND):
+                if isinstance(item, dict):  # a quarantine item; good lines come as (line_no, value)
+                    yield {**item, "location": f"file {path.name} {item['location']}"}
+                else:
+                    n, obj = item
+                    yield _one(obj, f"{path.name}:{n}", f"file {path.name} line {n}", opts, source_name)
+        except _shared.SourceError as e:
+            if not in_folder:
+                raise
+            # One file of a folder that is not JSONL at all: quarantined like a broken .json file there.
+            yield _shared.quarantine("broken_json", str(e), f"file {path.name}",
+                                     path.read_bytes()[:_shared.RECORD_PREFIX_CHARS])
         return
     try:
-        doc = _chat.load_json_document(path, KIND)
+        doc = _shared.load_json_document(path, KIND)
     except ValueError as e:
         if not in_folder:
             raise
         reason = "invalid_utf8" if "not UTF-8" in str(e) else "broken_json"
-        yield _chat.quarantine(reason, str(e), f"file {path.name}", path.read_bytes()[:_chat.RECORD_PREFIX_CHARS])
+        yield _shared.quarantine(reason, str(e), f"file {path.name}", path.read_bytes()[:_shared.RECORD_PREFIX_CHARS])
         return
     if not isinstance(doc, (list, dict)):
         detail = f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list or object"
         if not in_folder:
-            raise _chat.SourceError(detail)
-        yield _chat.quarantine("wrong_type", detail, f"file {path.name}", doc)
+            raise _shared.SourceError(detail)
+        yield _shared.quarantine("wrong_type", detail, f"file {path.name}", doc)
         return
     records = doc if isinstance(doc, list) else [doc]
     for i, record in enumerate(records):
@@ -88,50 +96,51 @@ def _read_file(path: Path, opts: dict, source_name: str, in_folder: bool) -> Ite
 def _one(record: Any, fallback_id: str, location: str, opts: dict, source_name: str) -> dict:
     try:
         return record_to_conversation(record, fallback_id, opts, source_name)
-    except _chat.Unfit as e:
-        return _chat.quarantine(e.reason, str(e), location, record)
+    except _shared.Unfit as e:
+        return _shared.quarantine(e.reason, str(e), location, record)
 
 
 def record_to_conversation(record: Any, fallback_id: str, opts: dict, source_name: str) -> dict:
     """One ShareGPT record as a Conversation; raises Unfit with the quarantine reason."""
     if not isinstance(record, dict):
-        raise _chat.Unfit("wrong_type", f"a record must be an object, got {type(record).__name__}")
+        raise _shared.Unfit("wrong_type", f"a record must be an object, got {type(record).__name__}")
     turns = record.get("conversations")
     if turns is None:
-        raise _chat.Unfit("missing_field", "no `conversations`")
+        raise _shared.Unfit("missing_field", "no `conversations`")
     if not isinstance(turns, list):
-        raise _chat.Unfit("wrong_type", f"`conversations` is {type(turns).__name__}, not a list")
+        raise _shared.Unfit("wrong_type", f"`conversations` is {type(turns).__name__}, not a list")
     messages, last_call = [], None
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
-            raise _chat.Unfit("missing_field", f"turn {i} has no `from`/`value`")
+            raise _shared.Unfit("missing_field", f"turn {i} has no `from`/`value`")
         if not isinstance(turn["value"], str):
-            raise _chat.Unfit("wrong_type", f"turn {i}: value is {type(turn['value']).__name__}, not text")
+            raise _shared.Unfit("wrong_type", f"turn {i}: value is {type(turn['value']).__name__}, not text")
         try:
-            role = _chat.map_role(turn["from"], ROLES)
-        except _chat.UnknownRole as e:
-            raise _chat.Unfit("unknown_role", f"turn {i}: {e}") from None
+            role = _shared.map_role(turn["from"], ROLES)
+        except _shared.UnknownRole as e:
+            raise _shared.Unfit("unknown_role", f"turn {i}: {e}") from None
         if str(turn["from"]).lower() == "function_call":
             try:
-                calls = _chat.tool_calls_json(turn["value"])
+                calls = _shared.tool_calls_json(turn["value"])
             except ValueError as e:
-                raise _chat.Unfit("broken_tool_call", f"turn {i}: {e}") from None
-            messages.append(_chat.message(i, role, "", tool_calls=calls))
+                raise _shared.Unfit("broken_tool_call", f"turn {i}: {e}") from None
+            messages.append(_shared.message(role, "", id=i, tool_calls=calls))
             last_call = json.loads(calls)[-1]["function"]["name"] if calls else None
         elif role == "tool":  # ShareGPT has no call ids: an observation answers the call before it
-            messages.append(_chat.message(i, role, turn["value"], tool_calls=_chat.tool_link_json(None, last_call)))
+            link = _shared.tool_link_json(None, last_call)
+            messages.append(_shared.message(role, turn["value"], id=i, tool_calls=link))
         else:
-            messages.append(_chat.message(i, role, turn["value"]))
-    messages = _chat.merge_same_role(messages)
+            messages.append(_shared.message(role, turn["value"], id=i))
+    messages = _shared.merge_same_role(messages)
     if not any(m["role"] != "system" for m in messages):
-        raise _chat.Unfit("empty_conversation", "no turns besides the system prompt")
+        raise _shared.Unfit("empty_conversation", "no turns besides the system prompt")
     try:
-        context = _chat.tools_context(record.get("tools"))
+        context = _shared.tools_context(record.get("tools"))
     except ValueError as e:
-        raise _chat.Unfit("wrong_type", f"`tools`: {e}") from None
+        raise _shared.Unfit("wrong_type", f"`tools`: {e}") from None
     system = record.get("system")
     source_id = record.get("id")
-    return _chat.conversation(
+    return _shared.conversation(
         source_name, str(source_id) if source_id is not None else fallback_id, messages,
         system_prompt=system if isinstance(system, str) and system.strip() else None, context=context,
-        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"))
+        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), status="ok")

@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from logtune.sources import SourceError
-from logtune.sources._lines import check_fields, check_options, conversation, message, quarantine, require_file
+from logtune.sources._shared import check_fields, check_options, conversation, message, quarantine, require_file
 
 KIND = "squad_v2"
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
     """Yield one conversation or quarantine item per question, in document order."""
-    opts = check_options(KIND, options, {"task_type", "unanswerable_task_type", "provenance"})
+    opts = check_options(source_name, options, {"task_type", "unanswerable_task_type", "provenance"})
     path = require_file(path)
     try:
         doc = json.loads(path.read_bytes().decode("utf-8-sig"))

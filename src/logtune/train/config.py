@@ -8,6 +8,7 @@ that only make sense on a GPU or with a Hub account are forced off unless the us
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,20 @@ CPU_SAFE = {
 }
 # Keys that the stage owns: the output dir comes from argv.
 STAGE_OWNED = {"output_dir"}
+
+
+def limit_cpu_threads() -> int:
+    """Use one CPU thread unless OMP_NUM_THREADS says otherwise; return the count in use.
+
+    A model this small gains little from intra-op threads, and on a shared machine oversubscribed
+    OpenMP threads spin-wait: measured here, one thread ran a pre-training step 3x faster than two
+    on a busy 2-core box. One thread also makes CPU results independent of the core count.
+    """
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+    return torch.get_num_threads()
 
 
 def _field_names(cls: type) -> set[str]:

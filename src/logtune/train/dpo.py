@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from logtune.train.config import dpo_config
+from logtune.train.config import dpo_config, limit_cpu_threads
 from logtune.train.loading import MARKER, base_dir_of, load_model, read_marker, save_adapter, write_marker
 from logtune.train.sft import loss_history, parameter_counts
 
@@ -49,12 +49,15 @@ def train_dpo(sft_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str | P
         raise ValueError(f"{sft_dir}: DPO continues an SFT adapter; this directory holds a full model")
     if not pairs:
         copy_adapter(sft_dir, out_dir)
-        return {"pairs": 0, "trained": False, "note": "no preference pairs: the SFT adapter was copied unchanged",
-                "steps": 0}
+        return {"pairs": 0, "pairs_trained": 0, "trained": False, "steps": 0,
+                "note": "no preference pairs: the SFT adapter was copied unchanged"}
+    threads = limit_cpu_threads()
     set_seed(args.seed)
     base = base_dir_of(sft_dir)
     model, tokenizer = load_model(sft_dir, trainable=True)
     trainer = DPOTrainer(model=model, args=args, train_dataset=preference_dataset(pairs), processing_class=tokenizer)
+    # TRL drops pairs that truncation to max_length leaves empty: count them so none vanish silently
+    trained_pairs = len(trainer.train_dataset)
     start = time.monotonic()
     result = trainer.train()
     seconds = time.monotonic() - start
@@ -69,6 +72,8 @@ def train_dpo(sft_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str | P
 
     return {
         "pairs": len(pairs),
+        "pairs_trained": trained_pairs,
+        "pairs_dropped_by_truncation": len(pairs) - trained_pairs,
         "trained": True,
         "steps": int(trainer.state.global_step),
         "epochs": float(args.num_train_epochs),
@@ -79,5 +84,6 @@ def train_dpo(sft_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str | P
         "reward_accuracy_last": last("rewards/accuracies"),
         "reward_margin_last": last("rewards/margins"),
         "seconds": round(seconds, 2),
+        "threads": threads,
         **parameter_counts(trainer.model),
     }

@@ -76,8 +76,16 @@ def save_adapter(model, tokenizer, out_dir: str | Path, base_dir: str | Path) ->
     model.peft_config["default"].base_model_name_or_path = rel
     model.save_pretrained(out_dir, selected_adapters=["default"])
     tokenizer.save_pretrained(out_dir)
+    _make_adapter_files_deterministic(out_dir)
     write_marker(out_dir, "adapter", base_dir)
 
 
-def adapter_config(model_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(model_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+def _make_adapter_files_deterministic(out_dir: Path) -> None:
+    # PEFT writes target_modules from a set (order varies with PYTHONHASHSEED) and a model card naming the
+    # base by its absolute path: same training, different bytes. Sort the one, drop the other.
+    path = out_dir / "adapter_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "README.md").unlink(missing_ok=True)

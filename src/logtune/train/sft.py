@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from logtune.train.config import lora_config, sft_config
+from logtune.train.config import limit_cpu_threads, lora_config, sft_config
 from logtune.train.loading import load_model, save_adapter
 
 
@@ -52,6 +52,7 @@ def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | P
         raise ValueError("no SFT examples: the build stage kept none, so there is nothing to fine-tune on")
     args = sft_config(section, out_dir)
     lora = lora_config(section)
+    threads = limit_cpu_threads()
     set_seed(args.seed)  # before the adapter is created, so its random init is the same every run
     model, tokenizer = load_model(base_dir, trainable=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(rows), processing_class=tokenizer,
@@ -79,5 +80,6 @@ def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | P
         "loss_last": losses[-1] if losses else None,
         "train_loss": float(result.training_loss),
         "seconds": round(seconds, 2),
+        "threads": threads,
         **parameter_counts(trainer.model),
     }

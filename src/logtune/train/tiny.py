@@ -34,11 +34,10 @@ class TinyModelParams:
 
 @dataclass(frozen=True)
 class PretrainParams:
-    """Plain causal-LM pre-training on packed blocks of the flattened corpus."""
+    """Plain causal-LM pre-training, one flattened conversation per row (cut at max_position_embeddings)."""
 
-    block_size: int = 256
-    batch_size: int = 16
-    epochs: int = 4
+    batch_size: int = 8
+    epochs: int = 12
     learning_rate: float = 3e-3
     warmup_steps: int = 20
     weight_decay: float = 0.1
@@ -92,23 +91,34 @@ def build_tiny_model(tokenizer: PreTrainedTokenizerBase, size: TinyModelParams, 
     return model
 
 
-def pack_blocks(texts: list[str], tokenizer: PreTrainedTokenizerBase, block_size: int) -> torch.Tensor:
-    """Each text as bos + tokens + eos, concatenated and cut into full blocks (the last partial block is dropped)."""
-    stream: list[int] = []
-    for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
-        stream += [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
-    n = len(stream) // block_size
-    if n == 0:  # a corpus shorter than one block still trains: one padded-free shorter block
-        return torch.tensor([stream], dtype=torch.long)
-    return torch.tensor(stream[: n * block_size], dtype=torch.long).view(n, block_size)
+def document_batches(texts: list[str], tokenizer: PreTrainedTokenizerBase, max_length: int,
+                     batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(input_ids, attention_mask, labels) batches: one conversation per row, bos + tokens + eos, cut at
+    `max_length`, rows of similar length batched together and right-padded (pads are not trained on).
+
+    One conversation per row rather than packed blocks: a reply only teaches grounding when the
+    CONTEXT it copies from is in the same row, and packing cuts many conversations in two.
+    """
+    rows = [[tokenizer.bos_token_id, *ids, tokenizer.eos_token_id][:max_length]
+            for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    rows.sort(key=len)  # stable: equal lengths keep corpus order, so batches are the same every run
+    batches = []
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i:i + batch_size]
+        width = max(len(r) for r in chunk)
+        ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for j, r in enumerate(chunk):
+            ids[j, : len(r)] = torch.tensor(r)
+            mask[j, : len(r)] = 1
+        batches.append((ids, mask, ids.masked_fill(mask == 0, -100)))
+    return batches
 
 
-def pretrain(model: LlamaForCausalLM, blocks: torch.Tensor, p: PretrainParams, seed: int,
-             log=print) -> dict[str, Any]:
-    """Train all weights as a causal LM on `blocks`; return loss first/last, steps, tokens, seconds."""
+def pretrain(model: LlamaForCausalLM, batches: list, p: PretrainParams, seed: int, log=print) -> dict[str, Any]:
+    """Train all weights as a causal LM on `batches`; return loss first/last, steps, tokens, seconds."""
     g = torch.Generator().manual_seed(seed)
-    steps_per_epoch = math.ceil(len(blocks) / p.batch_size)
-    total = steps_per_epoch * p.epochs
+    total = len(batches) * p.epochs
     decay = [w for n, w in model.named_parameters() if w.dim() >= 2]
     no_decay = [w for n, w in model.named_parameters() if w.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": p.weight_decay},
@@ -125,10 +135,9 @@ def pretrain(model: LlamaForCausalLM, blocks: torch.Tensor, p: PretrainParams, s
     losses: list[float] = []
     start, step = time.monotonic(), 0
     for epoch in range(p.epochs):
-        order = torch.randperm(len(blocks), generator=g)
-        for i in range(0, len(blocks), p.batch_size):
-            batch = blocks[order[i:i + p.batch_size]]
-            loss = model(input_ids=batch, labels=batch).loss
+        for b in torch.randperm(len(batches), generator=g).tolist():
+            ids, mask, labels = batches[b]
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -140,23 +149,24 @@ def pretrain(model: LlamaForCausalLM, blocks: torch.Tensor, p: PretrainParams, s
                 log(f"pretrain step {step}/{total} epoch {epoch + 1} loss {loss.item():.4f} "
                     f"({time.monotonic() - start:.0f}s)")
     model.eval()
-    head = losses[: max(1, min(10, len(losses)))]
-    tail = losses[-max(1, min(10, len(losses))):]
+    window = max(1, min(10, len(losses) // 4))  # mean over a few steps: single steps are noisy
     return {
-        "loss_first": sum(head) / len(head),   # means of the first/last 10 steps: single steps are noisy
-        "loss_last": sum(tail) / len(tail),
+        "loss_first": sum(losses[:window]) / window,
+        "loss_last": sum(losses[-window:]) / window,
         "steps": step,
-        "blocks": len(blocks),
-        "tokens_per_epoch": int(blocks.numel()),
+        "batches": len(batches),
+        "tokens_per_epoch": int(sum(int(m.sum()) for _, m, _ in batches)),
         "seconds": round(time.monotonic() - start, 2),
     }
 
 
 def build_base(conversations: list[dict[str, Any]], out_dir, p: BaseParams, log=print) -> dict[str, Any]:
     """Write models/base: the tiny model trained here (`model: tiny`), or a local/Hub checkpoint copied in."""
+    from logtune.train.config import limit_cpu_threads
     from logtune.train.loading import write_marker
     from logtune.train.tokenizer import train_tokenizer
 
+    threads = limit_cpu_threads()
     torch.manual_seed(p.seed)
     if p.model != "tiny":
         return copy_pretrained(p.model, out_dir, p.padding_side)
@@ -166,13 +176,13 @@ def build_base(conversations: list[dict[str, Any]], out_dir, p: BaseParams, log=
     tokenizer = train_tokenizer(texts, p.tiny.vocab_size, padding_side=p.padding_side,
                                 model_max_length=p.tiny.max_position_embeddings)
     model = build_tiny_model(tokenizer, p.tiny, p.seed)
-    blocks = pack_blocks(texts, tokenizer, p.pretrain.block_size)
-    stats = pretrain(model, blocks, p.pretrain, p.seed, log=log)
+    batches = document_batches(texts, tokenizer, p.tiny.max_position_embeddings, p.pretrain.batch_size)
+    stats = pretrain(model, batches, p.pretrain, p.seed, log=log)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     write_marker(out_dir, "full")
     return {"model": "tiny", "conversations": len(conversations), "texts": len(texts),
-            "vocab_size": len(tokenizer), "params": sum(w.numel() for w in model.parameters()), **stats}
+            "vocab_size": len(tokenizer), "params": sum(w.numel() for w in model.parameters()), "threads": threads, **stats}
 
 
 def copy_pretrained(name: str, out_dir, padding_side: str) -> dict[str, Any]:

@@ -35,7 +35,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, *, padding_side: str 
                     model_max_length: int = 512) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer on `texts` and wrap it with the special tokens and chat template."""
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # digits one by one: ids like PRJ-7736 become PRJ - 7 7 3 6, tokens the model sees thousands of times,
+    # so copying an id it has never seen is a sequence of familiar copies, not one rare token
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -1,0 +1,164 @@
+"""Export benchmark: messages per second and peak RSS of the real export path on a 1,000,000-message log DB.
+
+Usage: python benchmarks/export_bench.py [--messages N] [--repeat 3] [--workdir DIR] [--keep]
+
+Generates an assistant log database in the sample DB's schema (`logtune.sample.SCHEMA_SQL`; a few distinct
+texts, ~8 messages per session, a share of rated replies with notes, meta and rewrites), then, each in its
+own child process so generation does not count: (1) a plain `sqlite3` scan of the same messages in session
+order (the reference: how fast Python can read the rows at all), (2) `logtune.export.export_source` with the
+`assistant_sqlite` adapter and the Parquet writer (what `dvc repro` runs). Prints both rates, their ratio
+and each child's peak RSS (its own `ru_maxrss`). Rates are by CPU time (what one core spends; wall time on a
+shared machine includes waiting for one), best of `--repeat` runs. Not a test: about a minute, a few hundred MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_RATE = 150_000     # messages/s through export on one core
+TARGET_RSS_MB = 600
+
+CONTEXT = json.dumps({"records": [
+    {"id": "PRJ-1042", "title": "Kinase screen", "owner": "Dana Ruiz", "status": "in progress", "due": "2025-03-14"},
+    {"id": "SMP-20931", "title": "Liver lysate batch 3", "owner": "Ken Ito", "status": "queued", "due": "2025-02-01"},
+]}, separators=(",", ":"))
+USER_TEXTS = ["What's the status of PRJ-1042?", "Who owns SMP-20931?", "When is PRJ-1042 due?",
+              "And what about the lysate batch?"]
+REPLY_TEXTS = ["PRJ-1042 (Kinase screen) is currently in progress, per the record.",
+               "SMP-20931 (Liver lysate batch 3) is owned by Ken Ito.",
+               "PRJ-1042 is due on 2025-03-14.",
+               "I can't find that in the CONTEXT I have; could you give me the record id?"]
+SYSTEM_PROMPT = "You are the iSPEC support assistant. Answer only from CONTEXT."
+
+
+def generate(path: Path, n_messages: int, per_session: int = 8) -> None:
+    """Write `n_messages` messages in sessions of `per_session`, straight through executemany."""
+    from logtune.sample import MESSAGE_COLS, SCHEMA_SQL, SESSION_COLS
+
+    path.unlink(missing_ok=True)
+    con = sqlite3.connect(path)
+    con.executescript(SCHEMA_SQL)
+    n_sessions = -(-n_messages // per_session)
+
+    def sessions():
+        for sid in range(1, n_sessions + 1):
+            yield (sid, f"2025-01-{1 + sid % 28:02d}T09:00:00Z", f"u{sid % 977}", "ok", None, SYSTEM_PROMPT, "m1",
+                   CONTEXT)
+
+    def messages():
+        for mid in range(1, n_messages + 1):
+            sid, turn = (mid - 1) // per_session + 1, (mid - 1) % per_session
+            stamp = f"2025-01-{1 + sid % 28:02d}T09:{turn:02d}:05Z"
+            if turn % 2 == 0:
+                yield (mid, sid, "user", USER_TEXTS[mid % 4], stamp, None, None, None)
+                continue
+            roll = mid % 10  # 30% rated: 2 up, 1 down with a note and a rewrite in the meta
+            if roll < 2:
+                yield (mid, sid, "assistant", REPLY_TEXTS[mid % 4], stamp, 1, "Thanks!", '{"tags":["helpful"]}')
+            elif roll == 2:
+                # each rewrite is distinct, as human corrections are (no cache can parse it once for all)
+                yield (mid, sid, "assistant", REPLY_TEXTS[mid % 4], stamp, -1, "Wrong owner.",
+                       json.dumps({"rewrite": f"{REPLY_TEXTS[(mid + 1) % 4]} (case {mid})", "tags": ["wrong"]}))
+            else:
+                yield (mid, sid, "assistant", REPLY_TEXTS[mid % 4], stamp, None, None, None)
+
+    with con:
+        con.executemany(f"INSERT INTO support_session VALUES ({','.join('?' * len(SESSION_COLS))})", sessions())
+        con.executemany(f"INSERT INTO support_message VALUES ({','.join('?' * len(MESSAGE_COLS))})", messages())
+    con.close()
+
+
+def child_reference(db: Path, out: Path) -> dict:
+    """Plain sqlite3: every message row in session order, fetched and touched, nothing else."""
+    start, cpu = time.perf_counter(), time.process_time()
+    con = sqlite3.connect(db)
+    cur = con.execute("SELECT id, session_id, role, content, created_at, feedback, feedback_note, feedback_meta_json "
+                      "FROM support_message ORDER BY session_id, created_at, id")
+    n = 0
+    while rows := cur.fetchmany(10_000):
+        n += len(rows)
+    con.close()
+    return {"messages": n, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
+
+
+def child_export(db: Path, out: Path) -> dict:
+    """The real export path: export_source with the assistant_sqlite adapter, writing Parquet + quarantine."""
+    from logtune.export import ExportParams, SourceParams, export_source
+
+    start, cpu = time.perf_counter(), time.process_time()
+    ledger = export_source(SourceParams(name="bench", kind="assistant_sqlite", path=str(db)), out, ExportParams())
+    return {"messages": ledger["messages_exported"], "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu, "ledger": ledger}
+
+
+CHILDREN = {"reference": child_reference, "export": child_export}
+
+
+def run_child(name: str, db: Path, out: Path) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", name, str(db), str(out)],
+                          check=True, capture_output=True, text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--workdir", type=Path, help="where the DB and outputs go (default: a temp folder, removed)")
+    ap.add_argument("--keep", action="store_true", help="keep the generated DB and outputs")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each child; the fastest counts (default 3)")
+    ap.add_argument("--child", nargs=3, metavar=("WHAT", "DB", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        name, db, out = args.child
+        result = CHILDREN[name](Path(db), Path(out))
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+        print(json.dumps(result))
+        return 0
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="logtune-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "assistant.db"
+    try:
+        start = time.perf_counter()
+        generate(db, args.messages)
+        print(f"generated {args.messages:,} messages in {time.perf_counter() - start:.1f}s ({db})")
+        # Alternate the two and keep each one's fastest run: on a shared machine the others' load comes
+        # and goes, and the fastest run is the one least disturbed by it.
+        runs = [(run_child("reference", db, work / "ref"), run_child("export", db, work / "exported"))
+                for _ in range(args.repeat)]
+        ref = min((r for r, _ in runs), key=lambda r: r["cpu_seconds"])
+        exp = min((e for _, e in runs), key=lambda e: e["cpu_seconds"])
+        exp["peak_rss_mb"] = max(e["peak_rss_mb"] for _, e in runs)
+        print(f"{'path':<28}{'messages':>11}{'wall s':>8}{'cpu s':>8}{'msgs/s wall':>13}{'msgs/s cpu':>12}"
+              f"{'peak RSS MB':>13}")
+        for name, r in (("sqlite3 scan (reference)", ref), ("export (assistant_sqlite)", exp)):
+            r["rate"], r["cpu_rate"] = r["messages"] / r["seconds"], r["messages"] / r["cpu_seconds"]
+            print(f"{name:<28}{r['messages']:>11,}{r['seconds']:>8.2f}{r['cpu_seconds']:>8.2f}{r['rate']:>13,.0f}"
+                  f"{r['cpu_rate']:>12,.0f}{r['peak_rss_mb']:>13.0f}")
+        print(f"export / reference: {exp['rate'] / ref['rate']:.2f} wall, {exp['cpu_rate'] / ref['cpu_rate']:.2f} cpu; "
+              f"ledger: {json.dumps(exp['ledger'], sort_keys=True)}")
+        # On a shared machine wall time includes waiting for a core; CPU time is what one core spends.
+        ok = exp["cpu_rate"] >= TARGET_RATE and exp["peak_rss_mb"] < TARGET_RSS_MB
+        print(f"target >= {TARGET_RATE:,} msgs/s (cpu) and < {TARGET_RSS_MB} MB: {'met' if ok else 'NOT met'}")
+        return 0 if ok else 1
+    finally:
+        if not args.keep:
+            if args.workdir is None:
+                shutil.rmtree(work)
+            else:
+                db.unlink(missing_ok=True)
+                for sub in ("ref", "exported"):
+                    shutil.rmtree(work / sub, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

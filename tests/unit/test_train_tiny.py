@@ -1,0 +1,68 @@
+import json
+from pathlib import Path
+
+import torch
+
+from logtune.prompt import render_system
+
+from logtune.train.loading import load_model
+from logtune.train.tiny import (BaseParams, PretrainParams, build_base, TinyModelParams, build_tiny_model, conversation_text, document_batches,
+                                pretrain, pretraining_corpus)
+from logtune.train.tokenizer import train_tokenizer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "train"
+
+
+def conversations():
+    return [json.loads(line) for line in (FIXTURES / "conversations.jsonl").read_text().splitlines()]
+
+
+def test_conversation_text_is_plain_text_with_system_context_and_messages():
+    text = conversation_text(conversations()[0])
+    c = conversations()[0]
+    assert text.splitlines() == [
+        *render_system(c["system_prompt"], c["context"]).splitlines(),  # the one layout build and evaluate use
+        "What is the status of PRJ-1042?",
+        "PRJ-1042 (Plasma interactome map) is in progress.",
+    ]
+    assert "<|" not in text  # not chat-formatted: SFT is left to teach the format
+
+
+def test_corpus_is_sorted_by_id_and_skips_missing_context():
+    texts = pretraining_corpus(list(reversed(conversations())))
+    assert [t.splitlines()[-1] for t in texts][0] == "PRJ-1042 (Plasma interactome map) is in progress."
+    assert texts[-1].splitlines()[1] == "Where do I upload a new sample sheet?"  # c4: no CONTEXT line
+
+
+def test_document_batches_hold_one_conversation_per_row_and_mask_padding():
+    tok = train_tokenizer(["abc abc", "de de"] * 3, vocab_size=270)
+    (ids, mask, labels), = document_batches(["abc abc", "de"], tok, max_length=64, batch_size=2)
+    assert ids[0].tolist() == [tok.bos_token_id, *tok("de")["input_ids"], tok.eos_token_id, tok.pad_token_id,
+                               tok.pad_token_id][: ids.shape[1]]  # shorter row first, right-padded
+    assert ids[1, 0] == tok.bos_token_id and ids[1, -1] == tok.eos_token_id
+    assert labels[0].tolist().count(-100) == int((mask[0] == 0).sum()) > 0  # pads never trained on
+
+
+def test_pretraining_lowers_the_loss():
+    texts = pretraining_corpus(conversations())
+    tok = train_tokenizer(texts, vocab_size=320)
+    size = TinyModelParams(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                           intermediate_size=64, max_position_embeddings=128)
+    model = build_tiny_model(tok, size, seed=0)
+    assert model.config.eos_token_id == tok.eos_token_id and model.config.vocab_size == len(tok)
+    stats = pretrain(model, document_batches(texts, tok, 128, 2), PretrainParams(batch_size=2, epochs=8,
+                     warmup_steps=2, learning_rate=1e-2), seed=0, log=lambda _: None)
+    assert torch.isfinite(torch.tensor(stats["loss_last"])) and stats["loss_last"] < stats["loss_first"] - 1.0
+
+
+def test_a_local_checkpoint_is_copied_in_as_a_full_model(tmp_path):
+    tiny = BaseParams(tiny=TinyModelParams(vocab_size=300, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                           num_key_value_heads=2, intermediate_size=32, max_position_embeddings=64),
+                      pretrain=PretrainParams(epochs=1))
+    build_base(conversations(), tmp_path / "checkpoint", tiny, log=lambda _: None)
+
+    metrics = build_base([], tmp_path / "base", BaseParams(model=str(tmp_path / "checkpoint")))
+
+    assert metrics["model"] == str(tmp_path / "checkpoint") and metrics["params"] > 0
+    model, tok = load_model(tmp_path / "base")
+    assert model.config.hidden_size == 16 and "{% generation %}" in tok.chat_template

@@ -1,0 +1,47 @@
+from logtune.train.tokenizer import train_tokenizer
+
+TEXTS = ["PRJ-1042 is in progress.", "Who owns SMP-64804?", "I couldn't find PRJ-7101 in the current context."] * 5
+CHAT = [
+    {"role": "system", "content": "Answer from CONTEXT only."},
+    {"role": "user", "content": "Status of PRJ-1042?"},
+    {"role": "assistant", "content": "PRJ-1042 is in progress."},
+]
+
+
+def test_chat_template_masks_assistant_content_and_its_eos():
+    tok = train_tokenizer(TEXTS, vocab_size=300)
+    out = tok.apply_chat_template(CHAT, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    trained = [t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m]
+    assert tok.decode(trained) == "PRJ-1042 is in progress." + tok.eos_token
+    assert trained[-1] == tok.eos_token_id  # the model learns to stop
+
+
+def test_generation_prompt_ends_with_assistant_header():
+    tok = train_tokenizer(TEXTS, vocab_size=300)
+    text = tok.apply_chat_template(CHAT[:2], tokenize=False, add_generation_prompt=True)
+    assert text.endswith("<|user|>\nStatus of PRJ-1042?<|end|>\n<|assistant|>\n")
+    assert text.startswith(tok.bos_token + "<|system|>\n")
+
+
+def test_digits_are_single_tokens_and_text_round_trips():
+    tok = train_tokenizer(TEXTS, vocab_size=300)
+    ids = tok("PRJ-98765", add_special_tokens=False)["input_ids"]
+    assert [tok.decode([i]) for i in ids][-5:] == ["9", "8", "7", "6", "5"]
+    assert tok.decode(ids) == "PRJ-98765"
+    assert tok.decode(tok("naïve ünïcode ✓")["input_ids"]) == "naïve ünïcode ✓"  # byte-level: nothing unknown
+
+
+def test_padding_side_survives_save_and_reload(tmp_path):
+    from transformers import AutoTokenizer
+
+    train_tokenizer(TEXTS, vocab_size=300, padding_side="left").save_pretrained(tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert reloaded.padding_side == "left"
+    assert reloaded.pad_token == "<|pad|>" and reloaded.eos_token == "<|eos|>"
+    assert "{% generation %}" in reloaded.chat_template
+
+
+def test_same_corpus_in_any_order_gives_same_vocabulary():
+    a = train_tokenizer(TEXTS, vocab_size=300)
+    b = train_tokenizer(list(reversed(TEXTS)), vocab_size=300)
+    assert a.get_vocab() == b.get_vocab()
