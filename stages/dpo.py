@@ -11,6 +11,7 @@ from pathlib import Path
 from logtune.io import read_rows, write_json
 from logtune.params import read_params
 from logtune.train.dpo import train_dpo
+from logtune.train.sft import format_loss
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -30,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = train_dpo(args.sft, read_rows(args.pairs, columns=["prompt", "chosen", "rejected"]), args.out, section)
     write_json(args.metrics, metrics)
     if metrics["trained"]:
-        print(f"dpo: {metrics['pairs']} pairs, {metrics['steps']} steps, loss {metrics['loss_first']:.3f} -> "
-              f"{metrics['loss_last']:.3f}, {metrics['seconds']}s")
+        print(f"dpo: {metrics['pairs']} pairs, {metrics['steps']} steps, loss {format_loss(metrics)} -> "
+              f"{format_loss(metrics, 'loss_last')}, {metrics['seconds']}s")
     else:
         print(f"dpo: {metrics['note']}")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from logtune.io import read_rows, write_json
 from logtune.params import read_params
-from logtune.train.sft import train_sft
+from logtune.train.sft import format_loss, train_sft
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     section = read_params(args.params).get("sft") or {}
     metrics = train_sft(args.base, read_rows(args.examples, columns=["messages"]), args.out, section)
     write_json(args.metrics, metrics)
-    print(f"sft: {metrics['examples']} examples, {metrics['steps']} steps, loss {metrics['loss_first']:.3f} -> "
-          f"{metrics['loss_last']:.3f}, {metrics['trainable_params']:,} trainable params, {metrics['seconds']}s")
+    print(f"sft: {metrics['examples']} examples, {metrics['steps']} steps, loss {format_loss(metrics)} -> "
+          f"{format_loss(metrics, 'loss_last')}, {metrics['trainable_params']:,} trainable params, {metrics['seconds']}s")
     return 0
 
 

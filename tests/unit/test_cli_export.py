@@ -103,7 +103,8 @@ def test_progress_redraws_on_a_terminal_and_prints_plain_lines_otherwise():
 
 def test_every_command_is_registered_with_a_help_line():
     names = [c.name for c in cli.COMMANDS]
-    assert names == ["export-jsonl", "export-feedback-jsonl"]
+    assert {"export-jsonl", "export-feedback-jsonl", "trace"} <= set(names)
+    assert len(names) == len(set(names))
     assert all(c.run.__doc__ for c in cli.COMMANDS)
     with pytest.raises(SystemExit) as e:
         cli.main([])

@@ -65,3 +65,10 @@ def test_same_inputs_give_byte_identical_model_dirs(tmp_path):
         assert "README.md" not in files  # PEFT's model card names the absolute base path
         for name in files:
             assert (tmp_path / "a" / sub / name).read_bytes() == (tmp_path / "b" / sub / name).read_bytes(), name
+
+
+def test_format_loss_falls_back_to_the_mean_when_no_step_was_logged():
+    from logtune.train.sft import format_loss
+
+    assert format_loss({"loss_first": 0.51234, "train_loss": 0.6}) == "0.512"
+    assert format_loss({"loss_first": None, "train_loss": 0.6}) == "0.600 (mean)"

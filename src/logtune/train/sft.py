@@ -32,6 +32,13 @@ def sft_dataset(rows: list[dict[str, Any]]):
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
 
 
+def format_loss(metrics: dict[str, Any], key: str = "loss_first") -> str:
+    """A step loss from training metrics for a log line; a run shorter than `logging_steps` logs no
+    step loss, so the run's mean loss (`train_loss`) stands in, marked as such."""
+    value = metrics.get(key)
+    return f"{value:.3f}" if value is not None else f"{metrics['train_loss']:.3f} (mean)"
+
+
 def loss_history(log_history: list[dict[str, Any]]) -> list[float]:
     """The per-logging-step training losses the Trainer recorded (not its end-of-run average)."""
     return [float(h["loss"]) for h in log_history if "loss" in h and "train_loss" not in h]
