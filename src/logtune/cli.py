@@ -172,10 +172,30 @@ DB_EXPORT_ARGS = (
                                                  "(as in params.yaml: sources; default: support)")),
 )
 
+# --------------------------------------------------------------------------------------- issue 4
+
+def trace(args: argparse.Namespace) -> int:
+    """Print the chain of one training record: mixed set -> built record -> curated -> exported -> source."""
+    from logtune.trace import TraceNotFound, trace as trace_record   # pyarrow only when tracing
+    try:
+        lines = trace_record(args.record_id, args.root)
+    except TraceNotFound as e:
+        print(f"logtune trace: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+TRACE_ARGS = (
+    (("record_id",), dict(help="a training record id (an oversampled copy's `<id>#n` too) or a conversation id")),
+    (("--root",), dict(type=Path, default=Path("."), help="the logtune repository (default: the current folder)")),
+)
+
 # name -> command. Later issues add validate-dataset, preview, trace, report here.
 COMMANDS = (
     Command("export-jsonl", export_jsonl, DB_EXPORT_ARGS),
     Command("export-feedback-jsonl", export_feedback_jsonl, DB_EXPORT_ARGS),
+    Command("trace", trace, TRACE_ARGS),
 )
 
 
