@@ -13,6 +13,7 @@ from logtune.curate import CurateParams, curate, read_exported
 from logtune.curate.decontaminate import load_golden
 from logtune.io import write_json, write_rows
 from logtune.params import load_params
+from logtune.rules import load_rules
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -28,7 +29,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     params = load_params(args.params, "curate", CurateParams)
-    result = curate(read_exported(args.exported), params, load_golden(args.golden))
+    # a relative rules path is relative to the params file (the repo root, where dvc runs)
+    rules = load_rules(None if params.rules is None else args.params.parent / params.rules)
+    result = curate(read_exported(args.exported), params, load_golden(args.golden), rules)
     write_rows(args.out / "conversations.parquet", result.kept, records.CONVERSATION)
     write_rows(args.out / "rejected.parquet", result.rejected, records.REJECTED)
     write_json(args.metrics, result.metrics)

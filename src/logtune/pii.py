@@ -6,12 +6,22 @@ the two can never disagree. Each detector is a regex plus, where a format has on
 Redaction replaces a value by a typed, numbered placeholder (`<EMAIL_1>`); the same value gets the
 same placeholder throughout one conversation, so the text still reads coherently.
 
+Kinds: EMAIL, PHONE (+CC / 00CC international forms, North-American shapes), IP_ADDRESS (IPv4 with a
+real-looking octet, IPv6 full or compressed), CARD (Luhn), IBAN (mod-97), API_KEY (Anthropic, OpenAI,
+AWS access key id and secret, GitHub, Slack, Google), JWT, BEARER_TOKEN, PRIVATE_KEY blocks,
+URL_CREDENTIALS (the whole URL), SLACK_WEBHOOK, SECRET (the value after password= / api_key: / ...).
+Measured (tests/unit/test_pii_corpus.py): recall 100% on 550 planted values in varied formats and
+sentences; 0 of 6,842 real SQuAD v2 / Dolly texts changed. Speed: a text with no needle literal
+(`@`, `://`, `sk-`, ...), fewer digits than any number kind needs and no colon returns after three C
+scans; only the detectors a text can match run their regex.
+
 Not for structured fields: the backend CONTEXT (ids, titles, people) is the assistant's ground
 truth and is never passed through here.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -58,47 +68,87 @@ def _ipv4_ok(value: str) -> bool:
         and any(int(p) > 9 for p in parts)
 
 
+def _ipv6_ok(value: str) -> bool:
+    # a real address: parses, and has 3+ groups, or 1-2 groups one of which looks like an address
+    # part (3+ hex digits with a number: "fe80::1"), so C++ "a::b" and "std::max" prose is not one
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    groups = [g for g in value.split(":") if g]
+    return len(groups) >= 3 or any(len(g) >= 3 and any(c.isdigit() for c in g) for g in groups)
+
+
+def _secret_hint(text: str) -> bool:
+    lower = text.lower() if ("=" in text or ":" in text) else ""
+    return any(n in lower for n in ("password", "passwd", "api_key", "apikey", "api-key", "secret", "_token"))
+
+
 @dataclass(frozen=True)
 class Detector:
     kind: str
     pattern: re.Pattern
-    hint: Callable[[str], bool]          # cheap literal pre-check before running the regex
+    hint: Callable[[str], bool] | None = None  # a cheap pre-check before running the regex
     valid: Callable[[str], bool] | None = None
-
-
-def _has(*needles: str) -> Callable[[str], bool]:
-    return lambda text: any(n in text for n in needles)
-
-
-def _has_digits(min_count: int) -> Callable[[str], bool]:
-    return lambda text: sum(c.isdigit() for c in text) >= min_count
+    group: int = 0                       # the regex group holding the value (the rest is its label)
+    min_digits: int = 0                  # fewer digits in the whole text: the regex cannot match
+    needles: tuple[str, ...] = ()        # literals one of which every match contains (checked with `in`)
 
 
 # Order matters only for ties: overlapping matches are resolved longest-first, then by this order.
 DETECTORS: list[Detector] = [
     Detector("PRIVATE_KEY", re.compile(
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)", re.S),
-        _has("PRIVATE KEY-----")),
-    Detector("URL_CREDENTIALS", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:[^\s/@]+@[^\s/]+"), _has("://")),
-    Detector("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}"), _has("eyJ")),
-    Detector("BEARER_TOKEN", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}"), lambda t: "earer" in t or "EARER" in t),
-    Detector("API_KEY", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{16,}"), _has("sk-ant-")),
-    Detector("API_KEY", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"), _has("sk-")),
-    Detector("API_KEY", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), _has("AKIA", "ASIA")),
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
+        r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S),
+        needles=("PRIVATE KEY-----",)),
+    # The whole URL goes (host and path can name the account too), minus trailing punctuation.
+    Detector("URL_CREDENTIALS", re.compile(
+        r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:[^\s/@]+@[^\s/<>\"'`),;]+(?:/[^\s<>\"'`)]*[^\s<>\"'`).,;:!?])?"),
+        needles=("://",)),
+    Detector("SLACK_WEBHOOK", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}"), needles=("hooks.slack",)),
+    Detector("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}"), needles=("eyJ",)),
+    Detector("BEARER_TOKEN", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}"), needles=("earer", "EARER")),
+    Detector("API_KEY", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{16,}"), needles=("sk-ant-",)),
+    Detector("API_KEY", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"), needles=("sk-",)),
+    Detector("API_KEY", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), needles=("AKIA", "ASIA")),
+    # AWS secret access keys are 40 base64 characters with no prefix: only found beside their name.
+    Detector("API_KEY", re.compile(r"(?i)aws_secret_access_key[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
+             needles=("ecret_access_key", "ECRET_ACCESS_KEY"), group=1),
+    # password=..., api_key: ..., "secret": "..." : the value after a secret's name.
+    Detector("SECRET", re.compile(
+        r"(?i)\b(?:password|passwd|api[_-]?key|secret|client_secret|access_token|auth_token)"
+        r"[\"']?\s*[:=]\s*[\"']?([^\s\"',;&<>]{6,})"), _secret_hint, group=1,
+             needles=("assword", "ASSWORD", "asswd", "ASSWD", "pi_key", "PI_KEY", "pikey", "PIKEY", "pi-key", "PI-KEY",
+                      "ecret", "ECRET", "_token", "_TOKEN")),
     Detector("API_KEY", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}"),
-             _has("gh", "github_pat_")),
-    Detector("API_KEY", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), _has("xox")),
-    Detector("API_KEY", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), _has("AIza")),
-    Detector("EMAIL", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), _has("@")),
-    Detector("CARD", re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), _has_digits(13), _luhn_ok),
-    Detector("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), _has_digits(4), _iban_ok),
-    Detector("IP_ADDRESS", re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])"), _has("."), _ipv4_ok),
+             needles=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    Detector("API_KEY", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), needles=("xox",)),
+    Detector("API_KEY", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), needles=("AIza",)),
+    Detector("EMAIL", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), needles=("@",)),
+    Detector("CARD", re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), valid=_luhn_ok, min_digits=13),
+    Detector("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
+             hint=re.compile(r"[A-Z]{2}\d\d").search, valid=_iban_ok, min_digits=8),
+    Detector("IP_ADDRESS", re.compile(r"(?<!\d)(?<!\d\.)(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)"), valid=_ipv4_ok, min_digits=4),
+    # IPv6: full, or compressed with "::"; times like 12:30:45 have no "::" and too few groups.
+    Detector("IP_ADDRESS", re.compile(
+        r"(?<![\w:])(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
+        r"|(?:[0-9A-Fa-f]{1,4}:){1,6}(?::[0-9A-Fa-f]{1,4}){1,6}"
+        r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:|::(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4})(?![\w:])"),
+        hint=re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f:]|::").search, valid=_ipv6_ok),
     # Phone numbers: international (+CC ...) or North-American shapes; bare digit runs are not phones.
     Detector("PHONE", re.compile(
-        r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)"
+        r"(?<![\w+])(?:\+|00(?=[1-9]))\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)"
         r"|(?<![\w(])\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}(?!\w)"
-        r"|(?<![\w-])\d{3}[-. ]\d{3}[-. ]\d{4}(?![\w-])"), _has_digits(7)),
+        r"|(?<![\w-])\d{3}[-. ]\d{3}[-. ]\d{4}(?![\w-])"), min_digits=7),
 ]
+
+
+# Every detector's needles in one scan: most texts hold none, and then no needle detector runs.
+_ANY_NEEDLE = re.compile("|".join(sorted({re.escape(n) for d in DETECTORS for n in d.needles})))
+_RANKED = list(enumerate(DETECTORS))
+_RANKED_WITHOUT_NEEDLES = [(rank, d) for rank, d in _RANKED if not d.needles]
+_MIN_DIGITS = min(d.min_digits for d in DETECTORS if not d.needles and d.min_digits)
+assert all(d.needles or d.min_digits or d.kind == "IP_ADDRESS" for d in DETECTORS), "a detector the fast path skips"
 
 
 def find_pii(text: str | None) -> list[PiiMatch]:
@@ -106,16 +156,26 @@ def find_pii(text: str | None) -> list[PiiMatch]:
     if not text:
         return []
     found: list[tuple[int, int, int, PiiMatch]] = []
-    for rank, det in enumerate(DETECTORS):
-        if not det.hint(text):
+    # Counted once per text (str.count runs in C): most texts have too few digits for any number kind.
+    digits = sum(map(text.count, "0123456789"))
+    any_needle = _ANY_NEEDLE.search(text) is not None
+    if not any_needle and digits < _MIN_DIGITS and ":" not in text:
+        return []   # the common case: no needle, too few digits for a number kind, no IPv6 colon
+    for rank, det in (_RANKED if any_needle else _RANKED_WITHOUT_NEEDLES):
+        if digits < det.min_digits:
+            continue
+        if det.needles and not any(n in text for n in det.needles):
+            continue
+        if det.hint is not None and not det.hint(text):
             continue
         for m in det.pattern.finditer(text):
-            value = m.group(0)
+            value = m.group(det.group)
             if det.kind == "PHONE" and sum(c.isdigit() for c in value) < 7:
                 continue
             if det.valid is not None and not det.valid(value):
                 continue
-            found.append((m.start(), -(m.end() - m.start()), rank, PiiMatch(det.kind, value, m.start(), m.end())))
+            start, end = m.start(det.group), m.end(det.group)
+            found.append((start, start - end, rank, PiiMatch(det.kind, value, start, end)))
     found.sort()
     out: list[PiiMatch] = []
     end = -1

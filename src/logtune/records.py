@@ -75,6 +75,7 @@ PREFERENCE_PAIR = pa.schema([
     ("chosen", pa.list_(CHAT_MESSAGE)),
     ("rejected", pa.list_(CHAT_MESSAGE)),
     ("record_type", pa.string()),
+    ("phase", pa.string()),           # curriculum phase of the chosen reply
     ("task_type", pa.string()),
     ("provenance", pa.string()),
     ("rule", pa.string()),
@@ -94,4 +95,20 @@ EVAL_RESULT = pa.schema([
     ("hallucinated_ids", pa.list_(pa.string())),
     ("reply_words", pa.int32()),
     ("tags", pa.list_(pa.string())),
+])
+
+# A KTO example in TRL's unpaired preference format (prompt / completion / label), plus lineage:
+# a reply rated with a thumb and no rewrite (data/built/kto.parquet). label true = thumbs up.
+KTO_EXAMPLE = pa.schema([
+    ("id", pa.string()),
+    ("prompt", pa.list_(CHAT_MESSAGE)),
+    ("completion", pa.list_(CHAT_MESSAGE)),
+    ("label", pa.bool_()),
+    ("record_type", pa.string()),
+    ("phase", pa.string()),
+    ("task_type", pa.string()),
+    ("provenance", pa.string()),
+    ("rule", pa.string()),            # which build rule made it (thumbs_up | thumbs_down)
+    ("conversation_id", pa.string()),
+    ("message_ids", pa.list_(pa.string())),
 ])

@@ -28,16 +28,20 @@ def test_curate_stage_keeps_rejects_and_redacts(stage, tmp_path, repo_root):
     out = run(stage, tmp_path, repo_root)
     kept = read_rows(out / "conversations.parquet")
     rejected = {r["id"]: r["reason"] for r in read_rows(out / "rejected.parquet")}
-    assert [c["id"] for c in kept] == ["c01-good", "c08-dup-better"]
+    assert [c["id"] for c in kept] == ["c01-good", "c08-dup-better", "c13-unanswerable", "c16-near-better"]
     assert rejected == {"c02-error": "error_status", "c03-empty": "empty_message", "c04-noreply": "no_assistant_reply",
                         "c05-truncated": "truncated", "c06-badctx": "broken_context", "c07-dup-first": "exact_duplicate",
-                        "c09-golden": "golden_overlap", "c10-not-approved": "not_approved"}
+                        "c09-golden": "golden_overlap", "c10-not-approved": "not_approved",
+                        "c11-auto-rule": "auto_rule:filler_reply", "c12-tool-failed": "failed_tool_call",
+                        "c14-golden-near": "golden_near_overlap", "c15-near-first": "near_duplicate"}
     good = kept[0]
     assert "PRJ-1042" in good["context"] and "<" not in good["context"]
     assert [m["content"] for m in good["messages"] if m["role"] == "user"] == [
         "Hi, I'm <EMAIL_1>. Status of PRJ-1042?", "Please email <EMAIL_1> or call <PHONE_1> when done."]
     metrics = read_json(tmp_path / "curated.json")
-    assert metrics["read"] == 10 == metrics["kept"] + metrics["rejected"]
+    assert metrics["read"] == 16 == metrics["kept"] + metrics["rejected"]
+    assert metrics["rejected"] == sum(metrics["rejected_by_reason"].values())
+    assert metrics["rejected_by_reason"]["auto_rule:unsure_intent"] == 0   # every reject rule listed
     assert metrics["redacted_by_kind"] == {"EMAIL": 4, "PHONE": 1} and metrics["conversations_redacted"] == 1
 
 
@@ -52,3 +56,16 @@ def test_unknown_curate_param_fails_at_start(stage, tmp_path, repo_root):
     params.write_text("curate:\n  drop_status: [error]\n")
     with pytest.raises(ParamsError, match="drop_status"):
         run(stage, tmp_path, repo_root, params=params)
+
+
+def test_rules_path_is_relative_to_the_params_file_and_null_means_no_rules(stage, tmp_path, repo_root):
+    params = tmp_path / "params.yaml"
+    (tmp_path / "my_rules.yaml").write_text(
+        "rules:\n  - name: no_support\n    action: reject\n    when: {task_type_in: [support]}\n")
+    params.write_text("curate:\n  rules: my_rules.yaml\n")
+    out = run(stage, tmp_path, repo_root, "custom", params=params)
+    reasons = {r["reason"] for r in read_rows(out / "rejected.parquet")}
+    assert "auto_rule:no_support" in reasons and "auto_rule:filler_reply" not in reasons
+    params.write_text("curate:\n  rules: null\n")
+    out = run(stage, tmp_path, repo_root, "none", params=params)
+    assert "c11-auto-rule" in {c["id"] for c in read_rows(out / "conversations.parquet")}

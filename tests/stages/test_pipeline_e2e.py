@@ -69,7 +69,7 @@ def test_dvc_repro_end_to_end(tmp_path):
 
     first = run("dvc", "repro")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    for name in ["sample", "export/support", "curate", "build", "validate", "base", "sft", "dpo", "eval", "gate"]:
+    for name in ["sample", "export/support", "curate", "build", "mix", "validate", "base", "sft", "dpo", "eval", "gate"]:
         assert (repo / "metrics" / f"{name}.json").exists(), name
     eval_metrics = yaml.safe_load((repo / "metrics" / "eval.json").read_text())
     assert {"base", "sft", "dpo"} <= set(eval_metrics)
@@ -80,9 +80,10 @@ def test_dvc_repro_end_to_end(tmp_path):
 
     # the data stages are deterministic: forcing them again gives byte-identical artifacts
     data = ["data/exported/support.parquet", "data/curated/conversations.parquet",
-            "data/curated/rejected.parquet", "data/built/sft.parquet", "data/built/preference.parquet"]
+            "data/curated/rejected.parquet", "data/built/sft.parquet", "data/built/preference.parquet",
+            "data/train/sft.parquet", "data/train/preference.parquet"]
     before = {p: _sha(repo / p) for p in data}
-    for stage in ["sample", "export@support", "curate", "build"]:
+    for stage in ["sample", "export@support", "curate", "build", "mix"]:
         forced = run("dvc", "repro", "--force", "--single-item", stage)
         assert forced.returncode == 0, forced.stderr[-2000:]
     assert {p: _sha(repo / p) for p in data} == before

@@ -36,9 +36,38 @@ def test_history_window_starts_on_a_user_turn():
     assert [m["content"] for m in history_window(earlier, 2)] == ["hi", "hello"]
 
 
-def test_reply_not_answering_a_user_turn_is_rejected():
+def test_reply_not_answering_a_user_turn_is_rejected_and_a_tool_call_is_a_reply():
     conv = {"id": "c1", "messages": [{"id": "a0", "role": "assistant", "content": "Welcome!"},
                                      {"id": "u1", "role": "user", "content": "hi"},
                                      {"id": "a1", "role": "assistant", "content": "", "tool_calls": '[{"name": "f"}]'}]}
-    outcomes = [(m["id"], r.reason) for m, r in iter_replies(conv, 3) if isinstance(r, Reject)]
-    assert outcomes == [("a0", "no_user_turn"), ("a1", "tool_call_reply")]
+    outcomes = [(m["id"], r.reason if isinstance(r, Reject) else "reply") for m, r in iter_replies(conv, 3)]
+    assert outcomes == [("a0", "no_user_turn"), ("a1", "reply")]
+
+
+def test_a_step_after_a_tool_result_answers_the_user_turn_with_the_earlier_steps_shown_canonically():
+    call = '[{"function": {"arguments": {"city": "Oslo"}, "name": "weather"}, "id": null, "type": "function"}]'
+    conv = {"id": "c1", "context": None, "messages": [
+        {"id": "0", "role": "user", "content": "Weather in Oslo?"},
+        {"id": "1", "role": "assistant", "content": "", "tool_calls": call},
+        {"id": "2", "role": "tool", "content": "4C", "tool_calls": '{"name": "weather", "tool_call_id": null}'},
+        {"id": "3", "role": "assistant", "content": "It is 4C."}]}
+    (_, first), (_, last) = iter_replies(conv, 3)
+    assert [m["id"] for m in last.prompt] == ["0", "1", "2"] and last.user_turn["id"] == "0"
+    assert last.prompt[1]["content"] == '{"tool": "weather", "args": {"city": "Oslo"}}'
+    assert (first.exchange_steps, last.exchange_steps, last.tool_conversation) == (2, 2, True)
+
+
+def test_history_keeps_earlier_tool_steps_of_whole_exchanges():
+    earlier = [{"role": "user", "content": "q0"}, {"role": "assistant", "content": "a0"},
+               {"role": "user", "content": "q1"}, {"role": "assistant", "content": "", "tool_calls": "[]"},
+               {"role": "tool", "content": "r1"}, {"role": "assistant", "content": "a1"}]
+    assert [m["content"] for m in history_window(earlier, 1)] == ["q1", "", "r1", "a1"]
+
+
+def test_prompt_messages_equal_prompt_with_system():
+    from logtune.build.replies import Reply
+    from logtune.build.sft import prompt_messages
+    from logtune.prompt import with_system
+    conv = {"id": "c", "system_prompt": "sys", "context": '{"b": 1, "id": "PRJ-1"}'}
+    turns = [{"id": "u", "role": "user", "content": "q"}]
+    assert prompt_messages(Reply(conv, {"id": "a"}, turns)) == with_system(turns, "sys", conv["context"])

@@ -20,7 +20,16 @@ from logtune.pii import find_pii, redact
     ("iban GB82 WEST 1234 5698 7654 32", "IBAN", "GB82 WEST 1234 5698 7654 32"),
     ("host 192.168.10.5 down", "IP_ADDRESS", "192.168.10.5"),
     ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz123456", "BEARER_TOKEN", "Bearer abcdefghijklmnopqrstuvwxyz123456"),
-    ("db postgres://admin:hunter2@db.internal:5432/x", "URL_CREDENTIALS", "postgres://admin:hunter2@db.internal:5432"),
+    ("db postgres://admin:hunter2@db.internal:5432/x.", "URL_CREDENTIALS", "postgres://admin:hunter2@db.internal:5432/x"),
+    ("host 2001:db8::8a2e:370:7334 down", "IP_ADDRESS", "2001:db8::8a2e:370:7334"),
+    ("ip 203.0.113.7.", "IP_ADDRESS", "203.0.113.7"),
+    ("ring 0044 20 7946 0958", "PHONE", "0044 20 7946 0958"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "JWT",
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    ("set password=Tr0ub4dor&3", "SECRET", "Tr0ub4dor"),
+    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "API_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("hook https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", "SLACK_WEBHOOK",
+     "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----", "PRIVATE_KEY",
      "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"),
 ])
@@ -34,6 +43,8 @@ def test_detector_finds_planted_value(text, kind, value):
     "card-like but fails Luhn: 4111 1111 1111 1112",
     "section 1.2.3.4 of the manual",
     "call 911 or see page 555",
+    "the meeting runs 10:30:45 to 11:00:00, see std::vector and a::b",
+    "version 2.10.1 released; the password is in the vault",
 ])
 def test_ordinary_text_is_not_pii(text):
     assert find_pii(text) == []

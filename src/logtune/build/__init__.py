@@ -1,8 +1,11 @@
-"""Build: turn curated conversations into training records (TRL SFT examples, DPO pairs).
+"""Build: turn curated conversations into training records (SFT examples, DPO pairs, KTO examples).
 
-`pipeline.build` routes each assistant reply by its feedback; `replies` finds the replies and the
-history they answered; `sft` and `preference` shape the records (records.SFT_EXAMPLE,
-records.PREFERENCE_PAIR). KTO examples, tool trajectories and QA records are later rules.
+`pipeline.build` routes each assistant reply by what its feedback carries (rewrite, correction,
+logged rejected reply, sibling ranks, thumbs, none); `replies` finds the replies and the dialogue
+they answered; `targets` renders assistant turns (canonical tool calls via `logtune.toolcalls`);
+`kinds` names each record's type and curriculum phase; `extractive` makes seed 001's span answers
+and refusals; `sft`, `preference` and `kto` shape the records (records.SFT_EXAMPLE,
+records.PREFERENCE_PAIR, records.KTO_EXAMPLE).
 """
 
 from logtune.build.pipeline import BuildParams, Built, build

@@ -1,61 +1,120 @@
-"""Building training records from curated conversations, routed by each reply's feedback.
+"""Building training records from curated conversations, routed by what each reply's feedback carries.
 
-Every assistant reply of every conversation is seen once and has exactly one outcome:
-  rating +1          -> one SFT example (rule `upvoted_reply`)
-  unrated            -> one SFT example (rule `unrated_reply`)
-  rating -1, rewrite -> one DPO pair (rule `rewrite_pair`) AND one SFT example of the rewrite (`rewrite_sft`)
-  rating -1, none    -> rejected `downvoted_no_rewrite` (its record keeps prompt + completion for KTO later)
-  otherwise          -> rejected with a reason (golden_overlap, broken_context, tool_call_reply, ...)
-Ledger identity, asserted before the metrics are returned:
-  replies_seen == sft[upvoted_reply] + sft[unrated_reply] + preference_pairs + rejected
-  sft[rewrite_sft] == preference_pairs
-Golden cases stay out here too: a reply whose CONTEXT and answered user turn equal a golden case's
-final turn is rejected (`golden_overlap`), whatever its rating.
+Every assistant reply of every conversation is seen once and has exactly one outcome, decided by the
+first rule that matches (the `rule` column of each output names the rule that made it):
+  golden case's final turn, or a reply already built from another conversation  -> rejected
+  SQuAD v2 unanswerable (meta `unanswerable`)  -> SFT: a templated refusal        (`unanswerable_refusal`)
+  a human rewrite (rating -1 or none) with meta `pattern` (seed 002's corrections)
+                                              -> DPO pair: fix over wrong output  (`correction_pair`)
+                                                 + SFT on the fix                 (`correction_sft`)
+  a human rewrite, otherwise                  -> DPO pair (`rewrite_pair`) + SFT on the rewrite (`rewrite_sft`)
+  a logged rejected reply (meta `rejected`: HH-RLHF, typed preference records)
+                                              -> DPO pair (`recorded_pair`)
+  ranked siblings (OASST meta `rank` + `siblings`)
+                                              -> a DPO pair over each worse-ranked sibling (`sibling_rank_pair`)
+                                                 + SFT when it is the best of them (`top_ranked_reply`);
+                                                 the worst-ranked reply itself is rejected (`outranked_by_siblings`)
+  rating +1                                   -> SFT (`upvoted_reply`) + KTO label true (`thumbs_up`)
+  rating -1 (no rewrite)                      -> KTO label false (`thumbs_down`)
+  no rating                                   -> SFT (`extractive_answer` for a SQuAD span, else `unrated_reply`)
+  otherwise                                   -> rejected with a reason (invalid_rating, a tool call that
+                                                 cannot be normalised, a plan printed as a Python dict, ...)
+The reply trained (or preferred) is rendered by `targets.render_assistant` (canonical tool calls); the
+rejected side of a pair and a thumbs-down completion keep the form the user rejected. `ledger` asserts
+replies_seen == sum(outcomes) + rejected and that each outcome made exactly the records it promises.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from logtune import toolcalls
+from logtune.build.extractive import DEFAULT_REFUSALS, answer_in_context, check_templates, refusal_text
+from logtune.build.kinds import record_kind
+from logtune.build.kto import kto_example
 from logtune.build.preference import preference_pair
 from logtune.build.replies import Reply, iter_replies
 from logtune.build.sft import prompt_messages, sft_example
+from logtune.build.targets import NO_CALL_FORMS, Rendered, feedback_meta, render_assistant
 from logtune.curate.decontaminate import golden_turn_keys, turn_key
-from logtune.curate.normalize import context_is_valid
+from logtune.curate.normalize import normalize_context, normalize_text
 from logtune.curate.sessions import Reject
 from logtune.ids import content_id
 
-SFT_RULES = ["upvoted_reply", "unrated_reply", "rewrite_sft"]
-REASONS = ["broken_context", "downvoted_no_rewrite", "empty_reply", "golden_overlap", "invalid_rating",
-           "no_user_turn", "tool_call_reply"]
+# outcome -> (SFT rules, pair rules, KTO rules) it makes, one record each unless marked in `ledger`
+OUTCOMES = {
+    "unanswerable_refusal": (["unanswerable_refusal"], [], []),
+    "correction": (["correction_sft"], ["correction_pair"], []),
+    "rewrite": (["rewrite_sft"], ["rewrite_pair"], []),
+    "recorded_pair": ([], ["recorded_pair"], []),
+    "sibling_ranks": (["top_ranked_reply"], ["sibling_rank_pair"], []),   # >= 1 pair, 0 or 1 SFT
+    "upvoted": (["upvoted_reply"], [], ["thumbs_up"]),
+    "downvoted": ([], [], ["thumbs_down"]),
+    "extractive_answer": (["extractive_answer"], [], []),
+    "unrated": (["unrated_reply"], [], []),
+}
+SFT_RULES = sorted(r for sft, _, _ in OUTCOMES.values() for r in sft)
+PAIR_RULES = sorted(r for _, pairs, _ in OUTCOMES.values() for r in pairs)
+KTO_RULES = sorted(r for _, _, kto in OUTCOMES.values() for r in kto)
+REASONS = sorted(["answer_not_in_context", "broken_context", "duplicate_reply", "empty_reply", "golden_overlap",
+                  "identical_pair", "invalid_rating", "no_user_turn", "outranked_by_siblings", "python_dict_plan",
+                  *toolcalls.REASONS])
 
 
 @dataclass(frozen=True)
 class BuildParams:
     history_turns: int = 3
     system_prompt: str | None = None   # None: each session's logged prompt; a text: every example under it
+    no_call_form: str = "tool_none"    # a reply without a tool call, in a tool-using conversation
+    refusal_templates: tuple[str, ...] = DEFAULT_REFUSALS
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.history_turns, int) or self.history_turns < 0:
             raise ValueError(f"build.history_turns must be an integer >= 0, got {self.history_turns!r}")
+        if self.no_call_form not in NO_CALL_FORMS:
+            raise ValueError(f"build.no_call_form must be one of {NO_CALL_FORMS}, got {self.no_call_form!r}")
+        check_templates(self.refusal_templates)
 
 
 @dataclass
 class Built:
     sft: list[dict[str, Any]] = field(default_factory=list)          # records.SFT_EXAMPLE rows
     preference: list[dict[str, Any]] = field(default_factory=list)   # records.PREFERENCE_PAIR rows
+    kto: list[dict[str, Any]] = field(default_factory=list)          # records.KTO_EXAMPLE rows
     rejected: list[dict[str, Any]] = field(default_factory=list)     # records.REJECTED rows
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Routed:
+    outcome: str | None = None
+    sft: list[dict[str, Any]] = field(default_factory=list)
+    preference: list[dict[str, Any]] = field(default_factory=list)
+    kto: list[dict[str, Any]] = field(default_factory=list)
+    reject: Reject | None = None
+    fixes: tuple[str, ...] = ()
+
+
+class Unfit(Exception):
+    """A reply that cannot be trained on; carries the Reject."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(detail)
+        self.reject = Reject(reason, detail)
+
+
 def rejected_reply(conversation: dict[str, Any], message: dict[str, Any], reject: Reject,
                    reply: Reply | None = None) -> dict[str, Any]:
-    """A records.REJECTED row for one reply; with the prompt when there is one (KTO needs it)."""
+    """A records.REJECTED row for one reply; with the prompt when there is one."""
     record = {"conversation_id": conversation["id"], "message_id": message.get("id"),
               "completion": [{"role": "assistant", "content": message.get("content")}],
+              "tool_calls": message.get("tool_calls"),
               "rating": message.get("rating"), "feedback_note": message.get("feedback_note"),
               "task_type": conversation.get("task_type"), "provenance": conversation.get("provenance")}
     if reply is not None:
@@ -66,65 +125,231 @@ def rejected_reply(conversation: dict[str, Any], message: dict[str, Any], reject
             "record": json.dumps(record, sort_keys=True, ensure_ascii=False)}
 
 
-def route(reply: Reply, golden_keys: dict) -> tuple[list[dict], list[dict], Reject | None]:
-    """(sft rows, preference rows, reject) for one reply, by golden overlap then feedback."""
+def render(reply: Reply, text: str | None, tool_calls_json: str | None, params: BuildParams) -> Rendered:
+    """`text` (or logged calls) as a training target for this reply; Unfit when it cannot be one."""
+    try:
+        return render_assistant(text, tool_calls_json, tool_conversation=reply.tool_conversation,
+                                no_call_form=params.no_call_form, offered=reply.offered)
+    except toolcalls.ToolCallError as e:
+        raise Unfit(e.reason, str(e)) from None
+    except ValueError as e:          # tool_calls column that is not JSON
+        raise Unfit("unparseable_tool_call", str(e)) from None
+
+
+def trained(reply: Reply, params: BuildParams, text: str | None = None,
+            tool_calls_json: str | None = None, use_message: bool = True) -> tuple[Rendered, tuple[str, str]]:
+    """(rendered target, kind) of a reply text trained as a good answer; Unfit when it is not one."""
+    if use_message:
+        text, tool_calls_json = reply.message.get("content"), reply.message.get("tool_calls")
+    rendered = render(reply, text, tool_calls_json, params)
+    if rendered.calls == 0 and toolcalls.plan_as_python_dict(text):
+        raise Unfit("python_dict_plan", "the reply prints a plan as a Python dict (seed 002)")
+    kind = record_kind(reply, rendered.text, calls=rendered.calls)
+    if kind[0] == "extractive" and not answer_in_context(rendered.text, reply.conversation.get("context")):
+        raise Unfit("answer_not_in_context", f"answer {rendered.text[:60]!r} is not a span of the passage")
+    return rendered, kind
+
+
+def as_logged(reply: Reply, params: BuildParams) -> str:
+    """The reply in the form the user rejected: its text as logged, bad forms and all.
+
+    Only logged tool calls (no text form of their own) are rendered, canonically; when even that
+    fails, their JSON is shown as it was logged.
+    """
+    msg = reply.message
+    if not msg.get("tool_calls"):
+        return msg.get("content") or ""
+    try:
+        return render(reply, msg.get("content"), msg.get("tool_calls"), params).text
+    except Unfit:
+        return msg["tool_calls"]
+
+
+def route(reply: Reply, golden_keys: dict, params: BuildParams, context_key: str | None = None) -> Routed:
+    """The outcome of one reply and the records it makes (module docstring: the rules, in order).
+
+    `context_key` is normalize_context of the conversation's CONTEXT when the caller has it already
+    (it is the same for every reply of a conversation, and the costliest part of the golden check).
+    """
     conv, msg = reply.conversation, reply.message
-    case_id = golden_keys.get(turn_key(conv.get("context"), reply.prompt[-1]["content"]))
+    if not golden_keys:
+        case_id = None
+    elif context_key is None:
+        case_id = golden_keys.get(turn_key(conv.get("context"), reply.user_turn["content"]))
+    else:   # = turn_key(context, user turn), without normalising the CONTEXT once per reply
+        case_id = golden_keys.get((context_key, normalize_text(reply.user_turn["content"])))
     if case_id is not None:
-        return [], [], Reject("golden_overlap", f"answers golden case {case_id}'s final turn")
+        return Routed(reject=Reject("golden_overlap", f"answers golden case {case_id}'s final turn"))
+    meta = feedback_meta(msg)
+    if meta.get("unanswerable") is True:
+        text = refusal_text(params.refusal_templates, params.seed, conv["id"], msg.get("id"))
+        kind = record_kind(reply, text, unanswerable=True)
+        # the question and passage are real; the reply is a template, so the record is synthetic
+        return Routed("unanswerable_refusal", sft=[sft_example(reply, text, "unanswerable_refusal", kind, "synthetic")])
     rating, rewrite = msg.get("rating"), (msg.get("rewrite") or "").strip()
+    if rating not in (1, -1, None):
+        return Routed(reject=Reject("invalid_rating", f"rating={rating}"))
+    try:
+        return _route_feedback(reply, meta, rating, rewrite, params)
+    except Unfit as e:
+        return Routed(reject=e.reject)
+
+
+def _route_feedback(reply: Reply, meta: dict[str, Any], rating: int | None, rewrite: str,
+                    params: BuildParams) -> Routed:
+    if rewrite and rating != 1:
+        chosen, kind = trained(reply, params, reply.message["rewrite"], None, use_message=False)
+        rejected = as_logged(reply, params)
+        if normalize_text(chosen.text) == normalize_text(rejected):
+            raise Unfit("identical_pair", "the rewrite says what the reply said")
+        outcome, sft_rule, pair_rule = (("correction", "correction_sft", "correction_pair") if meta.get("pattern")
+                                        else ("rewrite", "rewrite_sft", "rewrite_pair"))
+        return Routed(outcome, sft=[sft_example(reply, chosen.text, sft_rule, kind)],
+                      preference=[preference_pair(reply, chosen.text, rejected, pair_rule, kind)], fixes=chosen.fixes)
+    if meta.get("rejected") is not None:
+        chosen, kind = trained(reply, params)
+        other = meta["rejected"]
+        other = other if isinstance(other, str) else json.dumps(other, ensure_ascii=False)
+        if normalize_text(chosen.text) == normalize_text(other):
+            raise Unfit("identical_pair", "the logged rejected reply equals the chosen one")
+        return Routed("recorded_pair", preference=[preference_pair(reply, chosen.text, other, "recorded_pair", kind)],
+                      fixes=chosen.fixes)
+    siblings = [s for s in meta.get("siblings") or [] if isinstance(s, dict) and isinstance(s.get("rank"), int)
+                and (s.get("text") or "").strip()]
+    if isinstance(meta.get("rank"), int) and siblings:
+        return _ranked(reply, meta["rank"], siblings, params)
     if rating == 1:
-        return [sft_example(reply, msg["content"], "upvoted_reply")], [], None
-    if rating is None:
-        return [sft_example(reply, msg["content"], "unrated_reply")], [], None
-    if rating == -1 and rewrite:
-        return [sft_example(reply, msg["rewrite"], "rewrite_sft")], [preference_pair(reply)], None
+        chosen, kind = trained(reply, params)
+        return Routed("upvoted", sft=[sft_example(reply, chosen.text, "upvoted_reply", kind)],
+                      kto=[kto_example(reply, chosen.text, True, "thumbs_up", kind)], fixes=chosen.fixes)
     if rating == -1:
-        return [], [], Reject("downvoted_no_rewrite", msg.get("feedback_note") or "")
-    return [], [], Reject("invalid_rating", f"rating={rating}")
+        completion = as_logged(reply, params)
+        kind = record_kind(reply, completion, calls=1 if reply.message.get("tool_calls") else 0)
+        return Routed("downvoted", kto=[kto_example(reply, completion, False, "thumbs_down", kind)])
+    chosen, kind = trained(reply, params)
+    rule = "extractive_answer" if kind[0] == "extractive" else "unrated_reply"
+    return Routed("extractive_answer" if rule == "extractive_answer" else "unrated",
+                  sft=[sft_example(reply, chosen.text, rule, kind)], fixes=chosen.fixes)
+
+
+def _ranked(reply: Reply, rank: int, siblings: list[dict[str, Any]], params: BuildParams) -> Routed:
+    """OASST: pairs over every worse-ranked sibling; SFT too when no sibling ranks better."""
+    worse = sorted((s for s in siblings if s["rank"] > rank), key=lambda s: (s["rank"], str(s.get("id"))))
+    if not worse:
+        raise Unfit("outranked_by_siblings", f"rank {rank}: no sibling ranks lower (it is the rejected side of theirs)")
+    chosen, kind = trained(reply, params)
+    pairs = [preference_pair(reply, chosen.text, s["text"], "sibling_rank_pair", kind, rejected_id=str(s.get("id")))
+             for s in worse]
+    best = all(rank < s["rank"] for s in siblings)
+    sft = [sft_example(reply, chosen.text, "top_ranked_reply", kind)] if best else []
+    return Routed("sibling_ranks", sft=sft, preference=pairs, fixes=chosen.fixes)
+
+
+def reply_key(reply: Reply) -> str:
+    """The same message answering the same turns is built once (OASST paths share their prefixes).
+
+    Ids alone are not enough: file adapters number messages by turn index, so ids repeat across
+    conversations; ids plus texts plus CONTEXT only repeat when the reply really is the same one.
+    """
+    msg = reply.message
+    return content_id(reply.conversation.get("source"), reply.conversation.get("context"),
+                      json.dumps([[m["id"], m["content"]] for m in reply.prompt], ensure_ascii=False),
+                      msg.get("id"), msg.get("content"), msg.get("tool_calls"), length=32)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    # Build makes millions of small dicts, lists and strings and no reference cycles: the cyclic
+    # collector would only re-scan the growing heap again and again (as in curate: superlinear).
+    # Refcounting still frees everything; the previous GC state is restored afterwards.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden: list[dict[str, Any]]) -> Built:
-    """SFT examples, preference pairs and rejected replies, each list sorted by id."""
+    """SFT examples, preference pairs, KTO examples and rejected replies, each list sorted by id."""
+    with _no_cyclic_gc():
+        return _build(conversations, params, golden)
+
+
+def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden: list[dict[str, Any]]) -> Built:
     golden_keys = golden_turn_keys(golden)
     out = Built()
     read = replies_seen = 0
+    outcomes: Counter = Counter()
+    fixes: Counter = Counter()
+    seen: set[str] = set()
     for conv in conversations:
         read += 1
         if params.system_prompt is not None:
             conv = {**conv, "system_prompt": params.system_prompt}
-        context_ok = context_is_valid(conv.get("context"))
-        for message, item in iter_replies(conv, params.history_turns):
+        try:
+            context_key: str | None = normalize_context(conv.get("context"))
+        except (ValueError, TypeError):
+            context_key = None
+        context_ok = context_key is not None
+        for message, item in iter_replies(conv, params.history_turns, params.no_call_form):
             replies_seen += 1
             if not context_ok:
                 item = Reject("broken_context", "context is not valid JSON")
             if isinstance(item, Reject):
                 out.rejected.append(rejected_reply(conv, message, item))
                 continue
-            sft, pairs, reject = route(item, golden_keys)
-            out.sft += sft
-            out.preference += pairs
-            if reject is not None:
-                out.rejected.append(rejected_reply(conv, message, reject, item))
-    for rows in (out.sft, out.preference, out.rejected):
+            key = reply_key(item)
+            routed = (Routed(reject=Reject("duplicate_reply", "built from an earlier conversation"))
+                      if key in seen else route(item, golden_keys, params, context_key))
+            seen.add(key)
+            if routed.reject is not None:
+                out.rejected.append(rejected_reply(conv, message, routed.reject, item))
+                continue
+            outcomes[routed.outcome] += 1
+            fixes.update(routed.fixes)
+            out.sft += routed.sft
+            out.preference += routed.preference
+            out.kto += routed.kto
+    for rows in (out.sft, out.preference, out.kto, out.rejected):
         rows.sort(key=lambda r: r["id"])
         assert len({r["id"] for r in rows}) == len(rows), "two built records share an id"
-    out.metrics = ledger(read, replies_seen, out)
+    out.metrics = ledger(read, replies_seen, outcomes, fixes, out)
     return out
 
 
-def ledger(read: int, replies_seen: int, out: Built) -> dict[str, Any]:
-    """metrics/build.json, after checking that every reply is accounted for."""
-    sft_by_rule = Counter({r: 0 for r in SFT_RULES})
-    sft_by_rule.update(r["rule"] for r in out.sft)
-    by_reason = Counter({r: 0 for r in REASONS})
-    by_reason.update(r["reason"] for r in out.rejected)
-    pairs = len(out.preference)
-    assert replies_seen == sft_by_rule["upvoted_reply"] + sft_by_rule["unrated_reply"] + pairs + len(out.rejected), \
-        "build lost or invented a reply"
-    assert sft_by_rule["rewrite_sft"] == pairs, "every rewrite pair has its rewrite SFT example"
-    return {"read": read, "replies_seen": replies_seen, "sft_examples": len(out.sft),
-            "sft_by_rule": dict(sorted(sft_by_rule.items())),
-            "sft_by_record_type": dict(sorted(Counter(r["record_type"] for r in out.sft).items())),
-            "preference_pairs": pairs, "rejected": len(out.rejected),
-            "rejected_by_reason": dict(sorted(by_reason.items()))}
+def _counts(rows: list[dict[str, Any]], key: str, known: Iterable[str] = ()) -> dict[str, int]:
+    c = Counter({k: 0 for k in known})
+    c.update(str(r[key]) for r in rows)
+    return dict(sorted(c.items()))
+
+
+def ledger(read: int, replies_seen: int, outcomes: Counter, fixes: Counter, out: Built) -> dict[str, Any]:
+    """metrics/build.json, after checking that every reply is accounted for and each outcome made its records."""
+    by_outcome = {o: outcomes.get(o, 0) for o in sorted(OUTCOMES)}
+    sft, pairs, kto = (_counts(out.sft, "rule", SFT_RULES), _counts(out.preference, "rule", PAIR_RULES),
+                       _counts(out.kto, "rule", KTO_RULES))
+    assert replies_seen == sum(by_outcome.values()) + len(out.rejected), "build lost or invented a reply"
+    for outcome, (sft_rules, pair_rules, kto_rules) in OUTCOMES.items():
+        if outcome == "sibling_ranks":
+            assert pairs["sibling_rank_pair"] >= by_outcome[outcome] >= sft["top_ranked_reply"], \
+                "every ranked reply made >= 1 pair and at most one SFT example"
+            continue
+        for rule in sft_rules:
+            assert sft[rule] == by_outcome[outcome], f"outcome {outcome}: one SFT example {rule} each"
+        for rule in pair_rules:
+            assert pairs[rule] == by_outcome[outcome], f"outcome {outcome}: one pair {rule} each"
+        for rule in kto_rules:
+            assert kto[rule] == by_outcome[outcome], f"outcome {outcome}: one KTO example {rule} each"
+    all_records = out.sft + out.preference + out.kto
+    return {"read": read, "replies_seen": replies_seen, "outcomes": by_outcome,
+            "sft_examples": len(out.sft), "sft_by_rule": sft,
+            "sft_by_record_type": _counts(out.sft, "record_type"),
+            "preference_pairs": len(out.preference), "preference_by_rule": pairs,
+            "preference_by_record_type": _counts(out.preference, "record_type"),
+            "kto_examples": len(out.kto), "kto_by_rule": kto,
+            "records_by_phase": _counts(all_records, "phase"),
+            "records_by_provenance": _counts(all_records, "provenance"),
+            "tool_call_fixes": {f: fixes.get(f, 0) for f in toolcalls.FIXES},
+            "rejected": len(out.rejected), "rejected_by_reason": _counts(out.rejected, "reason", REASONS)}

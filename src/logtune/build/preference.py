@@ -1,7 +1,11 @@
-"""DPO preference pairs in TRL's conversational format, from human rewrites of down-voted replies.
+"""DPO preference pairs in TRL's conversational format (prompt / chosen / rejected).
 
-prompt = system (prompt + CONTEXT) + history + the user turn; chosen = the rewrite; rejected = the
-reply the user down-voted. Thumbs without a rewrite are no pair (they become KTO examples later).
+prompt = system (prompt + CONTEXT) + history + the user turn (and earlier steps of a tool exchange);
+chosen and rejected are one assistant message each. Made by four rules (`pipeline.route`):
+`rewrite_pair` (a human rewrite over the down-voted reply), `correction_pair` (seed 002's tool-call
+corrections: the fix over the wrong output, kept in its wrong form), `recorded_pair` (a source that
+logged both replies: HH-RLHF, typed preference records) and `sibling_rank_pair` (OASST: a better-ranked
+sibling over a worse one; its message_ids end with the rejected sibling's id).
 """
 
 from __future__ import annotations
@@ -9,22 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from logtune.build.replies import Reply
-from logtune.build.sft import example_id, lineage_ids, prompt_messages, record_kind
+from logtune.build.sft import example_id, lineage, prompt_messages
 
 
-def preference_pair(reply: Reply, rule: str = "rewrite_pair") -> dict[str, Any]:
-    """A records.PREFERENCE_PAIR row: the reply's rewrite preferred over the reply itself."""
-    chosen = reply.message["rewrite"]
-    conv = reply.conversation
-    return {
-        "id": example_id(reply, rule),
-        "prompt": prompt_messages(reply),
-        "chosen": [{"role": "assistant", "content": chosen}],
-        "rejected": [{"role": "assistant", "content": reply.message["content"]}],
-        "record_type": record_kind(chosen)[0],
-        "task_type": conv.get("task_type"),
-        "provenance": conv.get("provenance"),
-        "rule": rule,
-        "conversation_id": conv["id"],
-        "message_ids": lineage_ids(reply),
-    }
+def preference_pair(reply: Reply, chosen: str, rejected: str, rule: str, kind: tuple[str, str],
+                    rejected_id: str | None = None) -> dict[str, Any]:
+    """A records.PREFERENCE_PAIR row: `chosen` preferred over `rejected` as the answer to the reply's prompt."""
+    row = {"id": example_id(reply, rule, *([rejected_id] if rejected_id is not None else [])),
+           "prompt": prompt_messages(reply),
+           "chosen": [{"role": "assistant", "content": chosen}],
+           "rejected": [{"role": "assistant", "content": rejected}],
+           **lineage(reply, rule, kind)}
+    if rejected_id is not None:
+        row["message_ids"] = row["message_ids"] + [str(rejected_id)]
+    return row

@@ -1,33 +1,43 @@
 """SFT examples in TRL's conversational format: system (prompt + CONTEXT), history, the reply.
 
-One example per reply worth imitating; `rule` says why it was chosen (`upvoted_reply`,
-`unrated_reply`, `rewrite_sft`). The record type and curriculum phase follow from the reply text:
-a reply saying the answer is not in CONTEXT (`logtune.refusal`) is a `refusal` in phase `refusals`.
+One example per reply worth imitating; `rule` says which build rule chose it (`upvoted_reply`,
+`unrated_reply`, `rewrite_sft`, `correction_sft`, `extractive_answer`, `unanswerable_refusal`,
+`top_ranked_reply`). Record type and phase come from `kinds.record_kind`. Also home of what every
+built record shares: its content-hash id, its prompt messages and its lineage ids.
 """
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 from logtune.build.replies import Reply
 from logtune.ids import content_id
-from logtune.prompt import with_system
-from logtune.refusal import is_refusal
+from logtune.prompt import render_system
 
 
-def record_kind(reply_text: str) -> tuple[str, str]:
-    """(record_type, phase) of a trained reply."""
-    return ("refusal", "refusals") if is_refusal(reply_text) else ("chat", "conversational")
+def example_id(reply: Reply, rule: str, *more: object) -> str:
+    return content_id(reply.conversation["id"], reply.message.get("id"), rule, *more)
 
 
-def example_id(reply: Reply, rule: str) -> str:
-    return content_id(reply.conversation["id"], reply.message.get("id"), rule)
+# A conversation's replies share one system message; rendering it (CONTEXT JSON parsed and re-dumped)
+# once per conversation instead of once per record is most of build's time on long sessions.
+_render_system = lru_cache(maxsize=1024)(render_system)
 
 
 def prompt_messages(reply: Reply) -> list[dict[str, str]]:
-    """System message (the conversation's prompt + CONTEXT, via logtune.prompt) then the prompt turns."""
+    """System message (the conversation's prompt + CONTEXT, via logtune.prompt) then the prompt turns.
+
+    The same messages as `prompt.with_system(reply.prompt, system_prompt, context)`, with the system
+    message rendered once per (prompt, CONTEXT).
+    """
     conv = reply.conversation
-    return with_system(reply.prompt, conv.get("system_prompt"), conv.get("context"))
+    context = conv.get("context")
+    system = _render_system(conv.get("system_prompt"), context if context is None or isinstance(context, str)
+                            else json.dumps(context, sort_keys=True))
+    out = [{"role": "system", "content": system}] if system else []
+    return out + [{"role": m["role"], "content": m["content"]} for m in reply.prompt if m["role"] != "system"]
 
 
 def lineage_ids(reply: Reply) -> list[str]:
@@ -35,18 +45,17 @@ def lineage_ids(reply: Reply) -> list[str]:
     return [str(m["id"]) for m in reply.prompt] + [str(reply.message.get("id"))]
 
 
-def sft_example(reply: Reply, reply_text: str, rule: str) -> dict[str, Any]:
-    """A records.SFT_EXAMPLE row training `reply_text` as the answer to the reply's prompt."""
-    record_type, phase = record_kind(reply_text)
+def lineage(reply: Reply, rule: str, kind: tuple[str, str], provenance: str | None = None) -> dict[str, Any]:
+    """The columns every built record carries after its payload: kind, task, provenance, rule, ids."""
     conv = reply.conversation
-    return {
-        "id": example_id(reply, rule),
-        "messages": prompt_messages(reply) + [{"role": "assistant", "content": reply_text}],
-        "record_type": record_type,
-        "phase": phase,
-        "task_type": conv.get("task_type"),
-        "provenance": conv.get("provenance"),
-        "rule": rule,
-        "conversation_id": conv["id"],
-        "message_ids": lineage_ids(reply),
-    }
+    return {"record_type": kind[0], "phase": kind[1], "task_type": conv.get("task_type"),
+            "provenance": provenance or conv.get("provenance"), "rule": rule,
+            "conversation_id": conv["id"], "message_ids": lineage_ids(reply)}
+
+
+def sft_example(reply: Reply, reply_text: str, rule: str, kind: tuple[str, str],
+                provenance: str | None = None) -> dict[str, Any]:
+    """A records.SFT_EXAMPLE row training `reply_text` as the answer to the reply's prompt."""
+    return {"id": example_id(reply, rule),
+            "messages": prompt_messages(reply) + [{"role": "assistant", "content": reply_text}],
+            **lineage(reply, rule, kind, provenance)}

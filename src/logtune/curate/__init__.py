@@ -1,7 +1,9 @@
 """Curate: turn exported conversations into a clean, deduplicated, PII-free, golden-free set.
 
-`pipeline.curate` is the entry point; `sessions` holds the per-session filters, `decontaminate`
-the golden-set overlap, `dedup` exact duplicates, `redact` PII redaction (through `logtune.pii`).
+`pipeline.curate` is the entry point; `sessions` holds the per-session filters (broken sessions and
+the params filters), `logtune.rules` the auto-rules, `decontaminate` the golden-set overlap (exact and
+near), `dedup` exact and near duplicates (on `minhash`, a numpy MinHash), `redact` PII redaction
+(through `logtune.pii`).
 """
 
 from logtune.curate.pipeline import CurateParams, Curated, curate, read_exported

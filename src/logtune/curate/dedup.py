@@ -6,31 +6,37 @@ ratings, a rewrite counting as the extra signal it is), ties going to the first 
 choice is deterministic.
 
 Near-duplicates (seed 004: templated sessions that differ in a word or two) are sessions under the
-same CONTEXT whose dialogue word 3-gram sets have a Jaccard similarity at or above a threshold. The
-CONTEXT must be equal, not similar: two questions about different records of one CONTEXT look alike
-as text but teach different answers. MinHash LSH (datasketch, seeded, so deterministic) only proposes
-candidates, at a looser threshold so pairs just above the bar are rarely missed; the exact Jaccard of
-the shingle sets decides, so no pair below the threshold is ever dropped. Sessions are visited
-best-rated first, so the better copy of a near-duplicate pair is kept.
+same CONTEXT whose word 3-gram sets (`curate.minhash`: shingles within each message) have a Jaccard
+similarity at or above a threshold. The CONTEXT must be equal, not similar: two questions about
+different records of one CONTEXT look alike as text but teach different answers. A numpy MinHash
+with 16 bands x 8 rows only proposes candidates (it finds 99.99% of pairs at Jaccard 0.9, 95% at
+0.8); the exact Jaccard of the shingle sets decides, so no pair below the threshold is ever dropped.
+Sessions are visited best-rated first, so the better copy of a near-duplicate pair is kept.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
 from typing import Any
 
-from datasketch import MinHash, MinHashLSH
+import numpy as np
 
+from logtune.curate import minhash
 from logtune.curate.normalize import normalize_context, normalize_text
 from logtune.curate.sessions import Reject
 from logtune.ids import content_id
 
 
-def duplicate_key(conversation: dict[str, Any]) -> str:
-    """Content hash of the normalized CONTEXT and every message's role and normalized text."""
-    parts = [normalize_context(conversation.get("context"))]
-    for m in conversation.get("messages") or []:
-        parts += [m.get("role") or "", normalize_text(m.get("content"))]
+def duplicate_key(conversation: dict[str, Any], context: str | None = None, texts: list[str] | None = None) -> str:
+    """Content hash of the normalized CONTEXT and every message's role and normalized text.
+
+    `context` and `texts` (the normalized CONTEXT and message texts) may be passed when already known."""
+    messages = conversation.get("messages") or []
+    parts = [normalize_context(conversation.get("context")) if context is None else context]
+    if texts is None:
+        texts = [normalize_text(m.get("content")) for m in messages]
+    for m, text in zip(messages, texts):
+        parts += [m.get("role") or "", text]
     return content_id("duplicate", *parts, length=32)
 
 
@@ -40,11 +46,15 @@ def feedback_score(conversation: dict[str, Any]) -> int:
     return sum(m.get("rating") or 0 for m in msgs) + sum(1 for m in msgs if m.get("rewrite"))
 
 
-def split_duplicates(conversations: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Reject]]]:
-    """(kept, [(duplicate, Reject)]): one conversation per duplicate group, in input order."""
+def split_duplicates(conversations: list[dict[str, Any]], contexts: list[str] | None = None,
+                     texts: list[list[str]] | None = None) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Reject]]]:
+    """(kept, [(duplicate, Reject)]): one conversation per duplicate group, in input order.
+
+    `contexts` / `texts`: each conversation's normalized CONTEXT / message texts, when already known."""
     groups: dict[str, list[int]] = {}
     for i, conv in enumerate(conversations):
-        groups.setdefault(duplicate_key(conv), []).append(i)
+        key = duplicate_key(conv, contexts[i] if contexts else None, texts[i] if texts else None)
+        groups.setdefault(key, []).append(i)
     keep: set[int] = set()
     dropped: list[tuple[int, Reject]] = []
     for members in groups.values():
@@ -57,45 +67,79 @@ def split_duplicates(conversations: list[dict[str, Any]]) -> tuple[list[dict[str
     return kept, [(conversations[i], r) for i, r in sorted(dropped, key=lambda x: x[0])]
 
 
-_WORD = re.compile(r"\w+")
-SHINGLE_WORDS = 3
-NUM_PERM = 128
-LSH_SLACK = 0.2   # candidates are proposed this far below the threshold (LSH recall is soft near it)
+def context_salt(normalized_context: str) -> int:
+    """64-bit key of a normalized CONTEXT: documents under different CONTEXTs never share an LSH bucket."""
+    return int.from_bytes(hashlib.blake2b(normalized_context.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def shingles(conversation: dict[str, Any]) -> set[str]:
-    """Word 3-grams of the normalized dialogue, every message in order (a short text is one shingle)."""
-    text = " ".join(normalize_text(m.get("content")) for m in conversation.get("messages") or [])
-    words = _WORD.findall(text)
-    if len(words) <= SHINGLE_WORDS:
-        return {" ".join(words)}
-    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
+def dialogue_shingles(conversations: list[dict[str, Any]], texts: list[list[str]] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(shingle hashes, offsets) of each conversation's normalized messages (word 3-grams per message)."""
+    if texts is None:
+        texts = [[normalize_text(m.get("content")) for m in c.get("messages") or []] for c in conversations]
+    flat: list[str] = []
+    groups = [0]
+    for conversation_texts in texts:
+        flat += conversation_texts
+        groups.append(len(flat))
+    hashes, msg_offsets = minhash.message_shingles(flat)
+    return minhash.group_shingles(hashes, msg_offsets, np.array(groups, dtype=np.int64))
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
-
-
-def split_near_duplicates(conversations: list[dict[str, Any]], threshold: float
+def split_near_duplicates(conversations: list[dict[str, Any]], threshold: float, contexts: list[str] | None = None,
+                          texts: list[list[str]] | None = None
                           ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Reject]]]:
-    """(kept, [(near-duplicate, Reject)]), kept in input order; best-rated copies win."""
-    sets = [shingles(c) for c in conversations]
-    contexts = [normalize_context(c.get("context")) for c in conversations]
-    lsh = MinHashLSH(threshold=max(0.05, threshold - LSH_SLACK), num_perm=NUM_PERM)
+    """(kept, [(near-duplicate, Reject)]), kept in input order; best-rated copies win.
+
+    Conversations are visited best-rated first (ties: input order); each is dropped when a kept one
+    under the same CONTEXT shares an LSH band with it and its exact shingle Jaccard is >= threshold
+    (the most similar such one is named), else kept and added to the buckets. Bands and rows come
+    from the threshold (`minhash.bands_for`); a candidate whose signature agreement is far below the
+    threshold (`minhash.ESTIMATE_SLACK`) is not verified, to spare the exact Jaccard.
+    `contexts` / `texts`: each conversation's normalized CONTEXT / message texts, when already known.
+    """
+    n = len(conversations)
+    if n == 0:
+        return [], []
+    hashes, offsets = dialogue_shingles(conversations, texts)
+    if contexts is None:
+        contexts = [normalize_context(c.get("context")) for c in conversations]
+    salts = np.array([context_salt(ctx) for ctx in contexts], dtype=np.uint64)
+    sigs = minhash.signatures(hashes, offsets)
+    bands, rows = minhash.bands_for(threshold)
+    keys = minhash.band_keys(sigs[:, :bands * rows], bands, salt=salts).tolist()
+    unique: dict[int, np.ndarray] = {}
+
+    def shingle_set(i: int) -> np.ndarray:
+        if i not in unique:
+            unique[i] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+        return unique[i]
+
+    buckets: dict[int, list[int]] = {}
     keep: set[int] = set()
     dropped: list[tuple[int, Reject]] = []
-    for i in sorted(range(len(conversations)), key=lambda i: (-feedback_score(conversations[i]), i)):
-        mh = MinHash(num_perm=NUM_PERM, seed=1)
-        for shingle in sorted(sets[i]):
-            mh.update(shingle.encode("utf-8"))
-        scored = [(jaccard(sets[i], sets[j]), -j, j) for j in lsh.query(mh) if contexts[j] == contexts[i]]
-        best = max(scored, default=None)
-        if best is not None and best[0] >= threshold:
-            j = best[2]
-            dropped.append((i, Reject("near_duplicate", f"near-duplicate of {conversations[j].get('id')} "
+    floor = threshold - minhash.ESTIMATE_SLACK
+    for i in sorted(range(n), key=lambda i: (-feedback_score(conversations[i]), i)):
+        candidates = {j for k in keys[i] for j in buckets.get(k, ())}
+        best = None
+        if candidates:
+            cand = np.array(sorted(candidates))
+            estimates = (sigs[cand] == sigs[i]).mean(axis=1)
+            for j in cand[estimates >= floor].tolist():
+                if contexts[j] != contexts[i]:
+                    continue
+                a, b = shingle_set(i), shingle_set(j)
+                inter = len(np.intersect1d(a, b, assume_unique=True))
+                score = inter / (len(a) + len(b) - inter)
+                if score >= threshold and (best is None or score > best[0]):
+                    best = (score, j)
+        if best is not None:
+            dropped.append((i, Reject("near_duplicate", f"near-duplicate of {conversations[best[1]].get('id')} "
                                                         f"(jaccard {best[0]:.3f})")))
-        else:
-            lsh.insert(i, mh)
-            keep.add(i)
+            unique.pop(i, None)
+            continue
+        keep.add(i)
+        for k in keys[i]:
+            buckets.setdefault(k, []).append(i)
     kept = [c for i, c in enumerate(conversations) if i in keep]
     return kept, [(conversations[i], r) for i, r in sorted(dropped, key=lambda x: x[0])]

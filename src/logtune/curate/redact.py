@@ -8,7 +8,6 @@ are the assistant's ground truth. Tool-call JSON and feedback meta are not free 
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from typing import Any
 
@@ -19,13 +18,27 @@ REDACTED_FIELDS = ("content", "feedback_note", "rewrite")
 
 
 def redact_conversation(conversation: dict[str, Any]) -> tuple[dict[str, Any], Counter]:
-    """A redacted copy of the conversation and the count of replaced values by kind."""
-    out = copy.deepcopy(conversation)
+    """The conversation with its free text redacted, and the count of replaced values by kind.
+
+    The input is never changed: a conversation with PII comes back as a copy (its messages copied),
+    one without as itself, since copying the clean majority would only cost time.
+    """
     seen: dict[str, str] = {}
     kinds: Counter = Counter()
-    for message in out.get("messages") or []:
+    messages = conversation.get("messages") or []
+    out_messages = None
+    for i, message in enumerate(messages):
         for field in REDACTED_FIELDS:
-            if message.get(field):
-                message[field], found = redact(message[field], seen)
-                kinds.update(found)
-    return out, kinds
+            text = message.get(field)
+            if text:
+                new, found = redact(text, seen)
+                if found:
+                    if out_messages is None:
+                        out_messages = list(messages)
+                    if out_messages[i] is message:
+                        out_messages[i] = dict(message)
+                    out_messages[i][field] = new
+                    kinds.update(found)
+    if out_messages is None:
+        return conversation, kinds
+    return {**conversation, "messages": out_messages}, kinds
