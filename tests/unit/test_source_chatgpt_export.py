@@ -8,32 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from logtune.export import conversation_validator, schema_problem
 from logtune.ids import conversation_id
-from logtune.io import write_rows
-from logtune.records import CONVERSATION
 from logtune.sources import chatgpt_export
+from tests.unit.source_contract import assert_contract, split
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "chatgpt_export"
 
 
-def _split(items):
-    return [i for i in items if not i.get("quarantine")], [i for i in items if i.get("quarantine")]
-
-
-def _assert_contract(convs, tmp_path):
-    """What export checks: the JSON Schema, and the Parquet layout (written twice: byte-identical)."""
-    validator = conversation_validator()
-    assert [schema_problem(validator, c) for c in convs] == [None] * len(convs)
-    write_rows(tmp_path / "a.parquet", convs, CONVERSATION)
-    write_rows(tmp_path / "b.parquet", convs, CONVERSATION)
-    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
-
-
 def test_active_branch_tool_calls_alternatives_and_feedback(tmp_path):
     items = list(chatgpt_export.read(FIXTURES / "conversations.json", {}, "chatgpt"))
-    convs, bad = _split(items)
-    _assert_contract(convs, tmp_path)
+    convs, bad = split(items)
+    assert_contract(convs, tmp_path)
     assert len(items) == 3 + 2  # 3 conversations + 2 feedback entries that join nothing
     assert [(q["reason"], q["location"]) for q in bad] == [
         ("broken_tree", "conversation 1 (id conv-2)"), ("empty_conversation", "conversation 2 (id conv-3)"),
@@ -60,7 +45,7 @@ def test_active_branch_tool_calls_alternatives_and_feedback(tmp_path):
 
 def test_feedback_path_option_and_no_feedback(tmp_path):
     shutil.copy(FIXTURES / "conversations.json", tmp_path / "conversations.json")
-    convs, bad = _split(list(chatgpt_export.read(tmp_path / "conversations.json", {}, "chatgpt")))
+    convs, bad = split(list(chatgpt_export.read(tmp_path / "conversations.json", {}, "chatgpt")))
     assert [m["rating"] for m in convs[0]["messages"]] == [None] * 6 and len(bad) == 2
     items = list(chatgpt_export.read(tmp_path / "conversations.json",
                                      {"feedback_path": str(FIXTURES / "message_feedback.json")}, "chatgpt"))
@@ -74,8 +59,8 @@ def test_real_chatgpt_export(real_dir, tmp_path):
     (raw,) = json.loads((folder / "conversations.json").read_text(encoding="utf-8"))
     feedback = json.loads((folder / "message_feedback.json").read_text(encoding="utf-8"))
     items = list(chatgpt_export.read(folder / "conversations.json", {}, "chatgpt"))
-    convs, bad = _split(items)
-    _assert_contract(convs, tmp_path)
+    convs, bad = split(items)
+    assert_contract(convs, tmp_path)
     # The real feedback rates messages of other conversations: each is accounted as an orphan.
     assert (len(convs), len(bad)) == (1, len(feedback)) == (1, 4)
     assert {q["reason"] for q in bad} == {"orphan_feedback"}
@@ -120,6 +105,6 @@ def test_corrupted_export_raises_or_quarantines(tmp_path, real_dir):
     wrong = dict(good, mapping=["not", "a", "dict"])
     (tmp_path / "conversations.json").write_text(json.dumps([good, cycle, no_mapping, wrong]))
     items = list(chatgpt_export.read(tmp_path / "conversations.json", {}, "c"))
-    convs, bad = _split(items)
+    convs, bad = split(items)
     assert len(items) == 4 == len(convs) + len(bad)
     assert [q["reason"] for q in bad] == ["broken_tree", "missing_field", "missing_field"]

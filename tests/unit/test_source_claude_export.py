@@ -7,31 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from logtune.export import conversation_validator, schema_problem
 from logtune.ids import conversation_id
-from logtune.io import write_rows
-from logtune.records import CONVERSATION
 from logtune.sources import claude_export
+from tests.unit.source_contract import assert_contract, split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "claude_export" / "conversations.json"
 
 
-def _split(items):
-    return [i for i in items if not i.get("quarantine")], [i for i in items if i.get("quarantine")]
-
-
-def _assert_contract(convs, tmp_path):
-    """What export checks: the JSON Schema, and the Parquet layout (written twice: byte-identical)."""
-    validator = conversation_validator()
-    assert [schema_problem(validator, c) for c in convs] == [None] * len(convs)
-    write_rows(tmp_path / "a.parquet", convs, CONVERSATION)
-    write_rows(tmp_path / "b.parquet", convs, CONVERSATION)
-    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
-
-
 def test_fixture_orders_merges_and_maps_content_blocks(tmp_path):
-    convs, bad = _split(list(claude_export.read(FIXTURE, {}, "claude")))
-    _assert_contract(convs, tmp_path)
+    convs, bad = split(list(claude_export.read(FIXTURE, {}, "claude")))
+    assert_contract(convs, tmp_path)
     assert [c["source_id"] for c in convs] == ["c1", "c2"]
     assert [(q["reason"], q["location"]) for q in bad] == [
         ("empty_conversation", "conversation 2 (id c3)"), ("unknown_role", "conversation 3 (id c4)"),
@@ -65,8 +50,8 @@ def test_real_claude_exports(real_dir, tmp_path):
     for name in ("example.json", "artifacts.json"):
         path = real_dir / "claude_export" / name
         raw = json.loads(path.read_text(encoding="utf-8"))
-        convs, bad = _split(list(claude_export.read(path, {}, "claude")))
-        _assert_contract(convs, tmp_path)
+        convs, bad = split(list(claude_export.read(path, {}, "claude")))
+        assert_contract(convs, tmp_path)
         assert (len(convs), len(bad)) == (len(raw), 0)
         for conv, record in zip(convs, raw):
             assert conv["source_id"] == record["uuid"]
@@ -96,6 +81,6 @@ def test_corrupted_export_raises_or_quarantines(tmp_path, real_dir):
     no_uuid = {k: v for k, v in raw.items() if k != "uuid"}
     (tmp_path / "edited.json").write_text(json.dumps([raw, bad_text, no_uuid, 7]))
     items = list(claude_export.read(tmp_path / "edited.json", {}, "c"))
-    convs, bad = _split(items)
+    convs, bad = split(items)
     assert len(items) == 4 == len(convs) + len(bad)
     assert [q["reason"] for q in bad] == ["wrong_type", "missing_field", "wrong_type"]

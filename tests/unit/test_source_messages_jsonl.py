@@ -7,33 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from logtune.export import conversation_validator, schema_problem
 from logtune.ids import conversation_id, prompt_version
-from logtune.io import write_rows
 from logtune.records import CONVERSATION
 from logtune.sources import messages_jsonl
+from tests.unit.source_contract import assert_contract, split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "messages_jsonl" / "chats.jsonl"
 
 
-def _split(items):
-    convs = [i for i in items if not i.get("quarantine")]
-    bad = [i for i in items if i.get("quarantine")]
-    return convs, bad
-
-
-def _assert_contract(convs, tmp_path):
-    """What export checks: the JSON Schema, and the Parquet layout (written twice: byte-identical)."""
-    validator = conversation_validator()
-    assert [schema_problem(validator, c) for c in convs] == [None] * len(convs)
-    write_rows(tmp_path / "a.parquet", convs, CONVERSATION)
-    write_rows(tmp_path / "b.parquet", convs, CONVERSATION)
-    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
-
-
 def test_fixture_maps_every_line_to_a_conversation_or_a_reason(tmp_path):
-    convs, bad = _split(list(messages_jsonl.read(FIXTURE, {}, "ft")))
-    _assert_contract(convs, tmp_path)
+    convs, bad = split(list(messages_jsonl.read(FIXTURE, {}, "ft")))
+    assert_contract(convs, tmp_path)
     assert [c["source_id"] for c in convs] == ["t1", "chats.jsonl:2", "p1"]
     assert [(q["reason"], q["location"]) for q in bad] == [
         ("broken_json", "line 5"), ("invalid_utf8", "line 6"), ("orphan_reply", "line 7"),
@@ -83,7 +67,7 @@ def test_corrupted_file_quarantines_each_bad_line_and_counts_add_up(tmp_path):
     path.write_bytes(corrupted)
     items = list(messages_jsonl.read(path, {}, "ft"))
     records = sum(1 for line in corrupted.splitlines() if line.strip())
-    convs, bad = _split(items)
+    convs, bad = split(items)
     assert len(items) == records == len(convs) + len(bad)
     assert [q["reason"] for q in bad[-4:]] == ["broken_json", "invalid_utf8", "wrong_type", "wrong_type"]
 

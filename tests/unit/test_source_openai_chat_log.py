@@ -7,31 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from logtune.export import conversation_validator, schema_problem
 from logtune.ids import conversation_id
-from logtune.io import write_rows
-from logtune.records import CONVERSATION
 from logtune.sources import openai_chat_log
+from tests.unit.source_contract import assert_contract, split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "openai_chat_log" / "gateway.jsonl"
 
 
-def _split(items):
-    return [i for i in items if not i.get("quarantine")], [i for i in items if i.get("quarantine")]
-
-
-def _assert_contract(convs, tmp_path):
-    """What export checks: the JSON Schema, and the Parquet layout (written twice: byte-identical)."""
-    validator = conversation_validator()
-    assert [schema_problem(validator, c) for c in convs] == [None] * len(convs)
-    write_rows(tmp_path / "a.parquet", convs, CONVERSATION)
-    write_rows(tmp_path / "b.parquet", convs, CONVERSATION)
-    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
-
-
 def test_logged_calls_map_to_conversations_with_workload_feedback_and_cost(tmp_path):
-    convs, bad = _split(list(openai_chat_log.read(FIXTURE, {"task_type": "support"}, "gateway")))
-    _assert_contract(convs, tmp_path)
+    convs, bad = split(list(openai_chat_log.read(FIXTURE, {"task_type": "support"}, "gateway")))
+    assert_contract(convs, tmp_path)
     assert [c["source_id"] for c in convs] == ["req-1", "gateway.jsonl:2", "chatcmpl-10"]
     assert [(q["reason"], q["location"]) for q in bad] == [("unknown_rating", "line 4"), ("missing_field", "line 5")]
 
@@ -70,7 +55,7 @@ def test_corrupted_log_quarantines_bad_lines_and_counts_add_up(tmp_path):
     path = tmp_path / "gw.jsonl"
     path.write_bytes(b"\n".join(broken) + b"\n")
     items = list(openai_chat_log.read(path, {}, "gw"))
-    convs, bad = _split(items)
+    convs, bad = split(items)
     assert len(items) == len(broken) == len(convs) + len(bad)
     assert [q["reason"] for q in bad] == ["broken_json", "invalid_utf8", "wrong_type", "broken_tool_call"]
     assert [c["source_id"] for c in convs] == ["chatcmpl-10"]

@@ -7,31 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from logtune.export import conversation_validator, schema_problem
 from logtune.ids import conversation_id
-from logtune.io import write_rows
-from logtune.records import CONVERSATION
 from logtune.sources import sharegpt
+from tests.unit.source_contract import assert_contract, split
 
 FOLDER = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "sharegpt" / "folder"
 
 
-def _split(items):
-    return [i for i in items if not i.get("quarantine")], [i for i in items if i.get("quarantine")]
-
-
-def _assert_contract(convs, tmp_path):
-    """What export checks: the JSON Schema, and the Parquet layout (written twice: byte-identical)."""
-    validator = conversation_validator()
-    assert [schema_problem(validator, c) for c in convs] == [None] * len(convs)
-    write_rows(tmp_path / "a.parquet", convs, CONVERSATION)
-    write_rows(tmp_path / "b.parquet", convs, CONVERSATION)
-    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
-
-
 def test_folder_reads_files_in_name_order_and_accounts_for_every_record(tmp_path):
-    convs, bad = _split(list(sharegpt.read(FOLDER, {}, "sg")))
-    _assert_contract(convs, tmp_path)
+    convs, bad = split(list(sharegpt.read(FOLDER, {}, "sg")))
+    assert_contract(convs, tmp_path)
     assert [c["source_id"] for c in convs] == ["g1", "b.json#0", "l1"]
     assert [(q["reason"], q["location"]) for q in bad] == [
         ("unknown_role", "file a.json record 1"), ("broken_tool_call", "file a.json record 2"),
@@ -55,7 +40,7 @@ def test_folder_reads_files_in_name_order_and_accounts_for_every_record(tmp_path
 
 
 def test_single_file_options_and_whole_file_errors(tmp_path):
-    convs, bad = _split(list(sharegpt.read(FOLDER / "b.json", {"task_type": "chat_open", "provenance": "synthetic"}, "x")))
+    convs, bad = split(list(sharegpt.read(FOLDER / "b.json", {"task_type": "chat_open", "provenance": "synthetic"}, "x")))
     assert (len(convs), len(bad)) == (1, 0)
     assert (convs[0]["task_type"], convs[0]["provenance"]) == ("chat_open", "synthetic")
     with pytest.raises(ValueError, match=r"d\.json: not a sharegpt file"):
@@ -71,8 +56,8 @@ def test_real_sharegpt_sample(real_dir, tmp_path):
     folder = real_dir / "sharegpt" / "sample_data"
     files = sorted(folder.glob("*.json"))
     raw = [json.loads(f.read_text(encoding="utf-8")) for f in files]
-    convs, bad = _split(list(sharegpt.read(folder, {}, "sharegpt")))
-    _assert_contract(convs, tmp_path)
+    convs, bad = split(list(sharegpt.read(folder, {}, "sharegpt")))
+    assert_contract(convs, tmp_path)
     assert (len(convs), len(bad)) == (len(files), 0) == (11, 0)
     assert [c["source_id"] for c in convs] == [r["id"] for r in raw]
     roles = {"human": "user", "gpt": "assistant"}
@@ -89,8 +74,8 @@ def test_real_sharegpt_sample(real_dir, tmp_path):
 def test_real_glaive_toolcall_sample(real_dir, tmp_path):
     path = real_dir / "glaive_toolcall" / "glaive_toolcall_en_demo.json"
     raw = json.loads(path.read_text(encoding="utf-8"))
-    convs, bad = _split(list(sharegpt.read(path, {"provenance": "synthetic"}, "glaive")))
-    _assert_contract(convs, tmp_path)
+    convs, bad = split(list(sharegpt.read(path, {"provenance": "synthetic"}, "glaive")))
+    assert_contract(convs, tmp_path)
     assert (len(convs), len(bad)) == (len(raw), 0) == (300, 0)
     calls = sum(1 for c in convs for m in c["messages"] if m["tool_calls"] and m["role"] == "assistant")
     assert calls == sum(1 for r in raw for t in r["conversations"] if t["from"] == "function_call")
@@ -117,6 +102,6 @@ def test_corrupted_real_file_is_a_clear_error_and_bad_records_are_quarantined(tm
     raw[3]["conversations"] = []                             # empty
     (tmp_path / "edited.json").write_text(json.dumps(raw))
     items = list(sharegpt.read(tmp_path / "edited.json", {}, "g"))
-    convs, bad = _split(items)
+    convs, bad = split(items)
     assert len(items) == 5 == len(convs) + len(bad)
     assert [q["reason"] for q in bad] == ["wrong_type", "missing_field", "empty_conversation"]
