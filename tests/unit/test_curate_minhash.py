@@ -53,3 +53,20 @@ def test_batches_give_the_same_shingles_as_one_pass():
 def test_candidate_pairs_are_documents_sharing_any_band():
     keys = np.array([[1, 7], [2, 7], [1, 8], [3, 9]], dtype=np.uint64)
     assert minhash.candidate_pairs(keys).tolist() == [[0, 1], [0, 2]]
+
+
+def test_ascii_word_hashes_equal_the_regex_and_zlib_path():
+    # the byte-level fast path must give exactly crc32 + 1 of each `\w+` token, 0 for each "\n"
+    joined = "\n".join(["the cat_9 sat, on the mat!!", "", "x", "  lead and trail  ", "a" * 300 + " b",
+                        "don't stop-me now 42", "__init__ ...", ""]) + "\n"
+    expected = minhash._word_hashes(minhash._TOKEN.findall(joined))
+    assert minhash._ascii_token_hashes(joined).tolist() == expected
+    assert minhash._ascii_token_hashes("\n\n").tolist() == [0, 0]
+
+
+def test_non_ascii_text_gives_the_same_shingles_as_before():
+    # a batch with non-ASCII text goes through the regex (Unicode `\w`); an ASCII batch through bytes
+    texts = ["café au lait sat here", "the cat sat on the mat"]
+    mixed, mixed_offsets = minhash.message_shingles(texts)
+    ascii_only, _ = minhash.message_shingles(texts[1:])
+    assert mixed[mixed_offsets[1]:].tolist() == ascii_only.tolist()

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from logtune import toolcalls
-from logtune.build.targets import feedback_meta, is_tool_conversation, shown_text
+from logtune.build.targets import feedback_meta, is_tool_conversation, offered_tools, shown_text
 from logtune.curate.sessions import Reject
 
 
@@ -69,8 +68,8 @@ def iter_replies(conversation: dict[str, Any], history_turns: int,
                  no_call_form: str = "tool_none") -> Iterator[tuple[dict[str, Any], Reply | Reject]]:
     """(assistant message, Reply or Reject) for every assistant message, in conversation order."""
     turns = [m for m in conversation.get("messages") or [] if m.get("role") != "system"]
-    tool_conv = is_tool_conversation(conversation)
-    offered = toolcalls.offered_tools(conversation.get("context"))
+    offered = offered_tools(conversation.get("context"))
+    tool_conv = is_tool_conversation(conversation, offered)
     users = [i for i, m in enumerate(turns) if m.get("role") == "user"]
     for i, message in enumerate(turns):
         if message.get("role") != "assistant":

@@ -29,10 +29,24 @@ class Rendered:
 TOOL_TASK_TYPES = ("tool_use", "trajectory")
 
 
-def is_tool_conversation(conversation: dict[str, Any]) -> bool:
+_UNSET: Any = object()
+
+
+def offered_tools(context: str | dict | None) -> set[str] | None:
+    """`toolcalls.offered_tools`, without parsing a CONTEXT text that cannot name a `tools` key (no
+    `"tools"` in it, and no `\\u` escape that could spell one): most CONTEXTs offer no tools."""
+    if isinstance(context, str) and '"tools"' not in context and "\\u" not in context:
+        return None
+    return toolcalls.offered_tools(context)
+
+
+def is_tool_conversation(conversation: dict[str, Any], offered: set[str] | None = _UNSET) -> bool:
     """An agent's conversation: it offers tools (CONTEXT `tools`), has a tool task type, or some turn
-    calls a tool, answers one, or writes (or is rewritten to) a call in any known form."""
-    if conversation.get("task_type") in TOOL_TASK_TYPES or toolcalls.offered_tools(conversation.get("context")):
+    calls a tool, answers one, or writes (or is rewritten to) a call in any known form.
+    `offered`: `offered_tools` of its CONTEXT when the caller has it already."""
+    if offered is _UNSET:
+        offered = offered_tools(conversation.get("context"))
+    if conversation.get("task_type") in TOOL_TASK_TYPES or offered:
         return True
     for m in conversation.get("messages") or []:
         if m.get("role") == "tool" or (m.get("role") == "assistant" and m.get("tool_calls")):

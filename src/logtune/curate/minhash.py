@@ -60,6 +60,56 @@ def _word_hashes(tokens: list[str]) -> list[int]:
     return out
 
 
+def _crc_table() -> np.ndarray:
+    # the byte table of zlib's crc32 (reflected polynomial 0xEDB88320)
+    crc = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        crc = np.where(crc & np.uint32(1), (crc >> np.uint32(1)) ^ np.uint32(0xEDB88320), crc >> np.uint32(1))
+    return crc.astype(np.uint32)
+
+
+_CRC_TABLE = _crc_table()
+_WORD_BYTE = np.zeros(256, dtype=bool)   # what `\w` matches in ASCII text: [0-9A-Za-z_]
+for _c in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_":
+    _WORD_BYTE[_c] = True
+
+
+def _ascii_token_hashes(joined: str) -> np.ndarray:
+    """`_word_hashes(_TOKEN.findall(joined))` for ASCII text, without a Python object per word.
+
+    Words are the runs of word bytes of the encoded text; each one's crc32 is computed for all words
+    at once, one byte position at a time (words sorted longest first, so the words still running at
+    position j are a prefix), with zlib's table: the same value as `zlib.crc32`, then + 1.
+    """
+    buf = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    is_word = np.zeros(len(buf) + 2, dtype=np.int8)
+    is_word[1:-1] = _WORD_BYTE[buf]
+    edges = np.flatnonzero(np.diff(is_word))
+    starts, ends = edges[0::2], edges[1::2]
+    lengths = ends - starts
+    crc = np.full(len(starts), 0xFFFFFFFF, dtype=np.uint32)
+    if len(starts):
+        longest = int(lengths.max())
+        # longest first; as 16-bit keys numpy's stable sort is a radix sort (4x faster than int64)
+        order = np.argsort((longest - lengths).astype(np.uint16 if longest < 1 << 16 else np.int64), kind="stable")
+        s = starts[order]
+        # running[j] = how many words are longer than j bytes
+        running = len(starts) - np.cumsum(np.bincount(lengths, minlength=longest + 1))
+        table, mask, eight = _CRC_TABLE, np.uint32(0xFF), np.uint32(8)
+        for j in range(longest):
+            k = int(running[j])
+            c = crc[:k]
+            b = buf[s[:k] + j]
+            c[:] = table[(c ^ b) & mask] ^ (c >> eight)
+        out = np.empty(len(starts), dtype=np.uint64)
+        out[order] = (crc ^ np.uint32(0xFFFFFFFF)).astype(np.uint64) + np.uint64(1)
+    else:
+        out = np.zeros(0, dtype=np.uint64)
+    # the "\n" tokens (hash 0) go between the words, in text order
+    newlines = np.flatnonzero(buf == 10)
+    return np.insert(out, np.searchsorted(starts, newlines), np.uint64(0))
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     # splitmix64 finaliser: spreads the combined word hashes over all 64 bits
     x = x ^ (x >> np.uint64(30))
@@ -95,7 +145,10 @@ def _message_shingles(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarr
     joined = "\n".join(t or "" for t in texts) + "\n"
     if joined.count("\n") != len(texts):
         joined = "\n".join((t or "").replace("\n", " ") for t in texts) + "\n"
-    words = np.array(_word_hashes(_TOKEN.findall(joined)), dtype=np.uint64)
+    if joined.isascii():   # the common case: word hashes straight from the bytes (same values)
+        words = _ascii_token_hashes(joined)
+    else:
+        words = np.array(_word_hashes(_TOKEN.findall(joined)), dtype=np.uint64)
     ends = np.flatnonzero(words == 0)                       # one per message, in order
     n_words = np.diff(np.concatenate([[-1], ends])) - 1
     words = np.insert(words, ends + 1, np.uint64(0))       # every message now ends in two padding words
