@@ -26,13 +26,12 @@ replies_seen == sum(outcomes) + rejected and that each outcome made exactly the 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from logtune.runtime import no_cyclic_gc
 from logtune import toolcalls
 from logtune.build.extractive import DEFAULT_REFUSALS, answer_in_context, check_templates, refusal_text
 from logtune.build.kinds import record_kind
@@ -257,23 +256,9 @@ def reply_key(reply: Reply) -> str:
                       msg.get("id"), msg.get("content"), msg.get("tool_calls"), length=32)
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc():
-    # Build makes millions of small dicts, lists and strings and no reference cycles: the cyclic
-    # collector would only re-scan the growing heap again and again (as in curate: superlinear).
-    # Refcounting still frees everything; the previous GC state is restored afterwards.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden: list[dict[str, Any]]) -> Built:
     """SFT examples, preference pairs, KTO examples and rejected replies, each list sorted by id."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _build(conversations, params, golden)
 
 

@@ -12,14 +12,13 @@ Invariant, asserted before the metrics are returned: read = kept + rejected.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from logtune.runtime import no_cyclic_gc
 from logtune.curate.decontaminate import golden_conversation_keys, golden_near_overlaps, golden_overlap
 from logtune.curate.dedup import split_duplicates, split_near_duplicates
 from logtune.curate.normalize import normalize_context, normalize_text
@@ -80,24 +79,10 @@ def auto_rule(conversation: dict[str, Any], rules: Rules) -> Reject | None:
     return None if keep else Reject(REASON_PREFIX + name, f"auto-rule {name} matched")
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc():
-    # Curate makes millions of small dicts, lists and strings and no reference cycles: the cyclic
-    # collector would only re-scan the growing heap again and again (measured: 1M messages curated
-    # in 54 s with it, superlinear in the input; without it, linear). Refcounting still frees all.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golden: list[dict[str, Any]],
            rules: Rules | None = None) -> Curated:
     """Filter, decontaminate, redact and deduplicate; kept and rejected both sorted by id."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _curate(conversations, params, golden, rules or Rules())
 
 

@@ -23,7 +23,7 @@ import re
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from logtune.ids import conversation_id, prompt_version
 from logtune.params import check_keys
@@ -448,6 +448,20 @@ def iter_json_lines(path: str | Path, kind: str) -> Iterator[tuple[int, Any] | d
                 raise SourceError(f"{path}: not a {kind} file: line 1 is a JSON array, not one object per line")
             first = False
             yield line_no, obj
+
+
+def map_json_lines(path: str | Path, kind: str, to_item: Callable[[int, Any], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """One item per non-blank line of a JSONL file: a bad line's quarantine item as it is, and each
+    good line as `to_item(line_no, value)`; an `Unfit` raised there quarantines that line with its reason."""
+    for item in iter_json_lines(path, kind):
+        if isinstance(item, dict):
+            yield item
+            continue
+        line_no, value = item
+        try:
+            yield to_item(line_no, value)
+        except Unfit as e:
+            yield quarantine(e.reason, str(e), f"line {line_no}", value)
 
 
 def load_json_document(path: str | Path, kind: str) -> Any:

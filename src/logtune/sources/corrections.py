@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
+from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
                                     quarantine, json_text)
 
 KIND = "corrections"
@@ -54,12 +54,7 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
     """Yield one conversation or quarantine item per non-blank line, in file order."""
     opts = check_options(source_name, options, {"task_type", "provenance"})
     name = Path(path).name
-    for item in iter_json_lines(path, KIND):
-        if isinstance(item, dict):
-            yield item
-            continue
-        line_no, row = item
-        yield _correction(row, line_no, name, opts, source_name)
+    yield from map_json_lines(path, KIND, lambda line_no, row: _correction(row, line_no, name, opts, source_name))
 
 
 def _correction(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import check_fields, check_options, conversation, iter_json_lines, message, quarantine
+from logtune.sources._shared import check_fields, check_options, conversation, map_json_lines, message, quarantine
 
 KIND = "dolly"
 
@@ -31,23 +31,20 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
     """Yield one conversation or quarantine item per non-blank line, in file order."""
     opts = check_options(source_name, options, {"task_type", "provenance"})
     name = Path(path).name
-    for item in iter_json_lines(path, KIND):
-        if isinstance(item, dict):
-            yield item
-            continue
-        line_no, row = item
-        problem = check_fields(row, {"instruction": str, "response": str}, {"context": str, "category": str})
-        if problem:
-            yield quarantine(*problem, f"line {line_no}", row)
-            continue
-        if not row["instruction"].strip() or not row["response"].strip():
-            yield quarantine("empty_conversation", "instruction or response is blank", f"line {line_no}", row)
-            continue
-        context = (row.get("context") or "").strip()
-        yield conversation(
-            source_name, f"{name}:{line_no}",
-            [message("user", row["instruction"]), message("assistant", row["response"])],
-            task_type=opts.get("task_type") or row.get("category") or "general",
-            context={"text": context} if context else None,
-            provenance=opts.get("provenance", "real"),
-        )
+    yield from map_json_lines(path, KIND, lambda line_no, row: _instruction(row, line_no, name, opts, source_name))
+
+
+def _instruction(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: str) -> dict[str, Any]:
+    problem = check_fields(row, {"instruction": str, "response": str}, {"context": str, "category": str})
+    if problem:
+        return quarantine(*problem, f"line {line_no}", row)
+    if not row["instruction"].strip() or not row["response"].strip():
+        return quarantine("empty_conversation", "instruction or response is blank", f"line {line_no}", row)
+    context = (row.get("context") or "").strip()
+    return conversation(
+        source_name, f"{name}:{line_no}",
+        [message("user", row["instruction"]), message("assistant", row["response"])],
+        task_type=opts.get("task_type") or row.get("category") or "general",
+        context={"text": context} if context else None,
+        provenance=opts.get("provenance", "real"),
+    )

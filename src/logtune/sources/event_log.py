@@ -32,7 +32,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
+from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
                                     quarantine, json_text)
 
 KIND = "event_log"
@@ -60,12 +60,7 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
     """Yield one conversation or quarantine item per non-blank line, in file order."""
     opts = check_options(source_name, options, {"task_type", "provenance"})
     name = Path(path).name
-    for item in iter_json_lines(path, KIND):
-        if isinstance(item, dict):
-            yield item
-            continue
-        line_no, row = item
-        yield _call(row, line_no, name, opts, source_name)
+    yield from map_json_lines(path, KIND, lambda line_no, row: _call(row, line_no, name, opts, source_name))
 
 
 def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, iter_json_lines, message, quarantine,
+from logtune.sources._shared import (check_fields, check_options, conversation, map_json_lines, message, quarantine,
                                     split_transcript)
 
 KIND = "hh_rlhf"
@@ -33,31 +33,26 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
     """Yield one conversation or quarantine item per non-blank line, in file order."""
     opts = check_options(source_name, options, {"task_type", "provenance"})
     name = Path(path).name
-    for item in iter_json_lines(path, KIND):
-        if isinstance(item, dict):
-            yield item
-            continue
-        line_no, row = item
-        where = f"line {line_no}"
-        problem = check_fields(row, {"chosen": str, "rejected": str})
-        if problem:
-            yield quarantine(*problem, where, row)
-            continue
-        chosen = split_transcript(row["chosen"], SPEAKERS, "\n\n")
-        rejected = split_transcript(row["rejected"], SPEAKERS, "\n\n")
-        if chosen is None or rejected is None:
-            which = "chosen" if chosen is None else "rejected"
-            yield quarantine("bad_transcript", f"the {which} transcript has no Human:/Assistant: turns at its start",
-                             where, row)
-            continue
-        if chosen[:-1] != rejected[:-1] or chosen[-1][0] != "assistant" or rejected[-1][0] != "assistant":
-            yield quarantine("no_shared_prompt", "chosen and rejected do not share the turns before a final "
-                             "assistant reply", where, row)
-            continue
-        if not chosen[-1][1]:
-            yield quarantine("empty_reply", "the chosen final reply is blank", where, row)
-            continue
-        messages = [message(role, content) for role, content in chosen[:-1]]
-        messages.append(message("assistant", chosen[-1][1], feedback_meta={"rejected": rejected[-1][1]}))
-        yield conversation(source_name, f"{name}:{line_no}", messages,
-                           task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"))
+    yield from map_json_lines(path, KIND, lambda line_no, row: _pair(row, line_no, name, opts, source_name))
+
+
+def _pair(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: str) -> dict[str, Any]:
+    where = f"line {line_no}"
+    problem = check_fields(row, {"chosen": str, "rejected": str})
+    if problem:
+        return quarantine(*problem, where, row)
+    chosen = split_transcript(row["chosen"], SPEAKERS, "\n\n")
+    rejected = split_transcript(row["rejected"], SPEAKERS, "\n\n")
+    if chosen is None or rejected is None:
+        which = "chosen" if chosen is None else "rejected"
+        return quarantine("bad_transcript", f"the {which} transcript has no Human:/Assistant: turns at its start",
+                          where, row)
+    if chosen[:-1] != rejected[:-1] or chosen[-1][0] != "assistant" or rejected[-1][0] != "assistant":
+        return quarantine("no_shared_prompt", "chosen and rejected do not share the turns before a final "
+                          "assistant reply", where, row)
+    if not chosen[-1][1]:
+        return quarantine("empty_reply", "the chosen final reply is blank", where, row)
+    messages = [message(role, content) for role, content in chosen[:-1]]
+    messages.append(message("assistant", chosen[-1][1], feedback_meta={"rejected": rejected[-1][1]}))
+    return conversation(source_name, f"{name}:{line_no}", messages,
+                        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"))

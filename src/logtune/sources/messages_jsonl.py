@@ -46,15 +46,7 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     path = _shared.require_path(path)
     if path.is_dir():
         raise _shared.SourceError(f"{path}: not a {KIND} file: it is a folder")
-    for item in _shared.iter_json_lines(path, KIND):
-        if isinstance(item, dict):  # a quarantine item; good lines come as (line_no, value)
-            yield item
-            continue
-        n, obj = item
-        try:
-            yield record_to_conversation(obj, f"{path.name}:{n}", opts, source_name)
-        except _shared.Unfit as e:
-            yield _shared.quarantine(e.reason, str(e), f"line {n}", obj)
+    yield from _shared.map_json_lines(path, KIND, lambda n, obj: record_to_conversation(obj, f"{path.name}:{n}", opts, source_name))
 
 
 def record_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str) -> dict:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, first_key, iter_json_lines, message,
+from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
                                     quarantine, split_transcript, json_text)
 
 KIND = "records_jsonl"
@@ -41,12 +41,8 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
     opts = check_options(source_name, options, {"provenance", "record_types"})
     record_types = set(opts.get("record_types") or RECORD_TYPES)
     name = Path(path).name
-    for item in iter_json_lines(path, KIND):
-        if isinstance(item, dict):
-            yield item
-            continue
-        line_no, row = item
-        yield _record(row, f"line {line_no}", f"{name}:{line_no}", record_types, opts, source_name)
+    yield from map_json_lines(path, KIND, lambda line_no, row: _record(row, f"line {line_no}", f"{name}:{line_no}",
+                                                                     record_types, opts, source_name))
 
 
 def history(text: str) -> list[tuple[str, str]]:
