@@ -12,6 +12,8 @@ from pathlib import Path
 from logtune.io import write_json
 from logtune.params import load_params
 from logtune.validate.gates import ValidateParams, failure_lines, metrics, report, summary_lines, validate_built
+from logtune.validate.docs import write_data_docs
+from logtune.validate.tokens import load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,14 +27,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--report", type=Path, help="optional JSON report: every check with notes and offending ids")
+    ap.add_argument("--data-docs", type=Path, help="folder for the Great Expectations Data Docs page (opens offline)")
+    ap.add_argument("--verdict", type=Path, help="written only when every check passes; training stages depend "
+                    "on it, so a new or changed check does not retrain a model whose data is unchanged")
+    ap.add_argument("--tokenizer", type=Path, help="optional model/tokenizer dir (models/base): also run the "
+                    "token-level checks through its chat template")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     params = load_params(args.params, "validate", ValidateParams)
-    outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params)
+    tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
+    outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params, tokenizer=tokenizer)
     write_json(args.metrics, metrics(outcome))  # before failing: the metrics say what failed
+    if args.data_docs:  # also before failing: a failed gate is when the page is most wanted
+        page = write_data_docs([r for s in (outcome.golden, *outcome.sets) for r in s.gx_results], args.data_docs)
+        print(f"validate: data docs {page}")
     if args.report:
         write_json(args.report, report(outcome))
     for line in summary_lines(outcome):
@@ -42,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"validate: {line}", file=sys.stderr)
     if failures:
         raise SystemExit(1)
+    if args.verdict:
+        write_json(args.verdict, {"passed": True})
     return 0
 
 

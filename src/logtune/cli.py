@@ -191,11 +191,116 @@ TRACE_ARGS = (
     (("--root",), dict(type=Path, default=Path("."), help="the logtune repository (default: the current folder)")),
 )
 
-# name -> command. Later issues add validate-dataset, preview, trace, report here.
+# --------------------------------------------------------------------------------------- issue 5
+
+def repo_root(start: Path | None = None) -> Path:
+    """The logtune repository holding `start` (default: the current folder): the nearest folder with dvc.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file():
+            return folder
+    raise CliError(f"no dvc.yaml in {here} or above: run inside a logtune repository or pass the paths")
+
+
+def _default(path: Path | None, relative: str) -> Path:
+    return path if path is not None else repo_root() / relative
+
+
+def _optional(relative: str) -> Path | None:
+    """The repository's file at `relative` when there is a repository and the file exists, else None."""
+    try:
+        path = repo_root() / relative
+    except CliError:
+        return None
+    return path if path.is_file() else None
+
+
+def validate_dataset(args: argparse.Namespace) -> int:
+    """Validate one JSONL/Parquet file of any record type against its JSON Schema and GX suite."""
+    from logtune.params import load_params
+    from logtune.validate.gates import ValidateParams
+    from logtune.validate.gates import set_failure_lines as failure_lines
+    from logtune.validate_dataset import DatasetError, summary_line, validate_dataset as run
+
+    if not Path(args.file).is_file():  # before looking for the repository: a typo is the likelier mistake
+        raise CliError(f"{args.file}: no such file")
+    params_path = args.params if args.params is not None else _optional("params.yaml")
+    params = (load_params(params_path, "validate", ValidateParams) if params_path and params_path.is_file()
+              else ValidateParams())
+    # leakage is checked whenever the golden set is at hand
+    golden = args.golden if args.golden is not None else _optional("golden/golden.jsonl")
+    try:
+        outcome = run(args.file, args.type, _default(args.expectations, "expectations"),
+                      _default(args.schemas, "schemas"), golden, params)
+    except DatasetError as e:
+        raise CliError(str(e)) from None
+    print(f"validate-dataset: {summary_line(outcome)}")
+    if outcome.result.skipped:
+        print(f"validate-dataset: {outcome.result.skipped}")
+    for line in failure_lines(outcome.result):
+        print(f"validate-dataset: {line}", file=sys.stderr)
+    return 0 if outcome.passed else 1
+
+
+VALIDATE_DATASET_ARGS = (
+    (("file",), dict(type=Path, help="a JSONL or Parquet file of records")),
+    (("--type",), dict(choices=["sft", "preference", "kto", "golden", "conversation"],
+                       help="the record type (default: detected from the columns, and said in the output)")),
+    (("--expectations",), dict(type=Path, help="folder of GX suites <type>.json (default: the repo's expectations/)")),
+    (("--schemas",), dict(type=Path, help="folder of JSON Schemas (default: the repo's schemas/)")),
+    (("--golden",), dict(type=Path, help="golden set JSONL for the leakage check (default: the repo's "
+                                         "golden/golden.jsonl when present)")),
+    (("--params",), dict(type=Path, help="params.yaml whose `validate` section sets the bounds "
+                                         "(default: the repo's params.yaml; the suites' own bounds without one)")),
+)
+
+
+def preview(args: argparse.Namespace) -> int:
+    """Print SFT examples as the trainer sees them: chat-templated text with the trained tokens marked."""
+    import tempfile
+
+    from logtune.io import read_rows
+    from logtune.params import read_params
+    from logtune.preview import preview as preview_blocks
+    from logtune.train.config import sft_config
+
+    data, model = _default(args.data, "data/train/sft.parquet"), _default(args.model, "models/base")
+    if not data.is_file():
+        raise CliError(f"{data}: no such file (run `dvc repro mix` or pass --data)")
+    if not model.is_dir():
+        raise CliError(f"{model}: no such model folder (run `dvc repro base` or pass --model)")
+    params_path = args.params if args.params is not None else repo_root() / "params.yaml"
+    section = read_params(params_path).get("sft") if params_path.is_file() else None
+    with tempfile.TemporaryDirectory() as out:  # SFTConfig wants an output dir; nothing is written to it
+        config = sft_config(section, out)       # the trainer's own settings, defaults included
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    blocks = preview_blocks(read_rows(data), tokenizer, n=args.n, seed=args.seed, color=sys.stdout.isatty(),
+                            max_length=config.max_length, truncation_mode=config.truncation_mode,
+                            completion_only_loss=config.completion_only_loss is not False,
+                            assistant_only_loss=bool(config.assistant_only_loss))
+    print("\n\n".join(blocks))
+    return 0
+
+
+PREVIEW_ARGS = (
+    (("--data",), dict(type=Path, help="SFT examples Parquet (default: the repo's data/train/sft.parquet)")),
+    (("--model",), dict(type=Path, help="model folder whose tokenizer and chat template to use "
+                                        "(default: the repo's models/base)")),
+    (("--n",), dict(type=int, default=5, help="examples to show (default: 5)")),
+    (("--seed",), dict(type=int, default=0, help="which examples: the sample's seed (default: 0)")),
+    (("--params",), dict(type=Path, help="params.yaml whose `sft` section sets max_length and the loss masks "
+                                         "(default: the repo's params.yaml)")),
+)
+
+# name -> command. Later issues add report here.
 COMMANDS = (
     Command("export-jsonl", export_jsonl, DB_EXPORT_ARGS),
     Command("export-feedback-jsonl", export_feedback_jsonl, DB_EXPORT_ARGS),
     Command("trace", trace, TRACE_ARGS),
+    Command("validate-dataset", validate_dataset, VALIDATE_DATASET_ARGS),
+    Command("preview", preview, PREVIEW_ARGS),
 )
 
 

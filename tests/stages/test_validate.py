@@ -35,7 +35,7 @@ def test_good_sets_pass_and_write_metrics_and_report(tmp_path, stage, capsys):
         "column": "reply_norm", "bound": {"min_value": 0.25, "strict_min": True}}
     report = read_json(tmp_path / "report.json")
     assert "seed 004" in report["sets"]["sft"]["checks"]["uniqueness"]["notes"].lower()
-    assert "sft: 8 records, 19/19 checks passed" in capsys.readouterr().out
+    assert "sft: 8 records, 23/23 checks passed" in capsys.readouterr().out
 
 
 def test_planted_email_exits_1_after_writing_metrics(tmp_path, stage, capsys):
@@ -60,3 +60,40 @@ def test_min_real_share_from_params_overrides_the_suite(tmp_path, stage, capsys)
     assert m["sets"]["sft"]["checks"]["real_share"]["bound"]["min_value"] == 0.9
     assert m["sets"]["preference"]["passed"] is True  # 3 of 3 real
     assert "FAILED sft/real_share" in capsys.readouterr().err
+
+
+def test_tokenizer_arg_runs_the_token_checks(tmp_path, stage):
+    from logtune.train.tokenizer import train_tokenizer
+
+    sft = json.loads((FIXTURES / "sft_good.json").read_text())
+    _built(tmp_path, sft)
+    train_tokenizer([m["content"] for r in sft for m in r["messages"]], vocab_size=300).save_pretrained(tmp_path / "tok")
+    assert stage("validate").main([*_args(tmp_path), "--tokenizer", str(tmp_path / "tok")]) == 0
+    checks = read_json(tmp_path / "metrics" / "validate.json")["sets"]["sft"]["checks"]
+    assert checks["assistant_mask_not_empty"]["passed"] is True and checks["truncated_share"]["observed"] == 0.0
+
+
+def test_verdict_is_written_on_pass_and_never_on_failure(tmp_path, stage):
+    good = json.loads((FIXTURES / "sft_good.json").read_text())
+    _built(tmp_path, good)
+    verdict = tmp_path / "validated.json"
+    assert stage("validate").main([*_args(tmp_path), "--verdict", str(verdict)]) == 0
+    assert read_json(verdict) == {"passed": True}
+
+    verdict.unlink()
+    leaked = [dict(good[0], messages=[*good[0]["messages"][:-1], {"role": "assistant", "content": "mail a@b.co"}])]
+    _built(tmp_path, leaked + good[1:])
+    with pytest.raises(SystemExit):
+        stage("validate").main([*_args(tmp_path), "--verdict", str(verdict)])
+    assert not verdict.exists()
+
+
+def test_data_docs_page_is_written_even_when_a_gate_fails_and_fetches_nothing_remote(tmp_path, stage):
+    good = json.loads((FIXTURES / "sft_good.json").read_text())
+    leaked = [dict(good[0], messages=[*good[0]["messages"][:-1], {"role": "assistant", "content": "mail a@b.co"}])]
+    _built(tmp_path, leaked + good[1:])
+    with pytest.raises(SystemExit):
+        stage("validate").main([*_args(tmp_path), "--data-docs", str(tmp_path / "docs")])
+    html = (tmp_path / "docs" / "index.html").read_text()
+    assert "has_pii" in html and "reply_norm" in html   # the checked feature columns are on the page
+    assert 'src="http' not in html and 'href="http' not in html.replace('href="https://greatexpectations.io', "")

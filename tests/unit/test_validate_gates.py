@@ -54,13 +54,15 @@ def test_seed_004_v8_profile_fails_uniqueness_with_its_numbers(tmp_path):
         rec["messages"][2]["content"] = f"Template answer {i % 6}."
         sft.append(rec)
     outcome = _validate(tmp_path, sft=sft)
-    assert _failed(outcome) == ["sft/uniqueness"]
+    assert _failed(outcome) == ["sft/uniqueness", "sft/uniqueness_chat"]
     check = _check(outcome, "sft", "uniqueness")
     assert check.observed == 0.001
     assert check.offenders == ["v8-0000", "v8-0006", "v8-0012", "v8-0018", "v8-0024"]
-    (line,) = failure_lines(outcome)
+    line, per_type = failure_lines(outcome)
     assert "observed 0.001" in line and "min_value=0.25" in line and "6 unique of 6000" in line
     assert "v8-0000, v8-0006" in line
+    assert per_type.startswith("FAILED sft/uniqueness_chat: uniqueness_ratio_by_record_type(reply_norm) observed 0.001")
+    assert "6 unique of 6000 chat replies" in per_type and "ids: v8-0000, v8-0006" in per_type
 
 
 def test_planted_email_fails_no_pii(tmp_path):

@@ -171,3 +171,71 @@ def preference_features(
         row.update(_schema_features(record, schema_check))
         rows.append(row)
     return rows
+
+
+def kto_features(
+    records: Iterable[dict[str, Any]],
+    golden: dict[tuple[str, str], str],
+    schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """One feature row per KTO example (records.KTO_EXAMPLE rows); the reply is the completion."""
+    rows = []
+    for record in records:
+        prompt = [m for m in record.get("prompt") or [] if isinstance(m, dict)]
+        completion = [m for m in record.get("completion") or [] if isinstance(m, dict)]
+        label = record.get("label")
+        row = _scalars(record)
+        row.update(_conversation_features(prompt, completion, golden))
+        row["prompt_ends_on_user"] = bool(prompt) and prompt[-1].get("role") == "user"
+        # numpy bools come back from Parquet; anything else (None, "yes", 1) is not a label
+        row["label_is_bool"] = isinstance(label, bool) or type(label).__name__ == "bool_"
+        row["label_repr"] = repr(label)
+        # 0/1 so the share of desirable (thumbs-up) examples is simply the column mean
+        row["is_desirable"] = int(row["label_is_bool"] and bool(label))
+        row["is_real"] = _is_real(record)
+        row.update(_schema_features(record, schema_check))
+        rows.append(row)
+    return rows
+
+
+def golden_features(
+    cases: Iterable[Any],
+    schema_check: Callable[[Any], str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """One feature row per golden case (raw JSON objects from golden.jsonl, malformed ones too).
+
+    The golden set is hand-written, so its checks are about the case being scoreable as written:
+    it ends on the user turn the model answers, a refusal has nothing it must contain, a case with
+    a CONTEXT says which ids the reply may cite.
+    """
+    rows = []
+    for i, case in enumerate(cases):
+        case = case if isinstance(case, dict) else {}
+        messages = [m for m in case.get("messages") or [] if isinstance(m, dict)]
+        expected = case.get("expected") if isinstance(case.get("expected"), dict) else {}
+        has_context = case.get("context") is not None
+        must_refuse = expected.get("must_refuse") is True
+        contains = [s for s in expected.get("contains") or [] if str(s).strip()]
+        allowed = [s for s in expected.get("allowed_ids") or [] if str(s).strip()]
+        case_id = case.get("id")
+        rows.append({
+            "id": str(case_id) if case_id not in (None, "") else f"(line {i + 1})",
+            "id_given": case_id not in (None, ""),
+            "n_turns": len(messages),
+            "roles": ",".join(str(m.get("role")) for m in messages),
+            "roles_alternate": _roles_alternate(messages),
+            "last_role": str(messages[-1].get("role") or "") if messages else "",
+            "empty_turns": sum(1 for m in messages if not str(m.get("content") or "").strip()),
+            "has_context": has_context,
+            "must_refuse": must_refuse,
+            "n_contains": len(contains),
+            "n_allowed_ids": len(allowed),
+            # a refusal that must also contain strings asks for two contradictory things
+            "refusal_contains_nothing": not must_refuse or not contains,
+            # an answer with nothing it must contain can only be scored on citations
+            "answer_contains_something": must_refuse or bool(contains),
+            # with a CONTEXT the citation check needs the ids the reply may cite
+            "allowed_ids_with_context": not has_context or bool(allowed),
+            **_schema_features(case, schema_check),
+        })
+    return rows

@@ -19,10 +19,13 @@ import pandas as pd
 
 from logtune.io import read_jsonl, read_rows
 from logtune.validate.contracts import load_schema, schema_check, schema_error
-from logtune.validate.features import golden_keys, preference_features, sft_features
+from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
 from logtune.validate.suites import MAX_OFFENDERS, CheckResult, load_suite, run_suite
+from logtune.validate.tokens import token_features
 
 GOLDEN_SCHEMA = "golden_case.v1.schema.json"
+GOLDEN_SUITE = "golden.json"       # in expectations/; optional, so older checkouts still validate
+TOKEN_SUITE = "sft_tokens.json"    # in expectations/; run on the sft set only when a tokenizer is given
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class ValidateParams:
 
     min_uniqueness: float = 0.25   # seed 004: output uniqueness ratio must exceed this
     min_real_share: float = 0.35   # seed 004: at least 35-50% of training data from real logs
+    kto_min_desirable: float = 0.1  # KTO label balance: share of label=True examples must lie within
+    kto_max_desirable: float = 0.9  # [min, max], or one side of the KTO loss has almost no examples
+    min_type_records: int = 20     # per-record-type uniqueness is gated only for types this common
+    max_tokens: int = 2048         # with --tokenizer: a templated SFT example longer than this fails
+    max_length: int = 512          # with --tokenizer: longer examples are truncated by training (= sft.max_length)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ TRAINING_SETS = (
     TrainingSet("sft", "sft.parquet", "sft_example.v1.schema.json", sft_features, allow_empty=False),
     TrainingSet("preference", "preference.parquet", "preference_pair.v1.schema.json", preference_features,
                 allow_empty=True),
+    TrainingSet("kto", "kto.parquet", "kto_example.v1.schema.json", kto_features, allow_empty=True),
 )
 
 
@@ -55,6 +64,7 @@ class SetResult:
     records: int
     checks: list[CheckResult] = field(default_factory=list)
     skipped: str = ""              # why the suite was not run (an allowed empty set)
+    gx_results: list[Any] = field(default_factory=list, repr=False)  # raw GX results, for Data Docs
 
     @property
     def passed(self) -> bool:
@@ -75,14 +85,72 @@ def feature_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def distinct_ngram_ratio(texts: list[str], n: int = 3) -> float:
+    """Distinct word n-grams / all word n-grams over `texts` (a text shorter than n is one gram).
+
+    Near-duplicate aware where the uniqueness ratio is not: 6 templates with a different id pasted
+    in are 6,000 unique replies but still only a few dozen distinct 3-grams.
+    """
+    grams: list[tuple[str, ...]] = []
+    for text in texts:
+        words = text.split()
+        grams.extend([tuple(words)] if len(words) < n else zip(*(words[i:] for i in range(n))))
+    return round(len(set(grams)) / len(grams), 4) if grams else 0.0
+
+
+def record_type_checks(table: pd.DataFrame, min_uniqueness: float, min_records: int) -> list[CheckResult]:
+    """Seed 004's uniqueness gate per record type (chat outputs, qa answers, ...), and a diversity figure.
+
+    A set-wide ratio hides one collapsed type behind another healthy one (600 varied chat replies
+    and 400 copies of one qa answer pass 0.25 together). `uniqueness_<type>` fails below
+    `min_uniqueness` for a type with at least `min_records` records (fewer: reported, not gated);
+    `diversity_<type>` (distinct word 3-gram ratio of the replies) is informational and never fails.
+    """
+    if table.empty or "record_type" not in table.columns or "reply_norm" not in table.columns:
+        return []
+    checks = []
+    for record_type, group in table.groupby(table["record_type"].fillna("(none)").astype(str), sort=True):
+        replies = group["reply_norm"].astype(str)
+        counts = replies.value_counts(sort=True)
+        ratio = round(len(counts) / len(replies), 4)
+        gated = len(group) >= min_records
+        passed = not gated or ratio > min_uniqueness
+        offenders, detail = [], f"{len(counts)} unique of {len(replies)} {record_type} replies"
+        if not gated:
+            detail += f"; fewer than {min_records} records: reported, not gated"
+        elif not passed:
+            top, top_count = counts.index[0], int(counts.iloc[0])
+            offenders = group.loc[replies == top, "id"].astype(str).head(MAX_OFFENDERS).tolist()
+            detail += f"; most repeated ({top_count} records): {top if len(top) <= 80 else top[:77] + '...'!r}"
+        checks.append(CheckResult(
+            name=f"uniqueness_{record_type}", expectation="uniqueness_ratio_by_record_type", column="reply_norm",
+            passed=passed, observed=ratio, bound={"min_value": min_uniqueness, "strict_min": True},
+            offenders=offenders, detail=detail if not passed or not gated else "",
+            notes=f"Seed 004 (6 unique replies in 6,000): distinct normalized replies / records among "
+                  f"record_type '{record_type}', gated from {min_records} records (params.yaml validate)."))
+        checks.append(CheckResult(
+            name=f"diversity_{record_type}", expectation="distinct_word_3gram_ratio", column="reply_norm",
+            passed=True, observed=distinct_ngram_ratio(replies.tolist()), bound={},
+            notes="Informational: distinct word 3-grams / all 3-grams over the replies; near-duplicates "
+                  "(templates with an id swapped in) count once, so it drops where uniqueness does not."))
+    return checks
+
+
 def validate_set(
     training_set: TrainingSet,
     records: list[dict[str, Any]],
     golden: dict[tuple[str, str], str],
     suite: dict[str, Any],
     check: Callable[[Any], str | None],
+    params: ValidateParams | None = None,
+    tokens: tuple[Any, dict[str, Any]] | None = None,
 ) -> SetResult:
-    """One training set's records through its feature table and GX suite."""
+    """One training set's records through its feature table and GX suite.
+
+    With `params`: also the per-record-type uniqueness checks. With `tokens` = (tokenizer, token suite):
+    the token features (validate.tokens) join the table and the token suite runs in the same GX run
+    (one GX context per set: a second one costs seconds).
+    """
     if not records:
         if training_set.allow_empty:
             return SetResult(training_set.name, 0, skipped=f"no {training_set.name} records: an empty "
@@ -93,7 +161,17 @@ def validate_set(
                             notes="an empty training set would make training a silent no-op")
         return SetResult(training_set.name, 0, checks=[empty])
     table = feature_table(training_set.features(records, golden, check))
-    return SetResult(training_set.name, len(records), checks=run_suite(table, suite, training_set.name))
+    if tokens is not None:
+        tokenizer, token_suite = tokens
+        max_length = params.max_length if params is not None else ValidateParams().max_length
+        token_table = feature_table(token_features(records, tokenizer, max_length)).drop(columns="id")
+        table = pd.concat([table, token_table.set_axis(table.index)], axis=1)
+        suite = {**suite, "expectations": [*suite["expectations"], *token_suite["expectations"]]}
+    gx_results: list[Any] = []
+    checks = run_suite(table, suite, training_set.name, gx_results)
+    if params is not None:
+        checks += record_type_checks(table, params.min_uniqueness, params.min_type_records)
+    return SetResult(training_set.name, len(records), checks=checks, gx_results=gx_results)
 
 
 def validate_golden(cases: list[dict[str, Any]], schema_path: str | Path) -> SetResult:
@@ -111,8 +189,17 @@ def validate_golden(cases: list[dict[str, Any]], schema_path: str | Path) -> Set
     return SetResult("golden", len(cases), checks=[check])
 
 
+def validate_golden_set(cases: list[Any], schema_path: str | Path, suite: dict[str, Any] | None) -> SetResult:
+    """The golden set: the schema check of `validate_golden`, then (when given) its GX suite."""
+    result = validate_golden(cases, schema_path)
+    if suite is not None and cases:
+        table = feature_table(golden_features(cases, schema_check(schema_path)))
+        result.checks.extend(run_suite(table, suite, "golden", result.gx_results))
+    return result
+
+
 def validate_built(built: str | Path, golden_path: str | Path, expectations: str | Path, schemas: str | Path,
-                   params: ValidateParams) -> Outcome:
+                   params: ValidateParams, tokenizer: Any = None) -> Outcome:
     """All gates on a built directory; read the files, run every check, fail nothing early."""
     built, expectations, schemas = Path(built), Path(expectations), Path(schemas)
     cases = read_jsonl(golden_path)
@@ -121,9 +208,19 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
     results = []
     for ts in TRAINING_SETS:
         suite = load_suite(expectations / f"{ts.name}.json", bounds)
-        records = read_rows(built / ts.file)
-        results.append(validate_set(ts, records, golden, suite, schema_check(schemas / ts.schema)))
-    return Outcome(sets=results, golden=validate_golden(cases, schemas / GOLDEN_SCHEMA))
+        path = built / ts.file
+        if ts.allow_empty and not path.exists():
+            # an optional set the build did not write (older built dirs, fixtures): same as empty
+            results.append(SetResult(ts.name, 0, skipped=f"no {ts.file}: an absent {ts.name} set is allowed, "
+                                     "its suite was not run"))
+            continue
+        records = read_rows(path)
+        tokens = (tokenizer, load_suite(expectations / TOKEN_SUITE, bounds)) \
+            if ts.name == "sft" and tokenizer is not None else None
+        results.append(validate_set(ts, records, golden, suite, schema_check(schemas / ts.schema), params, tokens))
+    golden_suite = expectations / GOLDEN_SUITE
+    suite = load_suite(golden_suite, bounds) if golden_suite.exists() else None
+    return Outcome(sets=results, golden=validate_golden_set(cases, schemas / GOLDEN_SCHEMA, suite))
 
 
 def _check_metrics(check: CheckResult) -> dict[str, Any]:
@@ -158,21 +255,25 @@ def _fmt_bound(bound: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in bound.items()) or "-"
 
 
-def failure_lines(outcome: Outcome) -> list[str]:
-    """One line per failed check: set/name, expectation(column), observed, bound, detail, offending ids."""
+def set_failure_lines(result: SetResult) -> list[str]:
+    """One line per failed check of one set: set/name, expectation(column), observed, bound, detail, ids."""
     lines = []
-    for result in [outcome.golden, *outcome.sets]:
-        for c in result.checks:
-            if c.passed:
-                continue
-            line = (f"FAILED {result.name}/{c.name}: {c.expectation}({c.column or ''}) "
-                    f"observed {c.observed!r}, expected {_fmt_bound(c.bound)}")
-            if c.detail:
-                line += f"; {c.detail}"
-            if c.offenders:
-                line += f"; ids: {', '.join(c.offenders)}"
-            lines.append(line)
+    for c in result.checks:
+        if c.passed:
+            continue
+        line = (f"FAILED {result.name}/{c.name}: {c.expectation}({c.column or ''}) "
+                f"observed {c.observed!r}, expected {_fmt_bound(c.bound)}")
+        if c.detail:
+            line += f"; {c.detail}"
+        if c.offenders:
+            line += f"; ids: {', '.join(c.offenders)}"
+        lines.append(line)
     return lines
+
+
+def failure_lines(outcome: Outcome) -> list[str]:
+    """The failed checks of the golden set and every training set, one line each."""
+    return [line for result in [outcome.golden, *outcome.sets] for line in set_failure_lines(result)]
 
 
 def summary_lines(outcome: Outcome) -> list[str]:

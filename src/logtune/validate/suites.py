@@ -90,8 +90,12 @@ def _context():
     return context
 
 
-def run_suite(table: pd.DataFrame, suite: dict[str, Any], name: str) -> list[CheckResult]:
-    """Run `suite` on the whole of `table` with real GX; one CheckResult per expectation, suite order."""
+def run_suite(table: pd.DataFrame, suite: dict[str, Any], name: str,
+              gx_results: list[Any] | None = None) -> list[CheckResult]:
+    """Run `suite` on the whole of `table` with real GX; one CheckResult per expectation, suite order.
+
+    The raw GX validation result is appended to `gx_results` when given (for the Data Docs page).
+    """
     import great_expectations as gx
 
     context = _context()
@@ -103,6 +107,8 @@ def run_suite(table: pd.DataFrame, suite: dict[str, Any], name: str) -> list[Che
     if "id" in table.columns:
         result_format["unexpected_index_column_names"] = ["id"]
     run = definition.run(batch_parameters={"dataframe": table}, result_format=result_format)
+    if gx_results is not None:
+        gx_results.append(run)
     by_name = {r.expectation_config.meta.get("name"): r for r in run.results}
     return [_check(exp, by_name[exp["meta"]["name"]], table) for exp in suite["expectations"]]
 

@@ -1,0 +1,91 @@
+"""Token-level checks through the model's chat template: mask, EOS, length, truncation.
+
+A tiny tokenizer is trained in the test (logtune.train.tokenizer, ~300 tokens); variants swap its
+chat template for one without `{% generation %}` markers or without EOS after assistant turns.
+"""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from logtune import records
+from logtune.io import write_rows
+from logtune.train.tokenizer import CHAT_TEMPLATE, train_tokenizer
+from logtune.validate.gates import ValidateParams, validate_built
+from logtune.validate.tokens import token_features
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "validate"
+GOOD_SFT = json.loads((FIXTURES / "sft_good.json").read_text())
+NO_MARKERS = CHAT_TEMPLATE.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+NO_EOS = CHAT_TEMPLATE.replace("{{ eos_token }}{% endgeneration %}", "{% endgeneration %}<|end|>")
+CHAT = {"id": "c1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+                                 {"role": "user", "content": "status of PRJ-1?"},
+                                 {"role": "assistant", "content": "PRJ-1 is open."}]}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer([m["content"] for r in GOOD_SFT for m in r["messages"]], vocab_size=300)
+
+
+def _copy(tokenizer, template):
+    other = copy.deepcopy(tokenizer)
+    other.chat_template = template
+    return other
+
+
+def test_good_template_trains_only_the_last_reply_and_ends_it_with_eos(tokenizer):
+    (row,) = token_features([CHAT], tokenizer, max_length=512)
+    last_reply = len(tokenizer("PRJ-1 is open.")["input_ids"]) + 1  # + EOS, inside the generation span
+    assert (row["trained_tokens"], row["assistant_spans"], row["assistant_turns_end_eos"]) == (last_reply, 2, True)
+    assert row["truncated"] == 0
+
+
+def test_template_without_generation_markers_gives_an_empty_mask(tokenizer):
+    (row,) = token_features([CHAT], _copy(tokenizer, NO_MARKERS), max_length=512)
+    assert (row["trained_tokens"], row["assistant_turns_end_eos"]) == (0, False)
+
+
+def test_template_without_eos_after_assistant_fails_only_the_eos_fact(tokenizer):
+    (row,) = token_features([CHAT], _copy(tokenizer, NO_EOS), max_length=512)
+    assert row["trained_tokens"] > 0 and row["assistant_turns_end_eos"] is False
+
+
+def test_example_longer_than_max_length_counts_as_truncated(tokenizer):
+    (row,) = token_features([CHAT], tokenizer, max_length=5)
+    assert row["truncated"] == 1 and row["n_tokens"] > 5
+
+
+def _validate(tmp_path, tokenizer, params=ValidateParams()):
+    write_rows(tmp_path / "sft.parquet", GOOD_SFT, records.SFT_EXAMPLE)
+    outcome = validate_built(tmp_path, FIXTURES / "golden.jsonl", ROOT / "expectations", ROOT / "schemas", params,
+                             tokenizer=tokenizer)
+    (sft,) = [s for s in outcome.sets if s.name == "sft"]
+    return {c.name: c for c in sft.checks}
+
+
+def test_good_sft_set_passes_the_token_checks(tmp_path, tokenizer):
+    checks = _validate(tmp_path, tokenizer)
+    names = ["assistant_mask_not_empty", "assistant_turns_end_with_eos", "token_length", "truncated_share"]
+    assert [(n, checks[n].passed) for n in names] == [(n, True) for n in names]
+    assert checks["truncated_share"].observed == 0.0
+
+
+def test_chat_template_without_generation_markers_fails_the_mask_check(tmp_path, tokenizer):
+    checks = _validate(tmp_path, _copy(tokenizer, NO_MARKERS))
+    mask = checks["assistant_mask_not_empty"]
+    assert (mask.passed, mask.observed) == (False, 8)
+    assert mask.offenders[:2] == ["sft-01 (0)", "sft-02 (0)"]
+
+
+def test_max_tokens_from_params_bounds_token_length(tmp_path, tokenizer):
+    checks = _validate(tmp_path, tokenizer, ValidateParams(max_tokens=10, max_length=10))
+    assert (checks["token_length"].passed, checks["token_length"].bound["max_value"]) == (False, 10)
+    assert checks["truncated_share"].passed and checks["truncated_share"].observed == 1.0
+
+
+def test_without_a_tokenizer_no_token_checks_run(tmp_path):
+    assert "assistant_mask_not_empty" not in _validate(tmp_path, None)
