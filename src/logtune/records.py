@@ -66,6 +66,7 @@ SFT_EXAMPLE = pa.schema([
     ("rule", pa.string()),            # which build rule made it
     ("conversation_id", pa.string()),
     ("message_ids", pa.list_(pa.string())),
+    ("generated_by", pa.string()),    # JSON {provider, model, task, prompt_version} for LLM-made records, else null
 ])
 
 # A DPO pair in TRL's conversational preference format (prompt / chosen / rejected), plus lineage.
@@ -81,6 +82,7 @@ PREFERENCE_PAIR = pa.schema([
     ("rule", pa.string()),
     ("conversation_id", pa.string()),
     ("message_ids", pa.list_(pa.string())),
+    ("generated_by", pa.string()),    # JSON {provider, model, task, prompt_version} for LLM-made records, else null
 ])
 
 # One golden case scored for one model (data/eval/results.parquet).
@@ -95,6 +97,9 @@ EVAL_RESULT = pa.schema([
     ("hallucinated_ids", pa.list_(pa.string())),
     ("reply_words", pa.int32()),
     ("tags", pa.list_(pa.string())),
+    ("case_type", pa.string()),       # answer | refusal | tool | multi_turn | persona | ... (golden case kind)
+    ("scores", pa.string()),          # JSON {metric: float | null}: this case's value of every metric (null = not applicable);
+                                      #   a model's metric = mean of the non-null values (logtune.evaluate.scores)
 ])
 
 # A KTO example in TRL's unpaired preference format (prompt / completion / label), plus lineage:
@@ -111,4 +116,5 @@ KTO_EXAMPLE = pa.schema([
     ("rule", pa.string()),            # which build rule made it (thumbs_up | thumbs_down)
     ("conversation_id", pa.string()),
     ("message_ids", pa.list_(pa.string())),
+    ("generated_by", pa.string()),    # JSON {provider, model, task, prompt_version} for LLM-made records, else null
 ])
