@@ -46,3 +46,24 @@ def with_system(messages: list[dict[str, Any]], system_prompt: str | None, conte
     out = [{"role": "system", "content": system}] if system else []
     out += [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
     return out
+
+
+SYSTEM_PROMPT_ENV = "LOGTUNE_SYSTEM_PROMPT"              # replaces the prompt from params (seed 000)
+SYSTEM_PROMPT_EXTRA_ENV = "LOGTUNE_SYSTEM_PROMPT_EXTRA"  # appended to it, after a blank line
+
+
+def effective_system_prompt(from_params: str | None, environ: dict[str, str] | None = None) -> str | None:
+    """The system prompt in force: params' `assistant.system_prompt`, replaced by $LOGTUNE_SYSTEM_PROMPT when
+    set, then $LOGTUNE_SYSTEM_PROMPT_EXTRA appended (seed 000's serving overrides).
+
+    DVC does not track environment variables, so whatever uses this must record `ids.prompt_version` of
+    the result (metrics, model card, release manifest): a changed prompt then shows up as a changed version.
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    prompt = env.get(SYSTEM_PROMPT_ENV) or from_params
+    extra = env.get(SYSTEM_PROMPT_EXTRA_ENV)
+    if extra:
+        prompt = f"{prompt}\n\n{extra}" if prompt else extra
+    return prompt

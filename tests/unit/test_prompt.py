@@ -25,3 +25,12 @@ def test_render_system_joins_prompt_and_context():
 def test_with_system_replaces_logged_system_turns():
     msgs = [{"role": "system", "content": "old"}, {"role": "user", "content": "hi", "id": "1"}]
     assert with_system(msgs, "new", None) == [{"role": "system", "content": "new"}, {"role": "user", "content": "hi"}]
+
+
+def test_system_prompt_env_replaces_then_appends():
+    from logtune.prompt import effective_system_prompt
+
+    assert effective_system_prompt("P", {}) == "P"
+    assert effective_system_prompt("P", {"LOGTUNE_SYSTEM_PROMPT": "Q"}) == "Q"
+    assert effective_system_prompt("P", {"LOGTUNE_SYSTEM_PROMPT_EXTRA": "X"}) == "P\n\nX"
+    assert effective_system_prompt(None, {"LOGTUNE_SYSTEM_PROMPT_EXTRA": "X"}) == "X"
