@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 export WANDB_DISABLED := true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test test-fast bench clean
+.PHONY: install repro test test-fast bench plots clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,11 @@ test-fast: install
 
 bench: install
 	$(BIN)/python benchmarks/export_bench.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/packing_bench.py
+
+# Loss and learning-rate curves of the last run, rendered offline (vega vendored in plots/): open dvc_plots/index.html
+plots: install
+	$(BIN)/dvc plots show -o dvc_plots
 
 clean:
-	rm -rf data models dvclive .dvc/tmp .dvc/site-cache .pytest_cache
+	rm -rf data models dvclive dvc_plots .dvc/tmp .dvc/site-cache .pytest_cache

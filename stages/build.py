@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.metrics, result.metrics)
     m = result.metrics
     print(f"build: {m['read']} conversations, {m['replies_seen']} replies -> {m['sft_examples']} SFT examples, "
-          f"{m['preference_pairs']} pairs, {m['kto_examples']} KTO examples, {m['rejected']} rejected")
+          f"{m['preference_pairs']} pairs, {m['kto_examples']} KTO examples, {m['rejected']} rejected "
+          f"({sum(m['schema_rejected'].values())} records breaking their JSON Schema)")
     return 0
 
 

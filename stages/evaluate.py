@@ -1,6 +1,6 @@
-"""Score each model on the golden set: greedy replies, per-case flags, per-model and per-tag metrics.
+"""Score each model on the golden set: greedy replies, every metric per case, per-model, per-tag and per-type means.
 
-dvc: python stages/evaluate.py golden/golden.jsonl data/eval --model base=models/base --model sft=models/sft --model dpo=models/dpo --params params.yaml --metrics metrics/eval.json
+dvc: python stages/evaluate.py golden/golden.jsonl data/eval --model base=models/base --model sft=models/sft --model dpo=models/dpo --train-data data/train/sft.parquet --release release/manifest.json --params params.yaml --metrics metrics/eval.json
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from pathlib import Path
 
 from logtune.evaluate.golden import read_golden
 from logtune.evaluate.metrics import aggregate
-from logtune.evaluate.run import AssistantParams, EvaluateParams, evaluate_model, reply_record
-from logtune.io import write_json, write_jsonl, write_rows
+from logtune.evaluate.run import (CHAMPION, AssistantParams, EvaluateParams, champion_dir, check_chat_template,
+                                  check_prompt_trained, evaluate_model, reply_record, trained_prompt_versions)
+from logtune.ids import prompt_version
+from logtune.io import read_rows, write_json, write_jsonl, write_rows
 from logtune.params import load_params
+from logtune.prompt import effective_system_prompt
 from logtune.records import EVAL_RESULT
 
 
@@ -28,32 +31,42 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("golden", type=Path, help="golden cases (JSONL)")
     ap.add_argument("out", type=Path, help="output dir: results.parquet, replies.jsonl")
     ap.add_argument("--model", type=model_arg, action="append", required=True, help="NAME=DIR, repeatable")
+    ap.add_argument("--train-data", type=Path, help="SFT examples: the system prompt must be one they were rendered with")
+    ap.add_argument("--release", type=Path, help="release manifest (evaluate.baseline: champion scores its model.dir)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
     args = ap.parse_args(argv)
     names = [n for n, _ in args.model]
-    if len(set(names)) != len(names):
-        ap.error(f"--model names must be unique, got {names}")
+    if len(set(names)) != len(names) or CHAMPION in names:
+        ap.error(f"--model names must be unique and not '{CHAMPION}' (reserved for the release), got {names}")
     return args
 
 
 def main(argv=None) -> int:
     args = parse(argv)
     p = load_params(args.params, "evaluate", EvaluateParams)
-    assistant = load_params(args.params, "assistant", AssistantParams)
+    system_prompt = effective_system_prompt(load_params(args.params, "assistant", AssistantParams).system_prompt)
+    if args.train_data:
+        check_prompt_trained(system_prompt, trained_prompt_versions(read_rows(args.train_data)))
+    models = list(args.model)
+    if p.baseline == CHAMPION and (path := champion_dir(args.release)) is not None:
+        models.append((CHAMPION, path))
     cases = read_golden(args.golden)
-    rows = []
-    for name, model_dir in args.model:
-        rows += evaluate_model(name, model_dir, cases, p, assistant.system_prompt)
+    rows, templates = [], {}
+    for name, model_dir in models:
+        templates[name] = check_chat_template(model_dir)
+        rows += evaluate_model(name, model_dir, cases, p, system_prompt)
     rows.sort(key=lambda r: (r["model"], r["case_id"]))
     by_id = {c.id: c for c in cases}
     write_rows(args.out / "results.parquet", rows, EVAL_RESULT)
     write_jsonl(args.out / "replies.jsonl", (reply_record(by_id[r["case_id"]], r) for r in rows))
     metrics = aggregate(rows)
+    for name, m in metrics.items():   # what the numbers were measured under (DVC does not see env overrides)
+        m["prompt_version"], m["chat_template_version"] = prompt_version(system_prompt), templates[name]
     write_json(args.metrics, metrics)
     for name, m in metrics.items():
         print(f"[evaluate] {name}: accuracy {m['accuracy']:.3f}, hallucinated_id_rate {m['hallucinated_id_rate']:.3f}, "
-              f"refusal_accuracy {m['refusal_accuracy']:.3f} over {m['n_cases']} cases")
+              f"refusal_accuracy {m['refusal_accuracy']:.3f} over {m['n_cases']} cases (prompt {m['prompt_version']})")
     return 0
 
 

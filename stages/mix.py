@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.metrics, metrics)
     for name, m in metrics["sets"].items():
         print(f"mix {name}: read {m['read']} -> train {m['train']} ({m['oversampled_copies']} oversampled copies), "
-              f"heldout {m['heldout']}, dropped {m['dropped']}; real share {m['real_share']}")
+              f"heldout {m['heldout']}, dropped {m['dropped']} ({m['dropped_by_reason']['schema']} by schema); "
+              f"real share {m['real_share']}")
     return 0
 
 

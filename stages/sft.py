@@ -1,6 +1,6 @@
-"""Fine-tune a LoRA adapter on the base with TRL SFT (assistant-only loss) from build's SFT examples.
+"""Fine-tune a LoRA/QLoRA adapter on the base with TRL SFT, curriculum phases in order, from the mixed SFT examples.
 
-dvc: python stages/sft.py models/base data/built/sft.parquet models/sft --params params.yaml --metrics metrics/sft.json
+dvc: python stages/sft.py models/base data/train/sft.parquet models/sft --params params.yaml --metrics metrics/sft.json --live dvclive/sft
 """
 
 from __future__ import annotations
@@ -10,27 +10,53 @@ from pathlib import Path
 
 from logtune.io import read_rows, write_json
 from logtune.params import read_params
+from logtune.train.card import write_model_card
+from logtune.train.config import check_sft_section, output_options
+from logtune.train.launch import relaunch_if_needed
+from logtune.train.merge import export_merged
+from logtune.train.resume import Checkpoints
 from logtune.train.sft import format_loss, train_sft
+from logtune.train.tracking import TrainingLog, is_main_process
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("base", type=Path, help="full base model directory (models/base)")
-    ap.add_argument("examples", type=Path, help="sft.parquet (records.SFT_EXAMPLE); only `messages` is used")
+    ap.add_argument("examples", type=Path, help="sft.parquet (records.SFT_EXAMPLE); `messages` and `phase` are used")
     ap.add_argument("out", type=Path, help="adapter directory to write (models/sft)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--live", type=Path, help="DVCLive directory for loss / learning-rate curves per phase")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    # the section mirrors SFTConfig + LoraConfig, checked against their own fields by train_sft
+    # the section mirrors SFTConfig (+ lora: LoraConfig, bnb: BitsAndBytesConfig, logtune's own subsections)
     section = read_params(args.params).get("sft") or {}
-    metrics = train_sft(args.base, read_rows(args.examples, columns=["messages"]), args.out, section)
+    if (rc := relaunch_if_needed(section.get("launch"), __file__, argv, where="sft.launch")) is not None:
+        return rc
+    check_sft_section(section)  # a typo fails here, before a model or the data is loaded
+    options = output_options("sft", section)
+    checkpoints = Checkpoints.for_stage("sft", section, args.base, args.examples)
+    log = TrainingLog(args.live) if args.live else None
+    try:
+        metrics = train_sft(args.base, read_rows(args.examples, columns=["messages", "phase"]), args.out, section,
+                            log=log, checkpoints=checkpoints)
+    finally:
+        if log is not None:
+            log.close()
+    if not is_main_process():  # under `accelerate launch`, rank 0 writes
+        return 0
+    if options["export_merged"]:
+        metrics["merged"] = export_merged(args.out, f"{args.out}-merged")
     write_json(args.metrics, metrics)
-    print(f"sft: {metrics['examples']} examples, {metrics['steps']} steps, loss {format_loss(metrics)} -> "
-          f"{format_loss(metrics, 'loss_last')}, {metrics['trainable_params']:,} trainable params, {metrics['seconds']}s")
+    if options["model_card"]:
+        write_model_card(args.out, stage="sft", section=section, metrics=metrics, params_path=args.params)
+    checkpoints.finish()
+    print(f"sft: {metrics['examples']} examples in phases {', '.join(metrics['phases_run'])}, {metrics['steps']} "
+          f"steps, loss {format_loss(metrics)} -> {format_loss(metrics, 'loss_last')}, "
+          f"{metrics['trainable_params']:,} trainable params, {metrics['seconds']}s")
     return 0
 
 

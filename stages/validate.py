@@ -1,6 +1,6 @@
-"""Validate the built training sets with Great Expectations and JSON Schemas; fail to stop training.
+"""Validate the training sets with Great Expectations and JSON Schemas; fail to stop training.
 
-dvc: python stages/validate.py data/built --golden golden/golden.jsonl --expectations expectations --params params.yaml --metrics metrics/validate.json
+dvc: python stages/validate.py data/train --golden golden/golden.jsonl --expectations expectations --tokenizer models/base --params params.yaml --metrics metrics/validate.json --data-docs data/validate-docs --verdict data/validated.json
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("built", type=Path, help="directory with sft.parquet and preference.parquet")
+    ap.add_argument("built", type=Path, help="directory with sft.parquet, preference.parquet, kto.parquet (data/train)")
     ap.add_argument("--golden", type=Path, required=True, help="golden set JSONL (must stay out of training)")
     ap.add_argument("--expectations", type=Path, required=True, help="directory of GX suites: <set>.json")
     ap.add_argument("--schemas", type=Path, default=ROOT / "schemas", help="directory of JSON Schemas")
@@ -31,7 +31,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--verdict", type=Path, help="written only when every check passes; training stages depend "
                     "on it, so a new or changed check does not retrain a model whose data is unchanged")
     ap.add_argument("--tokenizer", type=Path, help="optional model/tokenizer dir (models/base): also run the "
-                    "token-level checks through its chat template")
+                    "token-level checks (expectations/<set>_tokens.json) through its chat template")
     return ap.parse_args(argv)
 
 

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
+from logtune.recipes import RECIPE_ARGS, recipe
 from logtune.sources import SourceError, assistant_sqlite, is_quarantine
+from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
+from logtune import dryrun as _dryrun, monitor as _monitor, release as _release, report as _report, review as _review  # noqa: E501 (issue 7)
 
 EXIT_USAGE = 2  # argparse's own code for bad input: a bad DB or bad options is the caller's input too
 
@@ -301,6 +304,13 @@ COMMANDS = (
     Command("trace", trace, TRACE_ARGS),
     Command("validate-dataset", validate_dataset, VALIDATE_DATASET_ARGS),
     Command("preview", preview, PREVIEW_ARGS),
+    Command("rewrite", rewrite_command, REWRITE_ARGS),
+    Command("report", _report.command, _report.ARGS),          # issue 7: PR Markdown vs a git revision
+    Command("review", _review.command, _review.ARGS),          # issue 7: offline HTML review page
+    Command("dryrun", _dryrun.command, _dryrun.ARGS),          # issue 7: one logged output through the auto-rules
+    Command("release", _release.command, _release.ARGS),       # issue 7: promote -> release/champion + manifest
+    Command("monitor", _monitor.command, _monitor.ARGS),       # issue 7: production logs vs alert thresholds
+    Command("recipe", recipe, RECIPE_ARGS),
 )
 
 

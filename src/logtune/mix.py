@@ -9,9 +9,13 @@ allowed to reach it. The first matching row wins; records no row selects are kep
 (`unmatched`). Sampling is seeded; repeated copies get ids `<id>#2`, `<id>#3`, ... and the output is
 sorted by id, so the same inputs and params give byte-identical files.
 
-Records are handled as pyarrow tables, never re-shaped: whatever columns a built set has (new lineage
-columns included) pass through with the schema they were read with. Held-out records are not mixed
+Records are handled as pyarrow tables, never re-shaped: the columns a built set has pass through with
+the Parquet schema they were read with (an older set without a newer optional column stays as it was). Held-out records are not mixed
 (an eval set keeps its natural distribution). Not for building records: that is `logtune.build`.
+
+Every record read is checked against its set's JSON Schema first (`logtune.schema_check`, the files
+build uses): one that breaks it (e.g. from a stage between build and mix, such as `rewrite`) reaches
+neither side; it is dropped with reason `schema` and detail `set <name>: <field path>: <message>`.
 """
 
 from __future__ import annotations
@@ -30,11 +34,15 @@ import pyarrow.parquet as pq
 
 from logtune import records
 from logtune.params import ParamsError
+from logtune.schema_check import RecordCheck
 
 SETS = ("sft", "preference", "kto")
 OPTIONAL_SETS = ("kto",)   # built by a later build rule: older built folders have no kto.parquet
 SELECTORS = ("source", "record_type", "task_type", "provenance", "rule")
-DROP_REASONS = ("unmatched", "downsampled")
+DROP_REASONS = ("schema", "unmatched", "downsampled")
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+CONTRACTS = {"sft": "sft_example.v1.schema.json", "preference": "preference_pair.v1.schema.json",
+             "kto": "kto_example.v1.schema.json"}
 ANY = "*"
 
 
@@ -194,15 +202,33 @@ def targets(p: MixParams, set_name: str, available: list[int], unmatched_kept: i
     return out
 
 
-def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str]) -> Mixed:
-    """Split one built set by session and mix its train side by the table; metrics add up or this raises."""
+def schema_problems(table: pa.Table, set_name: str, check: RecordCheck | None = None) -> dict[int, str]:
+    """{row index: '<field path>: <message>'} for the rows of `table` that break the set's JSON Schema."""
+    check = check or RecordCheck(SCHEMAS / CONTRACTS[set_name])
+    problems = {}
+    for i, row in enumerate(table.to_pylist()):
+        problem = check(row)
+        if problem is not None:
+            problems[i] = problem
+    return problems
+
+
+def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str],
+            check: RecordCheck | None = None) -> Mixed:
+    """Split one built set by session and mix its train side by the table; metrics add up or this raises.
+
+    Rows breaking the set's JSON Schema (`check`, default: the set's file in schemas/) are dropped first.
+    """
     ids = table.column("id").to_pylist()
-    order = sorted(range(len(ids)), key=lambda i: ids[i])   # input order never matters
+    order = sorted(range(len(ids)), key=lambda i: ids[i] or "")   # input order never matters
     column = {c: (table.column(c).to_pylist() if c in table.column_names else [None] * len(ids))
               for c in ("conversation_id",) + SELECTORS if c != "source"}
     sessions = [session_of(ids[i], column["conversation_id"][i]) for i in range(len(ids))]
+    invalid = schema_problems(table, set_name, check)
     heldout_idx, train_idx = [], []
     for i in order:
+        if i in invalid:
+            continue
         (heldout_idx if is_heldout(p.seed, p.eval_share, sessions[i]) else train_idx).append(i)
 
     def fields(i: int) -> dict[str, Any]:
@@ -226,17 +252,19 @@ def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str
         per_row.append(chosen)
     picks.sort(key=lambda pc: (ids[pc[0]], pc[1]))
 
-    dropped = [(i, "unmatched") for i in unmatched if p.unmatched == "drop"]
+    dropped = [(i, "schema") for i in invalid]
+    dropped += [(i, "unmatched") for i in unmatched if p.unmatched == "drop"]
     for group, chosen in zip(groups, per_row):
         used = {i for i, _ in chosen}
         dropped += [(i, "downsampled") for i in group if i not in used]
-    dropped.sort(key=lambda ir: ids[ir[0]])
+    dropped.sort(key=lambda ir: (ids[ir[0]] or "", ir[0]))
 
     train = _take(table, picks, ids)
     heldout = table.take(pa.array(heldout_idx, pa.int64())) if heldout_idx else table.slice(0, 0)
     metrics = set_metrics(p, set_name, sessions, ids, train_idx, heldout_idx, groups, per_row, wanted,
                           unmatched, picks, dropped, column["provenance"])
-    rejected = [{"id": ids[i], "stage": "mix", "reason": reason, "detail": f"set {set_name}",
+    rejected = [{"id": ids[i], "stage": "mix", "reason": reason,
+                 "detail": f"set {set_name}: {invalid[i]}" if reason == "schema" else f"set {set_name}",
                  "record": json.dumps(table.slice(i, 1).to_pylist()[0], sort_keys=True, ensure_ascii=False,
                                       default=str)} for i, reason in dropped]
     return Mixed(train=train, heldout=heldout, dropped=rejected, metrics=metrics)

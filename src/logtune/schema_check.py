@@ -8,17 +8,25 @@ where the enum says 1, ...) returns False, and the caller asks `jsonschema` for 
 message. So `conforms(x) is True` implies jsonschema finds no error, and every row is still checked
 against the schema file itself, the single source of truth. A schema using a keyword outside the subset
 gives None: use jsonschema for everything. Not a general validator.
+
+`RecordCheck(schema_path)` is what stages call on every record they write (export, build, mix): the
+compiled proof first, jsonschema only for a record it cannot prove, and the first violation as
+`<field path>: <message>` (None when the record conforms).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any, Callable
+
+import jsonschema
 
 # Keywords that only annotate: no effect on validity.
 ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description", "$comment", "examples", "default"}
-SUPPORTED = ANNOTATIONS | {"type", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum", "required",
-                           "properties", "additionalProperties", "items", "$ref"}
+SUPPORTED = ANNOTATIONS | {"type", "enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum",
+                           "minItems", "maxItems", "required", "properties", "additionalProperties", "items", "$ref"}
 # Exact Python types per JSON type: `type(x) is` excludes bool from numbers (as JSON Schema does) and
 # subclasses (which then take the slow, exact path).
 PY_TYPES = {"string": (str,), "null": (type(None),), "number": (int, float), "integer": (int,), "object": (dict,),
@@ -87,10 +95,12 @@ class _Compiler:
                 raise Unsupported(f"type {schema['type']!r}")
             allowed = self.const(frozenset(k for t in types for k in PY_TYPES[t]))
             out.append(f"{ind}if type({x}) not in {allowed}: return False")
-        if "enum" in schema:
-            values = schema["enum"]
+        for key in ("enum", "const"):
+            if key not in schema:
+                continue
+            values = schema["enum"] if key == "enum" else [schema["const"]]
             if not all(v is None or type(v) in (str, int, float, bool) for v in values):
-                raise Unsupported("enum of objects or arrays")
+                raise Unsupported(f"{key} of objects or arrays")
             kinds = self.const(frozenset(type(v) for v in values))
             out.append(f"{ind}if type({x}) not in {kinds} or {x} not in {self.const(tuple(values))}: return False")
         if "pattern" in schema:
@@ -99,6 +109,9 @@ class _Compiler:
         for key, op in (("minLength", "<"), ("maxLength", ">")):
             if key in schema:
                 out.append(f"{ind}if type({x}) is str and len({x}) {op} {int(schema[key])}: return False")
+        for key, op in (("minItems", "<"), ("maxItems", ">")):
+            if key in schema:
+                out.append(f"{ind}if type({x}) is list and len({x}) {op} {int(schema[key])}: return False")
         for key, op in (("minimum", "<"), ("maximum", ">")):
             if key in schema:
                 out.append(f"{ind}if type({x}) in (int, float) and {x} {op} {schema[key]!r}: return False")
@@ -128,38 +141,50 @@ class _Compiler:
         if required:
             out.append(f"{inner}    if not {x}.keys() >= {self.const(frozenset(required))}: return False")
         out.append(f"{inner}    pass")
-        # Every property is read by subscript: an absent optional one raises KeyError, which the function
-        # turns into False (not proven; jsonschema decides). Rows built with every field stay on the fast path.
+        # A required property is read by subscript: when absent it raises KeyError, which the function turns
+        # into False (not proven; jsonschema decides). An optional one is read with .get(name, MISSING): a
+        # record without it (a built row written before a new nullable column existed) stays on the fast path.
         simple_checks = []
         for name, sub in props.items():
-            check = self.simple_check(sub, f"{x}[{name!r}]")
+            optional = name not in required
+            read = f"{x}.get({name!r}, MISSING)" if optional else f"{x}[{name!r}]"
+            check = self.simple_check(sub, read, optional)
             if check is not None:
                 simple_checks.append(check)
                 continue
             value = self.var()
             body: list[str] = []
-            self.emit(sub, value, body, inner)
+            self.emit(sub, value, body, inner + ("    " if optional else ""))
             if body:
-                out.append(f"{inner}{value} = {x}[{name!r}]")
+                out.append(f"{inner}{value} = {read}")
+                if optional:
+                    out.append(f"{inner}if {value} is not MISSING:")
                 out.extend(body)
         for i in range(0, len(simple_checks), 4):  # a few per `if`: fewer jumps, still readable when printed
             out.append(f"{inner}if {' or '.join(simple_checks[i:i + 4])}: return False")
 
-    def simple_check(self, schema: Any, expr: str) -> str | None:
-        """A failing-condition expression for a property whose schema is only a type or only an enum."""
-        if not isinstance(schema, dict) or len(set(schema) - ANNOTATIONS) != 1 or not {"type", "enum"} & set(schema):
+    def simple_check(self, schema: Any, expr: str, optional: bool = False) -> str | None:
+        """A failing-condition expression for a property whose schema is only a type, an enum or a const.
+
+        `optional`: `expr` gives MISSING when the property is absent, which passes (MISSING's type is
+        exactly `object`, which no JSON value has, so adding it to the allowed types costs nothing).
+        """
+        keys = set(schema) - ANNOTATIONS if isinstance(schema, dict) else set()
+        if len(keys) != 1 or not {"type", "enum", "const"} & keys:
             return None
+        absent = {object} if optional else set()
         if "type" in schema:
             types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
             if any(t not in PY_TYPES for t in types):
                 return None
-            return f"type({expr}) not in {self.const(frozenset(k for t in types for k in PY_TYPES[t]))}"
-        values = schema["enum"]
+            return f"type({expr}) not in {self.const(frozenset({k for t in types for k in PY_TYPES[t]} | absent))}"
+        values = schema["enum"] if "enum" in schema else [schema["const"]]
         if not all(v is None or type(v) in (str, int, float) for v in values):
             return None
         # type first: True == 1 in Python, but JSON Schema's enum tells a boolean from a number
-        return (f"type({expr}) not in {self.const(frozenset(type(v) for v in values))} "
-                f"or {expr} not in {self.const(frozenset(values))}")
+        allowed = frozenset(values) | ({self.consts["MISSING"]} if optional else set())
+        return (f"type({expr}) not in {self.const(frozenset(type(v) for v in values) | absent)} "
+                f"or {expr} not in {self.const(allowed)}")
 
 
 def compile_conforms(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
@@ -172,3 +197,35 @@ def compile_conforms(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
     namespace = dict(compiler.consts)
     exec(compile("\n\n".join(compiler.sources), "<schema_check>", "exec"), namespace)  # noqa: S102 (our own source)
     return namespace["conforms"]
+
+
+def first_error(validator: jsonschema.Draft202012Validator, record: Any) -> str | None:
+    """The first violation (by field path) as '<field path>: <message>', or None; '(root)' for the record itself."""
+    errors = sorted(validator.iter_errors(record), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if not errors:
+        return None
+    e = errors[0]
+    message = e.message if len(e.message) <= 200 else e.message[:197] + "..."
+    return f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {message}"
+
+
+class RecordCheck:
+    """`check(record) -> None | '<field path>: <message>'` for one schema file, fast on conforming records.
+
+    The compiled proof (~2-5 us a record) decides every record it can; jsonschema (~100-300 us) gives the
+    verdict and the message for the rest. The schema file is checked against its metaschema on load.
+    """
+
+    def __init__(self, schema: str | Path | dict[str, Any]):
+        if not isinstance(schema, dict):
+            self.path = Path(schema)
+            schema = json.loads(self.path.read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        self.schema = schema
+        self.validator = jsonschema.Draft202012Validator(schema)
+        self.conforms = compile_conforms(schema)
+
+    def __call__(self, record: Any) -> str | None:
+        if self.conforms is not None and self.conforms(record):
+            return None
+        return first_error(self.validator, record)

@@ -156,16 +156,20 @@ def validate_dataset(
         return DatasetResult(path, record_type, detected, schema_result(record_type, records, schema_path), "", "")
 
     golden: dict[tuple[str, str], str] = {}
+    cases: list[dict[str, Any]] = []
     if golden_path is not None:
         golden_path = Path(golden_path)
         if not golden_path.is_file():
             raise DatasetError(f"{golden_path}: no such golden file (see --golden)")
-        golden = golden_keys(_read_jsonl(golden_path))
-    bounds = dataclasses.asdict(params or ValidateParams())
-    suite = load_suite(suite_path, bounds)
+        cases = _read_jsonl(golden_path)
+        golden = golden_keys(cases)
+    params = params or ValidateParams()
+    suite = load_suite(suite_path, dataclasses.asdict(params))
     # An empty file is a failure here even where the stage allows an empty set: you asked about this file.
     training_set = dataclasses.replace(training_set, allow_empty=False)
-    result = validate_set(training_set, records, golden, suite, schema_check(schema_path))
+    # the stage's checks: per-record-type uniqueness (params) and near golden leakage (cases) included
+    result = validate_set(training_set, records, golden, suite, schema_check(schema_path), params,
+                          golden_cases=cases)
     return DatasetResult(path, record_type, detected, result, str(suite_path), str(golden_path or ""))
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from logtune.evaluate.golden import read_golden
 from logtune.evaluate.run import case_messages
-from logtune.io import read_json, read_rows
+from logtune.ids import prompt_version
+from logtune.io import read_json, read_rows, write_rows
+from logtune.records import SFT_EXAMPLE
 from tests.fixtures.evaluate.tiny_model import save_tiny_model
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evaluate"
@@ -27,15 +29,16 @@ def models(tmp_path_factory):
     return root
 
 
-def run(stage, tmp_path, models, out="eval"):
+def run(stage, tmp_path, models, out="eval", extra=(), baseline="base", names=("base", "sft")):
     params = tmp_path / "params.yaml"
     params.write_text(json.dumps({"assistant": {"system_prompt": SYSTEM},
                                   "evaluate": {"id_patterns": [r"\b[A-Z]{2,5}-\d{2,6}\b"], "max_new_tokens": 32,
-                                               "batch_size": 2, "seed": 0, "allow_prompt_ids": True}}))
+                                               "batch_size": 2, "seed": 0, "allow_prompt_ids": True,
+                                               "baseline": baseline}}))
     metrics = tmp_path / f"{out}.json"
-    rc = stage("evaluate").main([str(FIXTURES / "golden.jsonl"), str(tmp_path / out),
-                                 "--model", f"base={models / 'base'}", "--model", f"sft={models / 'sft'}",
-                                 "--params", str(params), "--metrics", str(metrics)])
+    model_args = [a for n in names for a in ("--model", f"{n}={models / n}")]
+    rc = stage("evaluate").main([str(FIXTURES / "golden.jsonl"), str(tmp_path / out), *model_args,
+                                 "--params", str(params), "--metrics", str(metrics), *extra])
     assert rc == 0
     return read_json(metrics), tmp_path / out
 
@@ -50,7 +53,11 @@ def test_evaluate_scores_each_model_on_each_case(stage, tmp_path, models):
     assert sft["refusal_accuracy"] == 1.0 and sft["refusal_precision"] == 1.0 and sft["refusal_recall"] == 1.0
     assert sft["by_tag"]["status"]["n_cases"] == 2 and sft["by_tag"]["status"]["accuracy"] == 0.5
     assert sft["by_tag"]["refusal"]["accuracy"] == 1.0
+    assert sft["context_retention"] == 0.0                   # g003, the multi-turn case, is the one that fails
+    assert sft["by_case_type"]["refusal"]["accuracy"] == 1.0 and sft["by_case_type"]["multi_turn"]["n_cases"] == 1
+    assert sft["prompt_version"] == prompt_version(SYSTEM) and sft["chat_template_version"]
     rows = read_rows(out / "results.parquet")
+    assert json.loads(rows[3]["scores"])["accuracy"] == 1.0 and rows[3]["case_type"] == "answer"
     assert [(r["model"], r["case_id"]) for r in rows] == [(m, c) for m in ("base", "sft") for c in ("g001", "g002", "g003")]
     g003 = rows[-1]
     assert g003["reply"] == TAUGHT[2] and g003["hallucinated_ids"] == ["PRJ-104"] and g003["correct"]
@@ -86,3 +93,40 @@ def test_adapter_dir_is_scored_like_its_base_when_the_adapter_is_a_no_op(stage, 
                                    f"dpo={root / 'dpo'}", "--params", str(params),
                                    "--metrics", str(tmp_path / "eval.json")]) == 0
     assert [r["reply"] for r in read_rows(tmp_path / "out" / "results.parquet")] == TAUGHT
+
+
+def test_champion_baseline_scores_the_released_model_dir_or_says_there_is_none(stage, tmp_path, models, capsys):
+    manifest = tmp_path / "repo" / "release" / "manifest.json"
+    metrics, _ = run(stage, tmp_path, models, baseline="champion", names=("sft",), extra=["--release", str(manifest)])
+    assert sorted(metrics) == ["sft"] and "no release manifest" in capsys.readouterr().out
+    shutil.copytree(models / "sft", tmp_path / "repo" / "release" / "champion")
+    manifest.write_text(json.dumps({"release_id": "r1", "model": {"dir": "release/champion", "kind": "full"}}))
+    metrics, _ = run(stage, tmp_path, models, baseline="champion", names=("base",), extra=["--release", str(manifest)])
+    assert sorted(metrics) == ["base", "champion"]
+    assert metrics["champion"]["accuracy"] == pytest.approx(2 / 3)    # the taught model, under the name champion
+
+
+def test_adapter_with_another_chat_template_than_its_base_is_an_error(stage, tmp_path, models):
+    from logtune.evaluate.run import EvaluateError
+
+    root = tmp_path / "m"
+    shutil.copytree(models / "base", root / "base")
+    shutil.copytree(models / "base", root / "dpo")
+    (root / "dpo" / "logtune_model.json").write_text(json.dumps({"kind": "adapter", "base": "../base"}))
+    (root / "dpo" / "chat_template.jinja").write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    with pytest.raises(EvaluateError, match=r"chat template mismatch: .*dpo has \w+, its base .*base has \w+"):
+        run(stage, tmp_path, root, names=("dpo",))
+
+
+def test_system_prompt_never_trained_on_is_an_error_naming_both(stage, tmp_path, models, monkeypatch):
+    from logtune.evaluate.run import EvaluateError
+
+    train = tmp_path / "sft.parquet"
+    system = {"role": "system", "content": SYSTEM + '\nCONTEXT: {"projects":[]}'}
+    write_rows(train, [{"id": "e1", "messages": [system, {"role": "user", "content": "q"},
+                                                 {"role": "assistant", "content": "a"}]}], SFT_EXAMPLE)
+    run(stage, tmp_path, models, names=("base",), extra=["--train-data", str(train)])   # the trained prompt: fine
+    monkeypatch.setenv("LOGTUNE_SYSTEM_PROMPT_EXTRA", "Always answer in French.")
+    with pytest.raises(EvaluateError, match=f"system prompt mismatch: evaluating under \\w+ .*rendered with "
+                                            f"{prompt_version(SYSTEM)}"):
+        run(stage, tmp_path, models, names=("base",), extra=["--train-data", str(train)])

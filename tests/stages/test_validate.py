@@ -35,7 +35,7 @@ def test_good_sets_pass_and_write_metrics_and_report(tmp_path, stage, capsys):
         "column": "reply_norm", "bound": {"min_value": 0.25, "strict_min": True}}
     report = read_json(tmp_path / "report.json")
     assert "seed 004" in report["sets"]["sft"]["checks"]["uniqueness"]["notes"].lower()
-    assert "sft: 8 records, 23/23 checks passed" in capsys.readouterr().out
+    assert "sft: 8 records, 24/24 checks passed" in capsys.readouterr().out
 
 
 def test_planted_email_exits_1_after_writing_metrics(tmp_path, stage, capsys):

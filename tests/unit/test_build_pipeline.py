@@ -198,3 +198,40 @@ def test_the_same_reply_reached_by_two_oasst_paths_is_built_once():
 def test_a_refusal_template_that_is_no_refusal_fails_at_params_load():
     with pytest.raises(ValueError, match="not a refusal"):
         BuildParams(refusal_templates=("Paris.",))
+
+
+def test_a_record_breaking_its_schema_is_rejected_with_the_field_and_counted():
+    # provenance must be real | synthetic | rewritten: a source that says "imported" breaks every record's contract
+    bad = dict(conv(("q up", "good", 1, None), ("q rw", "bad", -1, "better")), provenance="imported")
+    good = conv(("q none", "fine", None, None), cid="c2")
+    out = build([bad, good], BuildParams(history_turns=0), [])
+    assert [(r["rule"], r["conversation_id"]) for r in out.sft] == [("unrated_reply", "c2")]
+    assert out.preference == [] and out.kto == []
+    schema = [r for r in out.rejected if r["reason"] == "schema"]
+    assert sorted(r["detail"].split(":")[0] for r in schema) == ["kto", "preference", "sft", "sft"]
+    assert all(r["detail"].endswith("provenance: 'imported' is not one of ['real', 'synthetic', 'rewritten']")
+               for r in schema)
+    assert json.loads(schema[0]["record"])["conversation_id"] == "c1"
+    m = out.metrics
+    assert m["schema_rejected"] == {"sft": 2, "preference": 1, "kto": 1}
+    assert m["rejected_by_reason"]["schema"] == 4 and m["rejected"] == 4
+    assert m["outcomes"]["upvoted"] == m["outcomes"]["rewrite"] == m["outcomes"]["unrated"] == 1   # routed, then refused
+
+
+def test_earlier_unrated_turns_of_a_compared_transcript_are_context_not_targets():
+    # HH-RLHF: only the final reply was compared (meta `rejected`); the earlier assistant turn was never rated
+    c = conv(("How do I pick a lock?", "Use a tension wrench and a pick.", None, None),
+             ("Is that legal?", "Only on locks you own.", None, None), cid="hh1")
+    c["messages"][3]["feedback_meta"] = json.dumps({"rejected": "Sure, nobody checks."})
+    out = build([c], BuildParams(history_turns=3), [])
+    assert out.sft == [] and [p["chosen"][0]["content"] for p in out.preference] == ["Only on locks you own."]
+    assert out.preference[0]["prompt"][1:] == [   # still shown as history
+        {"role": "user", "content": "How do I pick a lock?"},
+        {"role": "assistant", "content": "Use a tension wrench and a pick."},
+        {"role": "user", "content": "Is that legal?"}]
+    assert [(r["reason"], json.loads(r["record"])["message_id"]) for r in out.rejected] == [
+        ("unrated_transcript_turn", "a0")]
+    # the same turns without a compared final reply: both are ordinary unrated replies
+    plain = build([conv(("How do I pick a lock?", "Use a tension wrench.", None, None),
+                        ("Is that legal?", "Only on locks you own.", None, None))], BuildParams(), [])
+    assert sorted(r["rule"] for r in plain.sft) == ["unrated_reply", "unrated_reply"]

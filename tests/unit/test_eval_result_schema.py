@@ -6,11 +6,16 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
+from logtune.evaluate.golden import golden_case
+from logtune.evaluate.metrics import score_case
 from logtune.records import EVAL_RESULT
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "eval_result.v1.schema.json").read_text())
-ROW = {"case_id": "g001", "model": "dpo", "reply": "PRJ-1 is on hold.", "passed": True, "correct": True,
-       "refused": False, "must_refuse": False, "hallucinated_ids": [], "reply_words": 4, "tags": ["status"]}
+CASE = golden_case({"id": "g001", "context": {"records": [{"id": "PRJ-1", "status": "on hold"}]},
+                    "messages": [{"role": "user", "content": "Status of PRJ-1?"}],
+                    "expected": {"contains": ["PRJ-1", "on hold"]}, "tags": ["status"]})
+# what evaluate writes: a scored row without its `problems` (replies.jsonl only, not a Parquet column)
+ROW = {k: v for k, v in score_case(CASE, "PRJ-1 is on hold.", "dpo").items() if k != "problems"}
 
 
 def test_schema_and_parquet_layout_agree():
@@ -21,3 +26,4 @@ def test_a_scored_row_is_valid_and_one_without_a_verdict_is_not():
     validator = Draft202012Validator(SCHEMA)
     assert list(validator.iter_errors(ROW)) == []
     assert list(validator.iter_errors({k: v for k, v in ROW.items() if k != "passed"}))
+    assert list(validator.iter_errors({**ROW, "scores": {"accuracy": 1}}))   # scores is JSON text, not an object

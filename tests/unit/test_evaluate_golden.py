@@ -38,3 +38,40 @@ def test_misspelled_expected_key_is_an_error(tmp_path):
     bad = dict(GOOD, expected={"contain": ["PRJ-1042"]})
     with pytest.raises(GoldenError, match="unknown key 'expected.contain'"):
         read_golden(write(tmp_path, bad))
+
+
+TOOL_CASE = dict(GOOD, id="t1", tools=[{"name": "lookup_record", "parameters": {"type": "object"}}],
+                 expected={"contains": ["lookup_record"], "tool_call": {"name": "lookup_record", "arguments": {"id": "PRJ-9"}},
+                           "min_words": 0, "persona": "executive", "answer": ["x"], "regex": ["^\\{"]})
+
+
+def test_extended_case_loads_tools_call_and_derived_case_type(tmp_path):
+    (case,) = read_golden(write(tmp_path, TOOL_CASE))
+    assert case.case_type == "tool" and case.tool_call.arguments == {"id": "PRJ-9"} and case.persona == "executive"
+    # the model sees the tools inside CONTEXT, where training conversations carry them
+    assert case.shown_context == {**GOOD["context"], "tools": TOOL_CASE["tools"]}
+    (plain,) = read_golden(write(tmp_path, GOOD))
+    assert plain.case_type == "answer" and plain.shown_context == GOOD["context"]
+
+
+def test_expected_call_of_a_tool_the_case_does_not_offer_is_an_error(tmp_path):
+    bad = dict(TOOL_CASE, expected={"tool_call": {"name": "ssh", "arguments": {}}})
+    with pytest.raises(GoldenError, match="'expected.tool_call.name' 'ssh' is not one of the case's tools"):
+        read_golden(write(tmp_path, bad))
+
+
+def test_unknown_persona_and_bad_regex_are_errors(tmp_path):
+    with pytest.raises(GoldenError, match="expected.persona"):
+        read_golden(write(tmp_path, dict(GOOD, expected={"persona": "pirate"})))
+    with pytest.raises(GoldenError, match="not a valid regex"):
+        read_golden(write(tmp_path, dict(GOOD, expected={"regex": ["("]})))
+
+
+def test_repo_golden_set_satisfies_the_json_schema(repo_root):
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((repo_root / "schemas" / "golden_case.v1.schema.json").read_text())
+    validator = Draft202012Validator(schema)
+    for line in (repo_root / "golden" / "golden.jsonl").read_text().splitlines():
+        assert not list(validator.iter_errors(json.loads(line))), line[:80]
+    assert list(validator.iter_errors(dict(TOOL_CASE, expected={"tool_call": "nothing"})))

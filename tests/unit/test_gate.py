@@ -1,76 +1,229 @@
-"""The gate on literal metrics: promote on no regression, reject naming metric, values, delta, tolerance."""
+"""The gate on literal per-case results: bootstrap intervals, the decision rules, flips, tags, baselines."""
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from logtune.gate import GateError, compare, flips
+from logtune.evaluate.scores import mean_scores
+from logtune.gate import (BootstrapParams, GateError, GateParams, bootstrap_delta, decide, flips, judge_delta,
+                          resample_counts)
 
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gate" / "results.json"
 TOL = {"accuracy": 0.0, "refusal_accuracy": 0.0, "hallucinated_id_rate": 0.0}
 
 
-def metrics(accuracy=0.5, refusal_accuracy=0.8, hallucinated_id_rate=0.2, n_cases=10, **extra):
-    return dict(accuracy=accuracy, refusal_accuracy=refusal_accuracy,
-                hallucinated_id_rate=hallucinated_id_rate, n_cases=n_cases, **extra)
+def rows_from(base: list[dict], cand: list[dict], tags=None, names=("base", "dpo")) -> list[dict]:
+    """EVAL_RESULT rows for two models from per-case score dicts (`passed` = accuracy == 1)."""
+    rows = []
+    for name, values in zip(names, (base, cand)):
+        for i, scores in enumerate(values):
+            rows.append({"case_id": f"c{i:03d}", "model": name, "reply": f"{name} reply {i}",
+                         "passed": scores.get("accuracy") == 1.0, "tags": (tags or {}).get(i, []),
+                         "case_type": "answer", "scores": json.dumps(scores)})
+    return rows
 
 
-def test_candidate_equal_or_better_is_promoted():
-    m = {"base": metrics(), "dpo": metrics(accuracy=0.6, hallucinated_id_rate=0.1)}
-    g = compare(m, "dpo", "base", TOL)
-    assert g["decision"] == "promote" and g["reasons"] == []
-    assert g["metrics"]["hallucinated_id_rate"]["ok"] is True
-    assert g["metrics"]["accuracy"]["delta"] == pytest.approx(0.1)
+def acc(*flags) -> list[dict]:
+    return [{"accuracy": float(f), "refusal_accuracy": 1.0, "hallucinated_id_rate": 0.0} for f in flags]
 
 
-def test_accuracy_drop_is_rejected_with_values_delta_and_tolerance():
-    g = compare({"base": metrics(), "dpo": metrics(accuracy=0.4)}, "dpo", "base", TOL)
-    assert g["decision"] == "reject" and g["metrics"]["accuracy"]["ok"] is False
+def params(**kw) -> GateParams:
+    kw.setdefault("tolerances", TOL)
+    kw.setdefault("bootstrap", BootstrapParams(n_resamples=1000, confidence=0.95, seed=0))
+    return GateParams(**kw)
+
+
+# ----------------------------------------------------------------------------------- the interval
+
+def test_constant_shift_gives_a_degenerate_interval_at_the_shift():
+    rng = np.random.default_rng(1)
+    base = list(rng.uniform(0, 0.7, size=150))
+    cand = [b + 0.25 for b in base]
+    stat = bootstrap_delta(base, cand, resample_counts(150, 1000, 0), 0.95)
+    assert stat["delta"] == pytest.approx(0.25)
+    assert stat["ci_low"] == pytest.approx(0.25) and stat["ci_high"] == pytest.approx(0.25)
+
+
+def test_interval_covers_a_known_paired_bernoulli_difference_about_95_percent_of_the_time():
+    # Each case: baseline passes with p 0.5; the candidate keeps a pass with p 0.9 and fixes a failure
+    # with p 0.3: P(candidate passes) = 0.5*0.9 + 0.5*0.3 = 0.6, so the true delta is +0.10, and the
+    # two models are correlated per case as real paired results are.
+    true_delta, n_cases, hits, seeds = 0.10, 150, 0, 300
+    for seed in range(seeds):
+        rng = np.random.default_rng(10_000 + seed)
+        base = rng.random(n_cases) < 0.5
+        cand = np.where(base, rng.random(n_cases) < 0.9, rng.random(n_cases) < 0.3)
+        stat = bootstrap_delta([float(x) for x in base], [float(x) for x in cand],
+                               resample_counts(n_cases, 500, seed), 0.95)
+        hits += stat["ci_low"] <= true_delta <= stat["ci_high"]
+    coverage = hits / seeds
+    assert 0.90 <= coverage <= 0.985, coverage   # measured 0.947
+
+
+def test_interval_is_seeded_and_reproducible():
+    base, cand = [1.0, 0.0, 1.0, 0.0, 1.0] * 10, [1.0, 1.0, 0.0, 0.0, 1.0] * 10
+    one = bootstrap_delta(base, cand, resample_counts(50, 500, 3), 0.95)
+    two = bootstrap_delta(base, cand, resample_counts(50, 500, 3), 0.95)
+    assert one == two and one["ci_low"] < 0 < one["ci_high"]
+
+
+def test_precision_like_metric_uses_each_models_own_applicable_cases():
+    # refusal precision is defined on the cases a model refused: the null pattern differs per model
+    base = [1.0, 1.0, None, None]
+    cand = [None, 0.0, 1.0, None]
+    stat = bootstrap_delta(base, cand, resample_counts(4, 500, 0), 0.95)
+    assert stat["baseline"] == 1.0 and stat["candidate"] == 0.5 and stat["delta"] == -0.5
+    assert stat["n_cases"] == 1  # only case 1 has a value on both sides
+
+
+def test_metric_null_for_a_model_everywhere_has_no_delta():
+    stat = bootstrap_delta([1.0, 0.0], [None, None], resample_counts(2, 200, 0), 0.95)
+    assert stat["delta"] is None and stat["ci_low"] is None
+
+
+# ------------------------------------------------------------------------------------ the rules
+
+@pytest.mark.parametrize("rule, stat, expected", [
+    ("significant", {"delta": -0.05, "ci_low": -0.09, "ci_high": -0.02}, "regressed"),
+    ("significant", {"delta": -0.02, "ci_low": -0.05, "ci_high": +0.01}, "noise"),
+    ("significant", {"delta": +0.01, "ci_low": -0.02, "ci_high": +0.04}, "ok"),
+    ("point", {"delta": -0.02, "ci_low": -0.05, "ci_high": +0.01}, "regressed"),
+    ("non_inferior", {"delta": +0.01, "ci_low": -0.02, "ci_high": +0.04}, "regressed"),
+    ("non_inferior", {"delta": +0.05, "ci_low": +0.01, "ci_high": +0.09}, "ok"),
+    ("significant", {"delta": None, "ci_low": None, "ci_high": None}, "skipped"),
+])
+def test_judge_delta_for_a_higher_is_better_metric(rule, stat, expected):
+    assert judge_delta(stat, +1, 0.0, rule) == expected
+
+
+def test_judge_delta_flips_the_interval_for_a_lower_is_better_metric():
+    up = {"delta": +0.05, "ci_low": +0.02, "ci_high": +0.09}   # more hallucinations, clearly
+    assert judge_delta(up, -1, 0.0, "significant") == "regressed"
+    assert judge_delta(up, -1, 0.1, "significant") == "ok"        # within tolerance
+
+
+def test_many_broken_cases_reject_naming_metric_values_interval_and_tolerance():
+    base = acc(*([1] * 10 + [0] * 90))
+    cand = acc(*([0] * 10 + [0] * 90))   # ten cases broken, none fixed
+    g = decide(rows_from(base, cand), params())
+    assert g["decision"] == "reject" and g["metrics"]["accuracy"]["status"] == "regressed"
     (reason,) = g["reasons"]
-    assert "accuracy: baseline 0.5000, candidate 0.4000, delta -0.1000 exceeds tolerance 0.0000" in reason
+    assert reason.startswith("accuracy: baseline 0.1000, candidate 0.0000, delta -0.1000 (95% CI -")
+    assert "regresses beyond tolerance 0.0000" in reason
+    assert g["flips"]["n_broken"] == 10 and g["flips"]["broken"][0] == "c000"
+
+
+def test_one_broken_case_is_noise_under_significant_but_a_regression_under_point():
+    base, cand = acc(*([1] + [0] * 99)), acc(*([0] * 100))
+    g = decide(rows_from(base, cand), params())
+    assert g["decision"] == "promote" and g["metrics"]["accuracy"]["status"] == "noise"
+    assert g["warnings"] and "within noise" in g["warnings"][0]
+    assert decide(rows_from(base, cand), params(rule="point"))["decision"] == "reject"
+
+
+def test_identical_models_promote_with_a_zero_width_interval():
+    base = acc(1, 0, 1, 1, 0)
+    g = decide(rows_from(base, base), params(rule="non_inferior"))
+    m = g["metrics"]["accuracy"]
+    assert g["decision"] == "promote" and m["delta"] == 0 and m["ci_low"] == 0 and m["ci_high"] == 0
 
 
 def test_more_hallucinated_ids_is_a_regression_because_lower_is_better():
-    g = compare({"base": metrics(), "dpo": metrics(hallucinated_id_rate=0.3)}, "dpo", "base", TOL)
+    base = [{"accuracy": 1.0, "refusal_accuracy": 1.0, "hallucinated_id_rate": 0.0}] * 40
+    cand = [{"accuracy": 1.0, "refusal_accuracy": 1.0, "hallucinated_id_rate": float(i < 8)} for i in range(40)]
+    g = decide(rows_from(base, cand), params())
     assert g["decision"] == "reject" and g["reasons"][0].startswith("hallucinated_id_rate:")
+    assert "lower is better" in g["reasons"][0]
 
 
-def test_regression_within_tolerance_is_promoted():
-    g = compare({"base": metrics(), "dpo": metrics(accuracy=0.45)}, "dpo", "base", dict(TOL, accuracy=0.05))
-    assert g["decision"] == "promote"
+def test_ungated_metrics_are_reported_not_judged():
+    base = [{"accuracy": 1.0, "refusal_accuracy": 1.0, "hallucinated_id_rate": 0.0, "token_f1": 0.9}] * 20
+    cand = [{"accuracy": 1.0, "refusal_accuracy": 1.0, "hallucinated_id_rate": 0.0, "token_f1": 0.1}] * 20
+    g = decide(rows_from(base, cand), params())
+    assert g["decision"] == "promote" and g["metrics"]["token_f1"]["status"] == "reported"
+    assert g["metrics"]["token_f1"]["delta"] == pytest.approx(-0.8)
 
 
-def test_null_metric_is_skipped_not_passed_silently():
-    m = {"base": metrics(refusal_precision=None), "dpo": metrics(refusal_precision=0.9)}
-    g = compare(m, "dpo", "base", dict(TOL, refusal_precision=0.0))
-    assert g["decision"] == "promote" and g["skipped"] == ["refusal_precision"]
-    assert g["metrics"]["refusal_precision"]["ok"] is None
+# ------------------------------------------------------------------------ fixture, tags, baselines
+
+def fixture_rows():
+    return json.loads(FIXTURE.read_text())
 
 
-def test_different_case_counts_are_rejected_as_not_comparable():
-    g = compare({"base": metrics(), "dpo": metrics(n_cases=9)}, "dpo", "base", TOL)
-    assert g["decision"] == "reject" and "not the same golden set" in g["reasons"][0]
+def test_fixture_flips_and_means_match_mean_scores():
+    rows = fixture_rows()
+    g = decide(rows, params(tolerances={"accuracy": 0.0, "refusal_precision": 0.0}))
+    assert g["flips"] == {"fixed": ["g2"], "broken": ["g3"], "n_fixed": 1, "n_broken": 1, "n_same": 4}
+    for model, side in (("base", "baseline"), ("dpo", "candidate")):
+        means = mean_scores(r for r in rows if r["model"] == model)
+        for metric in ("accuracy", "refusal_accuracy", "refusal_precision"):
+            assert g["metrics"][metric][side] == pytest.approx(means[metric])
 
 
-def test_unknown_metric_in_tolerances_is_an_error():
-    with pytest.raises(GateError, match="unknown metric 'acuracy'"):
-        compare({"base": metrics(), "dpo": metrics()}, "dpo", "base", {"acuracy": 0.0})
+def test_per_tag_deltas_are_gated_and_a_tag_without_cases_is_a_warning():
+    g = decide(fixture_rows(), params(tags=["refusal", "answerable", "hard:ambiguity"], rule="point"))
+    assert g["tags"]["refusal"]["n_cases"] == 2
+    assert g["tags"]["refusal"]["metrics"]["refusal_accuracy"]["delta"] == pytest.approx(-0.5)
+    assert any(r.startswith("tag refusal: refusal_accuracy:") for r in g["reasons"])
+    assert g["tags"]["hard:ambiguity"] == {"n_cases": 0, "metrics": {}}
+    assert any("hard:ambiguity" in w for w in g["warnings"])
 
 
-def test_missing_model_is_an_error():
-    with pytest.raises(GateError, match="model 'dpo' not in eval metrics"):
-        compare({"base": metrics()}, "dpo", "base", TOL)
+def test_champion_baseline_falls_back_to_base_with_a_note():
+    g = decide(fixture_rows(), params(baseline="champion"))
+    assert g["baseline"] == "base" and g["baseline_requested"] == "champion"
+    assert "'champion' was not scored" in g["notes"][0]
 
 
-def test_flips_list_fixed_and_broken_cases():
+def test_champion_baseline_is_used_when_scored():
+    rows = fixture_rows() + [dict(r, model="champion") for r in fixture_rows() if r["model"] == "dpo"]
+    g = decide(rows, params(baseline="champion"))
+    assert g["baseline"] == "champion" and g["notes"] == [] and g["metrics"]["accuracy"]["delta"] == 0
+
+
+def test_different_case_sets_are_rejected_as_not_comparable():
+    rows = [r for r in fixture_rows() if not (r["model"] == "dpo" and r["case_id"] == "g6")]
+    g = decide(rows, params())
+    assert g["decision"] == "reject" and "case sets differ" in g["reasons"][0]
+
+
+def test_stale_eval_json_is_an_error():
+    with pytest.raises(GateError, match="dpo accuracy = 0.900000.*stale"):
+        decide(fixture_rows(), params(), {"dpo": {"accuracy": 0.9}, "base": {}})
+
+
+def test_gated_metric_missing_from_every_scores_is_an_error_not_a_pass():
+    rows = [dict(r, scores=None) for r in fixture_rows()]   # results from before the scores column
+    with pytest.raises(GateError, match="in no result row's `scores`"):
+        decide(rows, params())
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"tolerances": {"acuracy": 0.0}}, "unknown or ungated metric 'acuracy'"),
+    ({"tolerances": {"reply_words": 0.0}}, "unknown or ungated metric 'reply_words'"),
+    ({"tolerances": {"accuracy": -0.1}}, "tolerance must be a number >= 0"),
+    ({"rule": "strict"}, "gate.rule: must be one of"),
+    ({"candidate": "sft"}, "candidate 'sft' not in the results"),
+    ({"baseline": "champion", "fallback_baseline": "tiny"}, "neither baseline 'champion' nor fallback 'tiny'"),
+])
+def test_bad_params_are_errors(kw, message):
+    with pytest.raises(GateError, match=message):
+        decide(fixture_rows(), params(**kw))
+
+
+def test_flips_from_rows_keep_the_old_call_shape():
     rows = [{"model": "base", "case_id": "g1", "passed": True}, {"model": "dpo", "case_id": "g1", "passed": False},
             {"model": "base", "case_id": "g2", "passed": False}, {"model": "dpo", "case_id": "g2", "passed": True},
-            {"model": "base", "case_id": "g3", "passed": True}, {"model": "dpo", "case_id": "g3", "passed": True},
             {"model": "sft", "case_id": "g1", "passed": True}]
-    assert flips(rows, "dpo", "base") == {"fixed": ["g2"], "broken": ["g1"], "n_fixed": 1, "n_broken": 1}
+    assert flips(rows, "dpo", "base") == {"fixed": ["g2"], "broken": ["g1"], "n_fixed": 1, "n_broken": 1, "n_same": 0}
 
 
 def test_repo_params_gate_section_builds_and_names_known_metrics(repo_root):
-    from logtune.gate import GateParams, check_tolerances
+    from logtune.gate import check_params
     from logtune.params import load_params
 
     p = load_params(repo_root / "params.yaml", "gate", GateParams)
-    check_tolerances(p.tolerances)
-    assert p.candidate != p.baseline and "accuracy" in p.tolerances
+    check_params(p)
+    assert p.candidate != p.baseline and "accuracy" in p.tolerances and p.rule == "significant"

@@ -13,7 +13,8 @@ def sft_table(rows, schema=records.SFT_EXAMPLE):
 
 
 def rec(i, conv, record_type="chat", provenance="real", **extra):
-    return {"id": i, "messages": [{"role": "user", "content": i}], "record_type": record_type,
+    return {"id": i, "messages": [{"role": "user", "content": i}, {"role": "assistant", "content": f"re {i}"}],
+            "record_type": record_type,
             "task_type": "support", "provenance": provenance, "rule": "r", "conversation_id": conv, **extra}
 
 
@@ -51,7 +52,7 @@ def test_mix_set_accounts_for_every_record_and_reports_achieved_shares():
                                                           MixRow(name="refusal", record_type="refusal", share=0.5)))
     m = mix_set(sft_table(rows), "sft", p, {})
     assert m.metrics["rows"]["chat"]["achieved_count"] == 6 and m.metrics["rows"]["refusal"]["achieved_count"] == 6
-    assert m.metrics["dropped_by_reason"] == {"downsampled": 4, "unmatched": 0}
+    assert m.metrics["dropped_by_reason"] == {"downsampled": 4, "schema": 0, "unmatched": 0}
     assert m.metrics["read"] == m.metrics["train_records"] + m.metrics["heldout"] + m.metrics["dropped"] == 16
     assert sorted(r["id"] for r in m.dropped) == sorted(set(f"b{i}" for i in range(10)) -
                                                         set(m.train.column("id").to_pylist()))
@@ -63,12 +64,33 @@ def test_unmatched_drop_is_counted_by_reason():
     assert m.train.column("id").to_pylist() == ["x"] and [(r["id"], r["reason"]) for r in m.dropped] == [("y", "unmatched")]
 
 
-def test_new_lineage_columns_pass_through_with_the_schema_read():
-    schema = records.SFT_EXAMPLE.append(pa.field("persona", pa.string()))
-    table = sft_table([rec("x", "c1", persona="terse"), rec("y", "c2", persona="chatty")], schema)
+def test_a_set_written_before_a_new_optional_column_passes_through_with_the_schema_read():
+    # built before records gained `generated_by`: the contract allows its absence, the layout is kept
+    schema = pa.schema([f for f in records.SFT_EXAMPLE if f.name != "generated_by"])
+    table = sft_table([rec("x", "c1"), rec("y", "c2")], schema)
     m = mix_set(table, "sft", MixParams(eval_share=0.0, table=(MixRow(count=4, oversample=2),)), {})
-    assert m.train.schema == schema
-    assert m.train.to_pylist()[1]["id"] == "x#2" and m.train.to_pylist()[1]["persona"] == "terse"
+    assert m.train.schema == schema and m.dropped == []
+    assert m.train.to_pylist()[1]["id"] == "x#2"
+
+
+def test_records_breaking_the_schema_reach_neither_side_and_are_dropped_with_the_field():
+    rows = [rec("x", "c1"), rec("y", "c2"), dict(rec("z", "c3"), messages=[])]
+    m = mix_set(sft_table(rows), "sft", MixParams(eval_share=0.5, seed=3), {})
+    kept = m.train.column("id").to_pylist() + m.heldout.column("id").to_pylist()
+    assert sorted(kept) == ["x", "y"]
+    assert [(r["id"], r["reason"], r["detail"]) for r in m.dropped] == [
+        ("z", "schema", "set sft: messages: [] is too short")]
+    assert m.metrics["dropped_by_reason"] == {"downsampled": 0, "schema": 1, "unmatched": 0}
+    assert m.metrics["read"] == 3 == m.metrics["train_records"] + m.metrics["heldout"] + m.metrics["dropped"]
+
+
+def test_a_column_the_contract_does_not_know_drops_every_record_of_the_set():
+    # e.g. a stage between build and mix added `persona` without a new schema version: nothing trains on it
+    schema = records.SFT_EXAMPLE.append(pa.field("persona", pa.string()))
+    m = mix_set(sft_table([rec("x", "c1", persona="terse"), rec("y", "c2")], schema), "sft",
+                MixParams(eval_share=0.0), {})
+    assert m.train.num_rows == 0 and [r["reason"] for r in m.dropped] == ["schema", "schema"]
+    assert "('persona' was unexpected)" in m.dropped[0]["detail"]
 
 
 def test_mix_params_reject_a_row_with_both_count_and_share():

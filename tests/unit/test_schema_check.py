@@ -68,3 +68,59 @@ def test_proves_a_complete_row_and_gives_up_on_unsupported_schemas():
                  "$ref": "#/$defs/node"}
     check = compile_conforms(recursive)
     assert check({"kids": [{"kids": []}]}) is True and check({"kids": [{"kids": 3}]}) is False
+
+
+# ------------------------------------------------------------- training-record schemas (build and mix)
+
+ROOT = SCHEMA_PATH.parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "validate"
+RECORD_SCHEMAS = {"sft_example": "sft_good.json", "preference_pair": "preference_good.json",
+                  "kto_example": "kto_good.json"}
+# (schema, path, value): minItems, const, an optional column absent or mistyped, a required one absent
+RECORD_MUTATIONS = [
+    ("sft_example", ("messages",), []), ("sft_example", ("messages", 0, "role"), "bot"),
+    ("sft_example", ("generated_by",), KeyError), ("sft_example", ("generated_by",), {"provider": "x"}),
+    ("sft_example", ("message_ids",), KeyError), ("sft_example", ("message_ids",), ["1", 2]),
+    ("sft_example", ("provenance",), KeyError), ("sft_example", ("phase",), 3),
+    ("preference_pair", ("chosen",), []), ("preference_pair", ("chosen", 0, "role"), "user"),
+    ("preference_pair", ("rejected", 0, "role"), KeyError), ("preference_pair", ("generated_by",), KeyError),
+    ("kto_example", ("label",), 1), ("kto_example", ("label",), None), ("kto_example", ("completion", 0, "role"), "tool"),
+    ("kto_example", ("prompt",), []), ("kto_example", ("surprise",), "x"),
+]
+
+
+def _record(schema_name: str) -> dict:
+    return json.loads((FIXTURES / RECORD_SCHEMAS[schema_name]).read_text())[0]
+
+
+@pytest.mark.parametrize("schema_name, path, value", RECORD_MUTATIONS)
+def test_training_record_schemas_compile_and_never_pass_what_jsonschema_rejects(schema_name, path, value):
+    schema = json.loads((ROOT / "schemas" / f"{schema_name}.v1.schema.json").read_text())
+    conforms = compile_conforms(schema)
+    assert conforms is not None, "build and mix rely on the fast path for every record"
+    record = copy.deepcopy(_record(schema_name))
+    *parents, last = path
+    target = record
+    for key in parents:
+        target = target[key]
+    if value is KeyError:
+        target.pop(last, None)
+    else:
+        target[last] = value
+    valid = jsonschema.Draft202012Validator(schema).is_valid(record)
+    assert conforms(record) is valid or conforms(record) is False
+    if not valid:
+        assert conforms(record) is False
+
+
+def test_record_check_proves_good_records_and_names_the_first_bad_field():
+    from logtune.schema_check import RecordCheck
+
+    check = RecordCheck(ROOT / "schemas" / "preference_pair.v1.schema.json")
+    good = _record("preference_pair")
+    assert check.conforms(good) is True and check(good) is None
+    assert check.conforms({k: v for k, v in good.items() if k != "generated_by"}) is True   # optional, absent
+    bad = copy.deepcopy(good)
+    bad["chosen"][0]["role"] = "user"
+    assert check(bad) == "chosen/0/role: 'assistant' was expected"
+    assert check({**good, "id": ""}).startswith("id: '' should be non-empty")

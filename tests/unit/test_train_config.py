@@ -1,21 +1,36 @@
 import pytest
+import torch
 
 from logtune.params import ParamsError, load_params, read_params
-from logtune.train.config import dpo_config, lora_config, sft_config
+from logtune.train.config import (bnb_config, check_sft_section, dpo_config, kto_config, lora_config, output_options,
+                                  preference_config, preference_objective, quantization_kwargs, sft_config)
+from logtune.train.curriculum import Curriculum, curriculum_params
 from logtune.train.tiny import BaseParams
 
 
-def test_shipped_params_build_the_real_trl_and_peft_configs(repo_root, tmp_path):
+def test_shipped_params_build_the_real_trl_peft_and_bnb_configs(repo_root, tmp_path):
+    from trl import DPOConfig, KTOConfig
+
     params = read_params(repo_root / "params.yaml")
-    sft = sft_config(params["sft"], tmp_path)
-    dpo = dpo_config(params["dpo"], tmp_path)
-    lora = lora_config(params["sft"])
+    sft, pref = params["sft"], params["preference"]
+    check_sft_section(sft)
+    config = sft_config(sft, tmp_path)
+    lora = lora_config(sft)
+    objective, chosen = preference_config(pref, tmp_path)
+    dpo = dpo_config(pref["dpo"], tmp_path)
+    kto = kto_config(pref["kto"], tmp_path)
     base = load_params(repo_root / "params.yaml", "base", BaseParams)
-    assert sft.learning_rate == params["sft"]["learning_rate"] and sft.assistant_only_loss
-    assert dpo.beta == params["dpo"]["beta"]
-    assert lora.r == params["sft"]["lora"]["r"] and lora.task_type == "CAUSAL_LM"
+    assert config.learning_rate == sft["learning_rate"] and config.assistant_only_loss
+    assert lora.r == sft["lora"]["r"] and lora.task_type == "CAUSAL_LM"
+    assert set(lora.target_modules) == set(sft["lora"]["target_modules"])
+    assert bnb_config(sft) is None  # the default run is plain LoRA
+    assert curriculum_params(sft["curriculum"]) == Curriculum(**{**sft["curriculum"],
+                                                                 "phases": tuple(sft["curriculum"]["phases"])})
+    assert objective == pref["objective"] and isinstance(chosen, DPOConfig if objective == "dpo" else KTOConfig)
+    assert isinstance(dpo, DPOConfig) and dpo.beta == pref["dpo"]["beta"]
+    assert isinstance(kto, KTOConfig) and kto.undesirable_weight == pref["kto"]["undesirable_weight"]
     assert base.tiny.hidden_size == params["base"]["tiny"]["hidden_size"]
-    for cfg in (sft, dpo):  # CPU-safe settings forced where the section is silent
+    for cfg in (config, dpo, kto):  # CPU-safe settings forced where the section is silent
         assert not cfg.bf16 and not cfg.activation_checkpointing and cfg.report_to == []
         assert cfg.save_strategy == "no" and not cfg.push_to_hub and cfg.output_dir == str(tmp_path)
 
@@ -23,26 +38,75 @@ def test_shipped_params_build_the_real_trl_and_peft_configs(repo_root, tmp_path)
 def test_user_setting_wins_over_cpu_safe_default(tmp_path):
     assert sft_config({"gradient_checkpointing": True}, tmp_path).activation_checkpointing
     assert not sft_config({"assistant_only_loss": False}, tmp_path).assistant_only_loss
+    # checkpointing from logtune.train.resume wins over the section and the defaults
+    assert sft_config({}, tmp_path, {"save_strategy": "steps", "save_steps": 7}).save_steps == 7
 
 
 @pytest.mark.parametrize("section, where, key", [
     ({"learning_rat": 1e-3}, "sft", "learning_rat"),
     ({"lora": {"rank": 8}}, "sft.lora", "rank"),
     ({"output_dir": "elsewhere"}, "sft", "output_dir"),  # the output dir is argv's, not a param
+    ({"quantization": "4bit", "bnb": {"bnb_4bit_quant": "nf4"}}, "sft.bnb", "bnb_4bit_quant"),
+    ({"curriculum": {"phase": ["a"]}}, "sft.curriculum", "phase"),
 ])
-def test_unknown_sft_key_is_an_error_naming_it(section, where, key, tmp_path):
+def test_unknown_sft_key_is_an_error_naming_it(section, where, key):
     with pytest.raises(ParamsError, match=rf"'{where}': unknown key '{key}'"):
-        sft_config(section, tmp_path)
+        check_sft_section(section)
 
 
-def test_unknown_dpo_key_and_dpo_lora_are_errors(tmp_path):
-    with pytest.raises(ParamsError, match="'dpo': unknown key 'betta'"):
-        dpo_config({"betta": 0.1}, tmp_path)
-    with pytest.raises(ParamsError, match="'dpo': 'lora' is not used"):
+@pytest.mark.parametrize("section, message", [
+    ({"quantization": "4-bit"}, "'sft.quantization': expected null, 4bit or 8bit"),
+    ({"bnb": {"bnb_4bit_quant_type": "fp4"}}, "'sft.bnb': set only with 'sft.quantization'"),
+    ({"curriculum": {"mode": "interleaved"}}, "'sft.curriculum.mode': expected phased or mixed"),
+    ({"curriculum": {"unlisted": "drop"}}, "'sft.curriculum.unlisted': expected other or reject"),
+    ({"curriculum": {"phases": ["a", "a"]}}, "'sft.curriculum.phases': expected distinct phase names"),
+    ({"curriculum": {"phases": ["a", "other"]}}, "'other' is reserved"),
+    ({"export_merged": "yes"}, "'sft.export_merged': expected true or false"),
+])
+def test_bad_logtune_subsection_values_are_errors(section, message):
+    with pytest.raises(ParamsError, match=message):
+        check_sft_section(section)
+
+
+def test_logtune_subsections_are_not_passed_to_trl(tmp_path):
+    section = {"quantization": None, "bnb": {}, "curriculum": {"mode": "mixed"}, "launch": {"num_processes": 1},
+               "resume": {"enabled": False}, "export_merged": False, "model_card": True, "lora": {"r": 4}}
+    check_sft_section(section)
+    assert sft_config(section, tmp_path).learning_rate > 0
+    assert output_options("sft", section) == {"model_card": True, "export_merged": False}
+
+
+def test_4bit_is_qlora_nf4_double_quant_bf16_compute_and_bnb_overrides_any_field():
+    q = bnb_config({"quantization": "4bit"})
+    assert q.load_in_4bit and q.bnb_4bit_quant_type == "nf4" and q.bnb_4bit_use_double_quant
+    assert q.bnb_4bit_compute_dtype == torch.bfloat16
+    q = bnb_config({"quantization": "4bit", "bnb": {"bnb_4bit_quant_type": "fp4", "bnb_4bit_compute_dtype": "float16"}})
+    assert q.bnb_4bit_quant_type == "fp4" and q.bnb_4bit_compute_dtype == torch.float16
+    assert bnb_config({"quantization": "8bit"}).load_in_8bit
+    # plain JSON: these kwargs are also written into the adapter's marker
+    assert quantization_kwargs({"quantization": "4bit"})["bnb_4bit_compute_dtype"] == "bfloat16"
+
+
+@pytest.mark.parametrize("section, where, key", [
+    ({"objective": "dpo", "betta": 0.1}, "preference", "betta"),
+    ({"dpo": {"betta": 0.1}}, "preference.dpo", "betta"),
+    ({"objective": "dpo", "kto": {"desirable_weigth": 1.0}}, "preference.kto", "desirable_weigth"),  # unused, still checked
+])
+def test_unknown_preference_key_is_an_error_naming_it(section, where, key, tmp_path):
+    with pytest.raises(ParamsError, match=rf"'{where}': unknown key '{key}'"):
+        preference_config(section, tmp_path)
+
+
+def test_preference_objective_and_lora_there_are_errors(tmp_path):
+    with pytest.raises(ParamsError, match="'preference.objective': expected dpo or kto"):
+        preference_objective({"objective": "orpo"})
+    with pytest.raises(ParamsError, match="'preference.dpo': 'lora' is not used"):
         dpo_config({"lora": {"r": 4}}, tmp_path)
+    assert preference_config({"objective": "kto", "kto": {"per_device_train_batch_size": 2}}, tmp_path)[0] == "kto"
 
 
-def test_unknown_base_key_is_an_error_naming_it(tmp_path):
-    (tmp_path / "params.yaml").write_text("base:\n  model: tiny\n  tiny:\n    hiden_size: 64\n")
-    with pytest.raises(ParamsError, match="'base.tiny': unknown key 'hiden_size'"):
-        load_params(tmp_path / "params.yaml", "base", BaseParams)
+def test_float_written_by_dvc_in_exponent_form_is_read_as_a_float(tmp_path):
+    # `dvc exp run -S preference.dpo.learning_rate=5e-6` writes `5e-06`, which PyYAML reads as text
+    config = dpo_config({"learning_rate": "5e-06", "beta": "1E-1"}, tmp_path)
+    assert config.learning_rate == 5e-6 and config.beta == 0.1
+    assert sft_config({"eos_token": "1e5"}, tmp_path).eos_token == "1e5"  # a text field keeps its text

@@ -1,35 +1,23 @@
 import json
-import math
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from logtune.train.dpo import preference_dataset, train_dpo
-from logtune.train.loading import load_model
 from logtune.train.sft import train_sft
-from logtune.train.tiny import BaseParams, PretrainParams, TinyModelParams, build_base
+from tests.unit.tiny_training import SFT, assert_finite, assert_reloads_and_stops_at_eos, rows, sft_rows, tiny_base
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "train"
-TINY = BaseParams(tiny=TinyModelParams(vocab_size=320, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                       num_key_value_heads=2, intermediate_size=64, max_position_embeddings=256),
-                  pretrain=PretrainParams(batch_size=4, epochs=1, warmup_steps=1))
-SFT = {"seed": 0, "learning_rate": 1e-2, "max_steps": 2, "per_device_train_batch_size": 2, "max_length": 256,
-       "disable_tqdm": True, "lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}}
-DPO = {"seed": 0, "learning_rate": 1e-2, "max_steps": 3, "per_device_train_batch_size": 2, "max_length": 256,
+DPO = {"seed": 0, "learning_rate": 1e-3, "max_steps": 3, "per_device_train_batch_size": 2, "max_length": 256,
        "logging_steps": 1, "disable_tqdm": True, "beta": 0.1}
 
 
-def rows(name):
-    return [json.loads(line) for line in (FIXTURES / name).read_text().splitlines()]
-
-
-@pytest.fixture
-def sft_dir(tmp_path):
-    build_base(rows("conversations.jsonl"), tmp_path / "models" / "base", TINY, log=lambda _: None)
-    train_sft(tmp_path / "models" / "base", rows("sft.jsonl"), tmp_path / "models" / "sft", SFT)
-    return tmp_path / "models" / "sft"
+@pytest.fixture(scope="module")
+def sft_dir(tmp_path_factory):
+    models = tmp_path_factory.mktemp("models")
+    train_sft(tiny_base(models / "base"), sft_rows(), models / "sft", {**SFT, "max_steps": 40, "curriculum": {"mode": "mixed"}},
+              echo=lambda _: None)
+    return models / "sft"
 
 
 def test_preference_dataset_keeps_only_trl_columns():
@@ -39,27 +27,26 @@ def test_preference_dataset_keeps_only_trl_columns():
 
 
 @pytest.mark.slow
-def test_dpo_continues_the_sft_adapter_and_reloads(sft_dir):
-    out = sft_dir.parent / "dpo"
-    metrics = train_dpo(sft_dir, rows("preference.jsonl"), out, DPO)
-    assert metrics["trained"] and metrics["steps"] == 3 and math.isfinite(metrics["loss_last"])
-    assert json.loads((out / "logtune_model.json").read_text()) == {"kind": "adapter", "base": "../base"}
+def test_dpo_continues_the_sft_adapter_reloads_and_stops_at_eos(sft_dir, tmp_path):
+    out = tmp_path / "dpo"
+    m = train_dpo(sft_dir, rows("preference.jsonl"), out, DPO)
+    assert_finite(m)
+    assert m["trained"] and m["objective"] == "dpo" and m["steps"] == 3 and m["examples"] == m["examples_trained"] == 2
+    assert m["reward_accuracy_last"] is not None
+    marker = json.loads((out / "logtune_model.json").read_text())
+    assert marker["kind"] == "adapter" and (out / marker["base"]).resolve() == (sft_dir.parent / "base").resolve()
     before = load_file(sft_dir / "adapter_model.safetensors")
     after = load_file(out / "adapter_model.safetensors")
     assert before.keys() == after.keys()  # one adapter: TRL's frozen "ref" copy is not saved
     assert any(not torch.equal(before[k], after[k]) for k in before)
-    model, tok = load_model(out)
-    prompt = tok.apply_chat_template(rows("preference.jsonl")[0]["prompt"], add_generation_prompt=True,
-                                     return_tensors="pt", return_dict=True)
-    with torch.no_grad():
-        assert model.generate(**prompt, max_new_tokens=3, do_sample=False).shape[1] > prompt["input_ids"].shape[1]
+    # the prompts SFT taught it to answer and stop on: preference training must not unlearn stopping
+    assert_reloads_and_stops_at_eos(out, [r["messages"][:-1] for r in sft_rows()])
 
 
 @pytest.mark.slow
-def test_no_pairs_copies_the_sft_adapter_through(sft_dir):
-    out = sft_dir.parent / "dpo"
-    metrics = train_dpo(sft_dir, [], out, DPO)
-    assert metrics["trained"] is False and metrics["pairs"] == 0 and "copied unchanged" in metrics["note"]
+def test_no_pairs_copies_the_sft_adapter_through(sft_dir, tmp_path):
+    out = tmp_path / "dpo"
+    m = train_dpo(sft_dir, [], out, DPO)
+    assert m["trained"] is False and m["examples"] == 0 and "copied unchanged" in m["note"]
     assert (out / "adapter_model.safetensors").read_bytes() == (sft_dir / "adapter_model.safetensors").read_bytes()
-    assert json.loads((out / "logtune_model.json").read_text()) == {"kind": "adapter", "base": "../base"}
-    load_model(out)
+    assert json.loads((out / "logtune_model.json").read_text())["kind"] == "adapter"

@@ -121,3 +121,32 @@ def test_empty_sft_fails_but_empty_preference_is_skipped(tmp_path):
     assert _failed(outcome) == ["sft/not_empty"]
     m = metrics(outcome)
     assert m["sets"]["preference"]["passed"] is True and "not run" in m["sets"]["preference"]["skipped"]
+
+
+def _rewritten(record, provider="anthropic", task="polite_refusal", provenance="synthetic"):
+    meta = {"provider": provider, "model": "claude-haiku", "task": task, "prompt_version": "abc123"}
+    return dict(record, provenance=provenance, generated_by=json.dumps(meta))
+
+
+def test_rewrite_stage_records_count_as_synthetic_by_provider_and_task(tmp_path):
+    sft = copy.deepcopy(GOOD_SFT)
+    sft[0] = _rewritten(sft[0])
+    sft[1] = _rewritten(sft[1], provider="offline", task="conversational")
+    outcome = _validate(tmp_path, sft=sft)
+    assert outcome.passed, failure_lines(outcome)
+    m = metrics(outcome)["sets"]["sft"]
+    # 8 records: 4 real left; sft-07/08 synthetic templates, sft-01/02 written by a provider
+    assert m["checks"]["real_share"]["observed"] == 0.5
+    assert m["composition"] == {
+        "real_share": 0.5, "provenance:real": 0.5, "provenance:synthetic": 0.5,
+        "synthetic_provider:anthropic": 0.125, "synthetic_provider:none": 0.25, "synthetic_provider:offline": 0.125,
+        "synthetic_task:conversational": 0.125, "synthetic_task:none": 0.25, "synthetic_task:polite_refusal": 0.125}
+
+
+def test_an_llm_written_record_labelled_real_fails_provenance_consistent_and_is_not_real(tmp_path):
+    sft = copy.deepcopy(GOOD_SFT)
+    sft[2] = _rewritten(sft[2], provenance="real")
+    outcome = _validate(tmp_path, sft=sft)
+    assert _failed(outcome) == ["sft/provenance_consistent"]
+    assert _check(outcome, "sft", "provenance_consistent").offenders == ["sft-03 (anthropic)"]
+    assert _check(outcome, "sft", "real_share").observed == 0.625   # 5 of 8: the mislabelled one does not count

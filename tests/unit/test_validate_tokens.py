@@ -89,3 +89,47 @@ def test_max_tokens_from_params_bounds_token_length(tmp_path, tokenizer):
 
 def test_without_a_tokenizer_no_token_checks_run(tmp_path):
     assert "assistant_mask_not_empty" not in _validate(tmp_path, None)
+
+
+# ------------------------------------------------------------------ preference pairs and KTO examples
+
+GOOD_PREF = json.loads((FIXTURES / "preference_good.json").read_text())
+GOOD_KTO = json.loads((FIXTURES / "kto_good.json").read_text())
+PAIR = {"id": "p1", "prompt": [{"role": "user", "content": "status of PRJ-1?"}],
+        "chosen": [{"role": "assistant", "content": "PRJ-1 is open."}],
+        "rejected": [{"role": "assistant", "content": "PRJ-9 is closed, and it was closed long ago by someone."}]}
+
+
+def test_a_pair_is_checked_on_both_sides_and_keeps_the_worse(tokenizer):
+    (row,) = token_features([PAIR], tokenizer, max_length=512, set_name="preference")
+    chosen = len(tokenizer("PRJ-1 is open.")["input_ids"]) + 1          # + EOS
+    rejected = len(tokenizer(PAIR["rejected"][0]["content"])["input_ids"]) + 1
+    assert (row["trained_tokens"], row["assistant_turns_end_eos"], row["assistant_spans"]) == (chosen, True, 2)
+    assert row["sides"].startswith(f"chosen {chosen}/") and f"rejected {rejected}/" in row["sides"]
+    (short,) = token_features([PAIR], tokenizer, max_length=row["n_tokens"] - 1, set_name="preference")
+    assert short["truncated"] == 1      # only the longer (rejected) side is past max_length
+
+
+def test_a_kto_completion_is_checked_after_its_prompt(tokenizer):
+    example = {"id": "k1", "prompt": PAIR["prompt"], "completion": PAIR["chosen"], "label": True}
+    (row,) = token_features([example], tokenizer, max_length=512, set_name="kto")
+    assert (row["trained_tokens"], row["assistant_turns_end_eos"]) == (len(tokenizer("PRJ-1 is open.")["input_ids"]) + 1,
+                                                                       True)
+    (no_eos,) = token_features([example], _copy(tokenizer, NO_EOS), max_length=512, set_name="kto")
+    assert no_eos["assistant_turns_end_eos"] is False
+
+
+def test_template_without_generation_markers_fails_the_mask_check_of_pairs_and_kto_too(tmp_path, tokenizer):
+    write_rows(tmp_path / "sft.parquet", GOOD_SFT, records.SFT_EXAMPLE)
+    write_rows(tmp_path / "preference.parquet", GOOD_PREF, records.PREFERENCE_PAIR)
+    write_rows(tmp_path / "kto.parquet", GOOD_KTO, records.KTO_EXAMPLE)
+    good = validate_built(tmp_path, FIXTURES / "golden.jsonl", ROOT / "expectations", ROOT / "schemas",
+                          ValidateParams(), tokenizer=tokenizer)
+    assert good.passed and all("assistant_mask_not_empty" in [c.name for c in s.checks] for s in good.sets)
+    bad = validate_built(tmp_path, FIXTURES / "golden.jsonl", ROOT / "expectations", ROOT / "schemas",
+                         ValidateParams(), tokenizer=_copy(tokenizer, NO_MARKERS))
+    failed = {s.name: {c.name: c for c in s.checks if not c.passed} for s in bad.sets}
+    assert sorted(failed["preference"]) == sorted(failed["kto"]) == ["assistant_mask_not_empty",
+                                                                     "assistant_turns_end_with_eos"]
+    mask = failed["preference"]["assistant_mask_not_empty"]
+    assert mask.observed == 3 and mask.offenders[0].startswith(f"{GOOD_PREF[0]['id']} (chosen 0/")

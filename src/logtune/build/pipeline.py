@@ -16,12 +16,21 @@ first rule that matches (the `rule` column of each output names the rule that ma
                                                  the worst-ranked reply itself is rejected (`outranked_by_siblings`)
   rating +1                                   -> SFT (`upvoted_reply`) + KTO label true (`thumbs_up`)
   rating -1 (no rewrite)                      -> KTO label false (`thumbs_down`)
+  no feedback, in a transcript logged for the comparison of its final reply (a later reply carries meta
+  `rejected`: HH-RLHF)                        -> rejected (`unrated_transcript_turn`): only the final reply was
+                                                 rated; earlier ones are context (red-team transcripts are
+                                                 full of replies nobody should imitate)
   no rating                                   -> SFT (`extractive_answer` for a SQuAD span, else `unrated_reply`)
   otherwise                                   -> rejected with a reason (invalid_rating, a tool call that
                                                  cannot be normalised, a plan printed as a Python dict, ...)
 The reply trained (or preferred) is rendered by `targets.render_assistant` (canonical tool calls); the
-rejected side of a pair and a thumbs-down completion keep the form the user rejected. `ledger` asserts
-replies_seen == sum(outcomes) + rejected and that each outcome made exactly the records it promises.
+rejected side of a pair and a thumbs-down completion keep the form the user rejected.
+
+Every record made is checked against its JSON Schema (schemas/*.v1.schema.json, through the compiled
+`schema_check.RecordCheck`): one that breaks its contract is not kept but written to rejected with
+reason `schema` and detail `<field path>: <message>` (counted per set in `schema_rejected`). `ledger`
+asserts replies_seen == sum(outcomes) + rejected replies, and that each outcome made exactly the
+records it promises (kept + rejected by schema).
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterable
 
 from logtune.runtime import no_cyclic_gc
@@ -44,6 +55,7 @@ from logtune.curate.decontaminate import golden_turn_keys, turn_key
 from logtune.curate.normalize import normalize_context, normalize_text
 from logtune.curate.sessions import Reject
 from logtune.ids import content_id
+from logtune.schema_check import RecordCheck
 
 # outcome -> (SFT rules, pair rules, KTO rules) it makes, one record each unless marked in `ledger`
 OUTCOMES = {
@@ -62,7 +74,24 @@ PAIR_RULES = sorted(r for _, pairs, _ in OUTCOMES.values() for r in pairs)
 KTO_RULES = sorted(r for _, _, kto in OUTCOMES.values() for r in kto)
 REASONS = sorted(["answer_not_in_context", "broken_context", "duplicate_reply", "empty_reply", "golden_overlap",
                   "identical_pair", "invalid_rating", "no_user_turn", "outranked_by_siblings", "python_dict_plan",
-                  *toolcalls.REASONS])
+                  "schema", "unrated_transcript_turn", *toolcalls.REASONS])
+SETS = ("sft", "preference", "kto")
+SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
+CONTRACTS = {"sft": "sft_example.v1.schema.json", "preference": "preference_pair.v1.schema.json",
+             "kto": "kto_example.v1.schema.json"}
+
+
+@lru_cache(maxsize=None)
+def contract(set_name: str) -> RecordCheck:
+    """The schema check of one built set (loaded and compiled once per process)."""
+    return RecordCheck(SCHEMAS / CONTRACTS[set_name])
+
+
+def schema_rejected(set_name: str, record: dict[str, Any], problem: str) -> dict[str, Any]:
+    """A records.REJECTED row for a built record that breaks its JSON Schema (`problem`: 'path: message')."""
+    return {"id": content_id(set_name, record.get("id"), "schema"), "stage": "build", "reason": "schema",
+            "detail": f"{set_name}: {problem}",
+            "record": json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)}
 
 
 @dataclass(frozen=True)
@@ -244,6 +273,23 @@ def _ranked(reply: Reply, rank: int, siblings: list[dict[str, Any]], params: Bui
     return Routed("sibling_ranks", sft=sft, preference=pairs, fixes=chosen.fixes)
 
 
+def compared_transcript(conversation: dict[str, Any]) -> bool:
+    """A transcript logged for the comparison of one reply (an assistant message with meta `rejected`)."""
+    return any(m.get("role") == "assistant" and m.get("feedback_meta") and feedback_meta(m).get("rejected") is not None
+               for m in conversation.get("messages") or [])
+
+
+def unrated_context_turn(reply: Reply) -> Reject | None:
+    """Reject a reply of a compared transcript that carries no feedback of its own (module docstring)."""
+    msg = reply.message
+    if msg.get("rating") is not None or (msg.get("rewrite") or "").strip():
+        return None
+    if feedback_meta(msg):
+        return None
+    return Reject("unrated_transcript_turn", "an earlier turn of a transcript logged for its final reply's "
+                  "comparison: nobody rated it, so it is context, not a target")
+
+
 def reply_key(reply: Reply) -> str:
     """The same message answering the same turns is built once (OASST paths share their prefixes).
 
@@ -269,6 +315,8 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
     outcomes: Counter = Counter()
     fixes: Counter = Counter()
     seen: set[str] = set()
+    checks = {name: contract(name) for name in SETS}
+    schema_rejects: Counter = Counter()    # (set, rule) -> records rejected by their schema
     for conv in conversations:
         read += 1
         if params.system_prompt is not None:
@@ -278,10 +326,13 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
         except (ValueError, TypeError):
             context_key = None
         context_ok = context_key is not None
+        compared = compared_transcript(conv)
         for message, item in iter_replies(conv, params.history_turns, params.no_call_form):
             replies_seen += 1
             if not context_ok:
                 item = Reject("broken_context", "context is not valid JSON")
+            elif compared and isinstance(item, Reply):
+                item = unrated_context_turn(item) or item
             if isinstance(item, Reject):
                 out.rejected.append(rejected_reply(conv, message, item))
                 continue
@@ -294,13 +345,18 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
                 continue
             outcomes[routed.outcome] += 1
             fixes.update(routed.fixes)
-            out.sft += routed.sft
-            out.preference += routed.preference
-            out.kto += routed.kto
+            for name in SETS:
+                for record in getattr(routed, name):
+                    problem = checks[name](record)
+                    if problem is None:
+                        getattr(out, name).append(record)
+                    else:
+                        out.rejected.append(schema_rejected(name, record, problem))
+                        schema_rejects[name, record.get("rule")] += 1
     for rows in (out.sft, out.preference, out.kto, out.rejected):
         rows.sort(key=lambda r: r["id"])
         assert len({r["id"] for r in rows}) == len(rows), "two built records share an id"
-    out.metrics = ledger(read, replies_seen, outcomes, fixes, out)
+    out.metrics = ledger(read, replies_seen, outcomes, fixes, out, schema_rejects)
     return out
 
 
@@ -310,23 +366,34 @@ def _counts(rows: list[dict[str, Any]], key: str, known: Iterable[str] = ()) -> 
     return dict(sorted(c.items()))
 
 
-def ledger(read: int, replies_seen: int, outcomes: Counter, fixes: Counter, out: Built) -> dict[str, Any]:
-    """metrics/build.json, after checking that every reply is accounted for and each outcome made its records."""
+def ledger(read: int, replies_seen: int, outcomes: Counter, fixes: Counter, out: Built,
+           schema_rejects: Counter | None = None) -> dict[str, Any]:
+    """metrics/build.json, after checking that every reply is accounted for and each outcome made its records.
+
+    `schema_rejects`: (set, rule) -> records made but rejected by their JSON Schema; they count towards
+    what their outcome made (the reply was routed), and as rows of rejected (not as rejected replies).
+    """
+    schema_rejects = schema_rejects or Counter()
     by_outcome = {o: outcomes.get(o, 0) for o in sorted(OUTCOMES)}
     sft, pairs, kto = (_counts(out.sft, "rule", SFT_RULES), _counts(out.preference, "rule", PAIR_RULES),
                        _counts(out.kto, "rule", KTO_RULES))
-    assert replies_seen == sum(by_outcome.values()) + len(out.rejected), "build lost or invented a reply"
+    made_sft, made_pairs, made_kto = (
+        {r: n + sum(v for (s, rule), v in schema_rejects.items() if s == name and rule == r) for r, n in c.items()}
+        for name, c in (("sft", sft), ("preference", pairs), ("kto", kto)))
+    schema_total = sum(schema_rejects.values())
+    assert replies_seen == sum(by_outcome.values()) + len(out.rejected) - schema_total, \
+        "build lost or invented a reply"
     for outcome, (sft_rules, pair_rules, kto_rules) in OUTCOMES.items():
         if outcome == "sibling_ranks":
-            assert pairs["sibling_rank_pair"] >= by_outcome[outcome] >= sft["top_ranked_reply"], \
+            assert made_pairs["sibling_rank_pair"] >= by_outcome[outcome] >= made_sft["top_ranked_reply"], \
                 "every ranked reply made >= 1 pair and at most one SFT example"
             continue
         for rule in sft_rules:
-            assert sft[rule] == by_outcome[outcome], f"outcome {outcome}: one SFT example {rule} each"
+            assert made_sft[rule] == by_outcome[outcome], f"outcome {outcome}: one SFT example {rule} each"
         for rule in pair_rules:
-            assert pairs[rule] == by_outcome[outcome], f"outcome {outcome}: one pair {rule} each"
+            assert made_pairs[rule] == by_outcome[outcome], f"outcome {outcome}: one pair {rule} each"
         for rule in kto_rules:
-            assert kto[rule] == by_outcome[outcome], f"outcome {outcome}: one KTO example {rule} each"
+            assert made_kto[rule] == by_outcome[outcome], f"outcome {outcome}: one KTO example {rule} each"
     all_records = out.sft + out.preference + out.kto
     return {"read": read, "replies_seen": replies_seen, "outcomes": by_outcome,
             "sft_examples": len(out.sft), "sft_by_rule": sft,
@@ -337,4 +404,5 @@ def ledger(read: int, replies_seen: int, outcomes: Counter, fixes: Counter, out:
             "records_by_phase": _counts(all_records, "phase"),
             "records_by_provenance": _counts(all_records, "provenance"),
             "tool_call_fixes": {f: fixes.get(f, 0) for f in toolcalls.FIXES},
+            "schema_rejected": {name: sum(v for (s, _), v in schema_rejects.items() if s == name) for name in SETS},
             "rejected": len(out.rejected), "rejected_by_reason": _counts(out.rejected, "reason", REASONS)}

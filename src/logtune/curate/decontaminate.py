@@ -132,6 +132,32 @@ def golden_near_overlaps(conversations: list[dict[str, Any]], cases: list[dict[s
     together (shingles of each turn, pooled). `texts`: each conversation's normalized message texts,
     when already known.
     """
+    return {ci: Reject("golden_near_overlap", f"user turns near golden case {case_id} (jaccard {score:.3f})")
+            for ci, (score, case_id) in golden_near_matches(conversations, cases, threshold, texts).items()}
+
+
+def near_text_matches(texts: list[str], targets: list[str], threshold: float) -> dict[int, tuple[float, int]]:
+    """{index of text: (best word 3-gram Jaccard, index of target)} for texts near one of `targets`.
+
+    Both sides are normalized here (`normalize_text`); texts and targets of fewer than NEAR_MIN_WORDS
+    words are left out (too short for their shingles to mean anything). Used by validate to find a
+    golden reply (an assistant turn of a golden case) among training replies.
+    """
+    norm_targets = [normalize_text(t) for t in targets]
+    keep = [i for i, t in enumerate(norm_targets) if len(t.split()) >= NEAR_MIN_WORDS]
+    if not texts or not keep:
+        return {}
+    target_sets = _shingle_sets([norm_targets[i] for i in keep])
+    norm = [normalize_text(t) for t in texts]
+    hashes, offsets = minhash.message_shingles(norm)
+    probes = [i for i, t in enumerate(norm) if len(t.split()) >= NEAR_MIN_WORDS]
+    return {i: (score, keep[g]) for i, (score, g) in _near_matches(hashes, offsets, probes, target_sets,
+                                                                    threshold).items()}
+
+
+def golden_near_matches(conversations: list[dict[str, Any]], cases: list[dict[str, Any]], threshold: float,
+                        texts: list[list[str]] | None = None) -> dict[int, tuple[float, str]]:
+    """{index of conversation: (Jaccard, golden case id)}: what `golden_near_overlaps` rejects, as data."""
     singles, multis = [], []
     for c in cases:
         users = [normalize_text(m.get("content")) for m in c["messages"] if m.get("role") == "user"]
@@ -169,5 +195,4 @@ def golden_near_overlaps(conversations: list[dict[str, Any]], cases: list[dict[s
                                             threshold).items():
             if ci not in found or score > found[ci][0]:
                 found[ci] = (score, multis[g][0])
-    return {ci: Reject("golden_near_overlap", f"user turns near golden case {case_id} (jaccard {score:.3f})")
-            for ci, (score, case_id) in found.items()}
+    return found

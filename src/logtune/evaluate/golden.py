@@ -1,20 +1,50 @@
-"""The golden set: hand-written cases the model must get right, kept out of training.
+"""The golden set: cases the model must get right, kept out of training (contract v1).
 
-One JSON object per line: id, context (CONTEXT object or null), messages ending on a user turn,
-expected {contains, must_refuse, allowed_ids}, tags. A malformed case is an error naming the file,
-line and field: the golden set is small and hand-edited, so a silent skip would hide a typo.
+One JSON object per line (`schemas/golden_case.v1.schema.json` is the same contract as JSON Schema):
+- `id`; `context`: the backend CONTEXT object, or null; `messages`: user/assistant turns ending on a
+  user turn (the one the model answers);
+- `tools` (optional): the tool definitions the assistant may call, JSON-schema parameters, in the bare
+  `{"name", "description", "parameters"}` or OpenAI `{"type": "function", "function": {...}}` shape
+  (as `logtune.toolcalls.offered_tools` reads them). The model sees them inside CONTEXT as
+  `{"tools": [...]}`, exactly where training conversations carry them (`sources._shared.tools_context`);
+- `expected`: what a good reply does, every key optional:
+  `contains` (strings the reply must hold, case-insensitive), `exact` (the whole reply, SQuAD-normalised),
+  `regex` (patterns that must all match), `answer` (reference answers for exact match and token F1),
+  `must_refuse` (the answer is not available: the reply must say so), `tool_call` (`{"name", "arguments"}`:
+  the call the reply must make, arguments a subset; or `"none"`: it must not call a tool),
+  `allowed_ids` (ids the reply may cite beyond CONTEXT), `min_words` / `max_words`, `persona` (the user's
+  voice, one of PERSONAS, for the voice rules);
+- `tags`: what the case exercises (`answerable`, `refusal`, `persona:<name>`, `hard:<kind>`, `tool`,
+  `multi_turn`, `task:<task_type>`, ...), metrics are reported per tag;
+- `case_type` (optional): the case's kind for per-type accuracy; derived when absent (`derive_case_type`).
+A malformed case is an error naming the file, line and field: the golden set is small and generated or
+hand-edited, so a silent skip would hide a typo. Not the scoring (`logtune.evaluate.metrics`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+PERSONAS = ("casual", "senior_engineer", "stressed_oncall", "curious_learner", "executive")  # seed 002
+CASE_KEYS = {"id", "context", "messages", "tools", "expected", "tags", "case_type"}
+EXPECTED_KEYS = {"contains", "exact", "regex", "answer", "must_refuse", "tool_call", "allowed_ids",
+                 "min_words", "max_words", "persona"}
+NO_TOOL = "none"
+
 
 class GoldenError(ValueError):
     """A golden case that does not match the golden-set contract."""
+
+
+@dataclass(frozen=True)
+class ExpectedCall:
+    """The call a reply must make: its tool name and the arguments it must carry (a subset of the call's)."""
+    name: str
+    arguments: dict
 
 
 @dataclass(frozen=True)
@@ -26,6 +56,66 @@ class GoldenCase:
     must_refuse: bool
     allowed_ids: tuple[str, ...]      # ids the reply may cite beyond those in CONTEXT
     tags: tuple[str, ...]
+    case_type: str = "answer"
+    tools: tuple[dict, ...] = ()      # tool definitions offered to the model (empty: none)
+    exact: str | None = None
+    regex: tuple[str, ...] = ()
+    answer: tuple[str, ...] = ()      # reference answers for exact match / token F1
+    tool_call: ExpectedCall | str | None = None   # ExpectedCall, NO_TOOL, or None (not a tool case)
+    min_words: int | None = None
+    max_words: int | None = None
+    persona: str | None = None
+
+    @property
+    def shown_context(self) -> Any:
+        """The CONTEXT the model is shown: the case's context, plus `tools` when the case offers any."""
+        if not self.tools:
+            return self.context
+        base = self.context if isinstance(self.context, dict) else ({} if self.context is None else {"data": self.context})
+        return {**base, "tools": list(self.tools)}
+
+
+def derive_case_type(obj: dict[str, Any]) -> str:
+    """A case's type when the file does not say: refusal, tool, multi_turn (2+ user turns) or answer."""
+    expected = obj.get("expected") or {}
+    if expected.get("must_refuse"):
+        return "refusal"
+    if "tool_call" in expected:
+        return "tool"
+    if sum(1 for m in obj.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user") > 1:
+        return "multi_turn"
+    return "answer"
+
+
+def _strings(value: Any, name: str, fail) -> tuple[str, ...]:
+    if isinstance(value, str):   # one string where a list is expected: accepted for hand-written cases
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(f"'{name}' must be a list of strings")
+    return tuple(value)
+
+
+def _tool_name(tool: Any) -> str | None:
+    fn = tool.get("function") if isinstance(tool, dict) and isinstance(tool.get("function"), dict) else tool
+    return fn.get("name") if isinstance(fn, dict) and isinstance(fn.get("name"), str) else None
+
+
+def _expected_call(value: Any, tools: tuple[dict, ...], fail) -> ExpectedCall | str | None:
+    if value is None:
+        return None
+    if value == NO_TOOL:
+        return NO_TOOL
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
+        raise fail("'expected.tool_call' must be \"none\" or {name: str, arguments: object}")
+    if set(value) - {"name", "arguments"}:
+        raise fail(f"unknown key 'expected.tool_call.{sorted(set(value) - {'name', 'arguments'})[0]}'")
+    arguments = value.get("arguments", {})
+    if not isinstance(arguments, dict):
+        raise fail("'expected.tool_call.arguments' must be an object")
+    names = {_tool_name(t) for t in tools}
+    if value["name"] not in names:
+        raise fail(f"'expected.tool_call.name' {value['name']!r} is not one of the case's tools {sorted(n for n in names if n)}")
+    return ExpectedCall(value["name"], arguments)
 
 
 def golden_case(obj: Any, where: str = "case") -> GoldenCase:
@@ -35,7 +125,7 @@ def golden_case(obj: Any, where: str = "case") -> GoldenCase:
 
     if not isinstance(obj, dict):
         raise fail("not a JSON object")
-    unknown = sorted(set(obj) - {"id", "context", "messages", "expected", "tags"})
+    unknown = sorted(set(obj) - CASE_KEYS)
     if unknown:
         raise fail(f"unknown key '{unknown[0]}'")
     if not isinstance(obj.get("id"), str) or not obj["id"]:
@@ -51,28 +141,53 @@ def golden_case(obj: Any, where: str = "case") -> GoldenCase:
             raise fail(f"messages[{i}] must be {{role: user|assistant, content: str}}")
     if messages[-1]["role"] != "user":
         raise fail("the last message must be a user turn (the model answers it)")
+    tools = obj.get("tools") or []
+    if not isinstance(tools, list) or not all(_tool_name(t) for t in tools):
+        raise fail("'tools' must be a list of tool definitions, each with a name")
     expected = obj.get("expected")
     if not isinstance(expected, dict):
         raise fail("'expected' must be an object")
-    unknown = sorted(set(expected) - {"contains", "must_refuse", "allowed_ids"})
+    unknown = sorted(set(expected) - EXPECTED_KEYS)
     if unknown:
         raise fail(f"unknown key 'expected.{unknown[0]}'")
-    contains = expected.get("contains", [])
-    allowed = expected.get("allowed_ids", [])
     must_refuse = expected.get("must_refuse", False)
     if not isinstance(must_refuse, bool):
         raise fail("'expected.must_refuse' must be true or false")
-    for name, value in (("expected.contains", contains), ("expected.allowed_ids", allowed), ("tags", obj.get("tags", []))):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(f"'{name}' must be a list of strings")
+    for key in ("min_words", "max_words"):
+        if expected.get(key) is not None and (not isinstance(expected[key], int) or expected[key] < 0):
+            raise fail(f"'expected.{key}' must be a non-negative integer")
+    persona = expected.get("persona")
+    if persona is not None and persona not in PERSONAS:
+        raise fail(f"'expected.persona' must be one of {', '.join(PERSONAS)}, got {persona!r}")
+    exact = expected.get("exact")
+    if exact is not None and not isinstance(exact, str):
+        raise fail("'expected.exact' must be a string")
+    regex = _strings(expected.get("regex", []), "expected.regex", fail)
+    for pattern in regex:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise fail(f"'expected.regex' {pattern!r} is not a valid regex ({e})") from None
+    case_type = obj.get("case_type") or derive_case_type(obj)
+    if not isinstance(case_type, str):
+        raise fail("'case_type' must be a string")
     return GoldenCase(
         id=obj["id"],
         context=context,
         messages=tuple({"role": m["role"], "content": m["content"]} for m in messages),
-        contains=tuple(contains),
+        contains=_strings(expected.get("contains", []), "expected.contains", fail),
         must_refuse=must_refuse,
-        allowed_ids=tuple(allowed),
-        tags=tuple(obj.get("tags", [])),
+        allowed_ids=_strings(expected.get("allowed_ids", []), "expected.allowed_ids", fail),
+        tags=_strings(obj.get("tags", []), "tags", fail),
+        case_type=case_type,
+        tools=tuple(tools),
+        exact=exact,
+        regex=regex,
+        answer=_strings(expected.get("answer", []), "expected.answer", fail),
+        tool_call=_expected_call(expected.get("tool_call"), tuple(tools), fail),
+        min_words=expected.get("min_words"),
+        max_words=expected.get("max_words"),
+        persona=persona,
     )
 
 

@@ -1,14 +1,24 @@
-"""params.yaml `sft` / `dpo` sections -> TRL `SFTConfig` / `DPOConfig` and PEFT `LoraConfig`.
+"""params.yaml `sft` / `preference` sections -> TRL `SFTConfig` / `DPOConfig` / `KTOConfig`, PEFT
+`LoraConfig` and transformers `BitsAndBytesConfig`.
 
-The sections mirror those classes 1:1 (as TRL's own scripts and alignment-handbook do), so any option
-from their docs can be written straight in; a key they do not have is a ParamsError naming it. Settings
-that only make sense on a GPU or with a Hub account are forced off unless the user set them.
+The sections mirror those classes field for field (as TRL's own scripts and alignment-handbook do), so
+any option from their docs can be written straight in; a key they do not have is a ParamsError naming
+`section.key`. A few subsections are logtune's own, not TRL fields, and are taken out before the check:
+
+    sft:        lora (LoraConfig), bnb (BitsAndBytesConfig), quantization (null | 4bit | 8bit),
+                curriculum, launch, resume, export_merged, model_card
+    preference: objective (dpo | kto), dpo (DPOConfig), kto (KTOConfig), launch, resume, export_merged,
+                model_card
+
+Settings that only make sense on a GPU or with a Hub account are forced off unless the user set them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +30,24 @@ CPU_SAFE = {
     "bf16": False,
     "fp16": False,
     "activation_checkpointing": False,  # transformers 5's name; `gradient_checkpointing` is its old alias
-    "report_to": "none",
+    "report_to": "none",           # DVCLive is wired in as our own callback (logtune.train.tracking)
     "push_to_hub": False,
-    "save_strategy": "no",        # the stage saves the final adapter itself
+    "save_strategy": "no",        # the stage saves the final adapter itself (resume turns checkpoints on)
     "dataloader_num_workers": 0,
 }
 # Keys that the stage owns: the output dir comes from argv.
 STAGE_OWNED = {"output_dir"}
+# logtune's own subsections of a training section (not TRL fields): checked here or by their modules.
+RUN_KEYS = {"launch", "resume", "export_merged", "model_card"}
+SFT_OWN = {"lora", "bnb", "quantization", "curriculum"} | RUN_KEYS
+PREFERENCE_OWN = {"objective", "dpo", "kto"} | RUN_KEYS
+OBJECTIVES = ("dpo", "kto")
+QUANTIZATIONS = (None, "4bit", "8bit")
+# QLoRA as in its paper (Dettmers et al. 2023): 4-bit NormalFloat, the quantization constants quantized
+# too (double quant, ~0.4 bit/param saved), matmuls in bf16. `sft.bnb` overrides any of these.
+QLORA_4BIT = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
+              "bnb_4bit_compute_dtype": "bfloat16"}
+INT8 = {"load_in_8bit": True}
 
 
 def limit_cpu_threads() -> int:
@@ -47,17 +68,47 @@ def _field_names(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if f.init}
 
 
+def _init_names(cls: type) -> set[str]:
+    """Constructor keywords of a class that is not a plain dataclass (BitsAndBytesConfig)."""
+    return {n for n, p in inspect.signature(cls.__init__).parameters.items()
+            if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
+def _mapping(where: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParamsError(f"params section '{where}': expected a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _floats_from_text(trainer_cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    # `dvc exp run -S x=5e-6` writes `5e-06` (YAML 1.2, ruamel); PyYAML reads YAML 1.1, where a float
+    # needs a dot, and returns the string '5e-06'. Read it as the float it is, for float fields only.
+    types = {f.name: str(f.type) for f in dataclasses.fields(trainer_cls)}
+    return {k: float(v) if isinstance(v, str) and "float" in types.get(k, "") and _FLOAT_TEXT.match(v) else v
+            for k, v in kwargs.items()}
+
+
+def trainer_section(where: str, section: dict[str, Any] | None, trainer_cls: type,
+                    own: set[str] = frozenset()) -> dict[str, Any]:
+    """The TRL kwargs of a section: its keys minus logtune's own `own`, each checked against `trainer_cls`."""
+    section = _mapping(where, section)
+    check_keys(where, section, (_field_names(trainer_cls) - STAGE_OWNED) | set(own))
+    return _floats_from_text(trainer_cls, {k: v for k, v in section.items() if k not in own})
+
+
 def split_section(where: str, section: dict[str, Any] | None, trainer_cls: type) -> tuple[dict, dict]:
-    """Check a training section's keys; return (trainer kwargs, lora kwargs)."""
+    """Check an SFT-shaped section's keys; return (trainer kwargs, lora kwargs)."""
     from peft import LoraConfig
 
-    section = dict(section or {})
-    lora = section.pop("lora", None) or {}
-    if not isinstance(lora, dict):
-        raise ParamsError(f"params section '{where}.lora': expected a mapping, got {type(lora).__name__}")
-    check_keys(where, section, (_field_names(trainer_cls) - STAGE_OWNED) | {"lora"})
+    trainer = trainer_section(where, section, trainer_cls, SFT_OWN)
+    lora = _mapping(f"{where}.lora", (section or {}).get("lora"))
     check_keys(f"{where}.lora", lora, _field_names(LoraConfig))
-    return section, lora
+    return trainer, lora
 
 
 def trainer_kwargs(section: dict[str, Any], output_dir: str | Path) -> dict[str, Any]:
@@ -67,24 +118,15 @@ def trainer_kwargs(section: dict[str, Any], output_dir: str | Path) -> dict[str,
     return {**defaults, **section, "output_dir": str(output_dir)}
 
 
-def sft_config(section: dict[str, Any] | None, output_dir: str | Path):
-    """SFTConfig from the `sft` section (without `lora`), with CPU-safe defaults and assistant-only loss."""
+def sft_config(section: dict[str, Any] | None, output_dir: str | Path, overrides: dict[str, Any] | None = None):
+    """SFTConfig from the `sft` section (logtune's subsections removed), with CPU-safe defaults and
+    assistant-only loss; `overrides` (checkpointing from logtune.train.resume) win over both."""
     from trl import SFTConfig
 
     trainer, _ = split_section("sft", section, SFTConfig)
     # training on the user's words would teach the model to talk like the user; the section may say otherwise
     trainer.setdefault("assistant_only_loss", True)
-    return SFTConfig(**trainer_kwargs(trainer, output_dir))
-
-
-def dpo_config(section: dict[str, Any] | None, output_dir: str | Path):
-    """DPOConfig from the `dpo` section, with CPU-safe defaults."""
-    from trl import DPOConfig
-
-    trainer, lora = split_section("dpo", section, DPOConfig)
-    if lora:  # DPO continues the SFT adapter; a second LoRA config would be silently ignored
-        raise ParamsError("params section 'dpo': 'lora' is not used (DPO trains the SFT adapter); set it under 'sft'")
-    return DPOConfig(**trainer_kwargs(trainer, output_dir))
+    return SFTConfig(**{**trainer_kwargs(trainer, output_dir), **(overrides or {})})
 
 
 def lora_config(section: dict[str, Any] | None):
@@ -94,3 +136,105 @@ def lora_config(section: dict[str, Any] | None):
 
     _, lora = split_section("sft", section, SFTConfig)
     return LoraConfig(**{"task_type": "CAUSAL_LM", **lora})
+
+
+def quantization_kwargs(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    """BitsAndBytesConfig kwargs for `sft.quantization` (+ `sft.bnb` overrides), or None for a full-precision base.
+
+    Plain JSON-able values (dtype names as strings): they are also written into the model directory's
+    marker, so whatever loads the adapter later loads its base the same way it was trained.
+    """
+    from transformers import BitsAndBytesConfig
+
+    section = section or {}
+    mode = section.get("quantization")
+    if mode not in QUANTIZATIONS:
+        raise ParamsError(f"params section 'sft.quantization': expected null, 4bit or 8bit, got {mode!r}")
+    bnb = _mapping("sft.bnb", section.get("bnb"))
+    check_keys("sft.bnb", bnb, _init_names(BitsAndBytesConfig))
+    if mode is None:
+        if bnb:  # settings that would silently do nothing
+            raise ParamsError("params section 'sft.bnb': set only with 'sft.quantization' (4bit or 8bit)")
+        return None
+    return {**(QLORA_4BIT if mode == "4bit" else INT8), **bnb}
+
+
+def bnb_config(section: dict[str, Any] | None):
+    """transformers BitsAndBytesConfig for the `sft` section, or None when `quantization` is null."""
+    from transformers import BitsAndBytesConfig
+
+    kwargs = quantization_kwargs(section)
+    return None if kwargs is None else BitsAndBytesConfig(**kwargs)
+
+
+def preference_objective(section: dict[str, Any] | None) -> str:
+    """The `preference.objective` (dpo | kto), after checking the section's own keys."""
+    section = _mapping("preference", section)
+    check_keys("preference", section, PREFERENCE_OWN)
+    objective = section.get("objective", "dpo")
+    if objective not in OBJECTIVES:
+        raise ParamsError(f"params section 'preference.objective': expected dpo or kto, got {objective!r}")
+    return objective
+
+
+def dpo_config(section: dict[str, Any] | None, output_dir: str | Path, overrides: dict[str, Any] | None = None,
+               where: str = "preference.dpo"):
+    """DPOConfig from the `preference.dpo` subsection, with CPU-safe defaults."""
+    from trl import DPOConfig
+
+    return DPOConfig(**{**trainer_kwargs(trainer_section(where, _no_lora(where, section), DPOConfig), output_dir),
+                        **(overrides or {})})
+
+
+def kto_config(section: dict[str, Any] | None, output_dir: str | Path, overrides: dict[str, Any] | None = None,
+               where: str = "preference.kto"):
+    """KTOConfig from the `preference.kto` subsection, with CPU-safe defaults."""
+    from trl import KTOConfig
+
+    return KTOConfig(**{**trainer_kwargs(trainer_section(where, _no_lora(where, section), KTOConfig), output_dir),
+                        **(overrides or {})})
+
+
+def _no_lora(where: str, section: dict[str, Any] | None) -> dict[str, Any] | None:
+    # preference training continues the SFT adapter; a second LoRA config would be silently ignored
+    if isinstance(section, dict) and "lora" in section:
+        raise ParamsError(f"params section '{where}': 'lora' is not used (preference training continues the "
+                          "SFT adapter); set it under 'sft'")
+    return section
+
+
+def preference_config(section: dict[str, Any] | None, output_dir: str | Path, overrides: dict[str, Any] | None = None):
+    """(objective, DPOConfig | KTOConfig) from the `preference` section; the unused objective's
+    subsection is checked too, so a typo there fails on every run, not on the day it is switched on."""
+    objective = preference_objective(section)
+    section = section or {}
+    configs = {"dpo": lambda: dpo_config(section.get("dpo"), output_dir, overrides),
+               "kto": lambda: kto_config(section.get("kto"), output_dir, overrides)}
+    other = "kto" if objective == "dpo" else "dpo"
+    configs[other]()
+    return objective, configs[objective]()
+
+
+def output_options(where: str, section: dict[str, Any] | None) -> dict[str, bool]:
+    """`model_card` (default true: README.md in the model dir) and `export_merged` (default false: also
+    write `<out>-merged`, the adapter folded into its base) of a training section."""
+    section = section or {}
+    options = {"model_card": section.get("model_card", True), "export_merged": section.get("export_merged", False)}
+    for key, value in options.items():
+        if not isinstance(value, bool):
+            raise ParamsError(f"params section '{where}.{key}': expected true or false, got {value!r}")
+    return options
+
+
+def check_sft_section(section: dict[str, Any] | None) -> None:
+    """Build every object the `sft` section describes, so any mistake fails before a model is loaded."""
+    import tempfile
+
+    from logtune.train.curriculum import curriculum_params
+
+    with tempfile.TemporaryDirectory() as out:
+        sft_config(section, out)
+    lora_config(section)
+    quantization_kwargs(section)
+    curriculum_params((section or {}).get("curriculum"))
+    output_options("sft", section)

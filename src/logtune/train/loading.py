@@ -1,9 +1,11 @@
-"""The model-directory contract: what models/base, models/sft and models/dpo hold, and loading them.
+"""The model-directory contract: what models/base, models/sft and models/preference hold, and loading them.
 
 Every model directory holds the tokenizer (with its chat template) and `logtune_model.json`:
 `{"kind": "full"}` for a full model saved with `save_pretrained`, or `{"kind": "adapter", "base":
 "../base"}` for a PEFT adapter, "base" being the full base model's path RELATIVE TO THE ADAPTER
 DIRECTORY, so directories moved together (a tmp_path, a DVC checkout elsewhere) still load.
+An adapter trained on a quantized base (QLoRA) also records `"quantization": {BitsAndBytesConfig
+kwargs}`, so whatever loads it (preference training, evaluate) loads its base the way it was trained.
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ class ModelDirError(ValueError):
     """A model directory that does not follow the contract."""
 
 
-def write_marker(model_dir: str | Path, kind: str, base_dir: str | Path | None = None) -> dict[str, Any]:
-    """Write `logtune_model.json`; for an adapter, `base_dir` is stored relative to `model_dir`."""
+def write_marker(model_dir: str | Path, kind: str, base_dir: str | Path | None = None,
+                 quantization: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write `logtune_model.json`; for an adapter, `base_dir` is stored relative to `model_dir`, and
+    `quantization` (BitsAndBytesConfig kwargs) when its base was loaded quantized."""
     info: dict[str, Any] = {"kind": kind}
     if kind == "adapter":
         if base_dir is None:
             raise ModelDirError(f"{model_dir}: an adapter needs its base directory")
         info["base"] = Path(os.path.relpath(Path(base_dir).resolve(), Path(model_dir).resolve())).as_posix()
+        if quantization:
+            info["quantization"] = dict(sorted(quantization.items()))
     write_json(Path(model_dir) / MARKER, info)
     return info
 
@@ -49,15 +55,50 @@ def base_dir_of(model_dir: str | Path) -> Path:
     return Path(model_dir) if info["kind"] == "full" else (Path(model_dir) / info["base"]).resolve()
 
 
-def load_model(model_dir: str | Path, *, trainable: bool = False):
-    """Load (model, tokenizer) from a logtune model directory; adapters come back as a PeftModel."""
+def quantization_of(model_dir: str | Path) -> dict[str, Any] | None:
+    """The BitsAndBytesConfig kwargs an adapter was trained with, or None (full precision / a full model)."""
+    return read_marker(model_dir).get("quantization")
+
+
+def load_base(base_dir: str | Path, quantization: dict[str, Any] | None = None, *, trainable: bool = False,
+              gradient_checkpointing: bool = False, init_kwargs: dict[str, Any] | None = None):
+    """The full model in `base_dir`, quantized with `quantization` (BitsAndBytesConfig kwargs) when given;
+    `init_kwargs` go to `from_pretrained` (TRL's `model_init_kwargs`: dtype, attn_implementation...).
+
+    A quantized base loaded for training goes through PEFT's `prepare_model_for_kbit_training`: it
+    freezes the quantized weights, casts the remaining small ones (norms, embeddings) to fp32 for stable
+    updates, and with gradient checkpointing makes the inputs require grad so checkpointed blocks
+    still backpropagate into the adapters.
+    """
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs: dict[str, Any] = {**(init_kwargs or {}), "local_files_only": True}
+    if quantization:
+        kwargs["quantization_config"] = BitsAndBytesConfig(**quantization)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, **kwargs)
+    if quantization and trainable:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    return model
+
+
+def load_model(model_dir: str | Path, *, trainable: bool = False, quantization: dict[str, Any] | None = None,
+               gradient_checkpointing: bool = False, init_kwargs: dict[str, Any] | None = None):
+    """Load (model, tokenizer) from a logtune model directory; adapters come back as a PeftModel.
+
+    An adapter's base is quantized as its marker says; a full model (the SFT base) is quantized with
+    `quantization` when given (BitsAndBytesConfig kwargs, from `sft.quantization`).
+    """
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     model_dir = Path(model_dir)
     info = read_marker(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    base = AutoModelForCausalLM.from_pretrained(base_dir_of(model_dir), local_files_only=True)
+    quant = info.get("quantization") if info["kind"] == "adapter" else quantization
+    base = load_base(base_dir_of(model_dir), quant, trainable=trainable, gradient_checkpointing=gradient_checkpointing,
+                     init_kwargs=init_kwargs)
     if info["kind"] == "adapter":
         model = PeftModel.from_pretrained(base, model_dir, is_trainable=trainable)
     else:
@@ -67,7 +108,8 @@ def load_model(model_dir: str | Path, *, trainable: bool = False):
     return model, tokenizer
 
 
-def save_adapter(model, tokenizer, out_dir: str | Path, base_dir: str | Path) -> None:
+def save_adapter(model, tokenizer, out_dir: str | Path, base_dir: str | Path,
+                 quantization: dict[str, Any] | None = None) -> None:
     """Save only the trained ("default") adapter, the tokenizer and the marker into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +119,7 @@ def save_adapter(model, tokenizer, out_dir: str | Path, base_dir: str | Path) ->
     model.save_pretrained(out_dir, selected_adapters=["default"])
     tokenizer.save_pretrained(out_dir)
     _make_adapter_files_deterministic(out_dir)
-    write_marker(out_dir, "adapter", base_dir)
+    write_marker(out_dir, "adapter", base_dir, quantization)
 
 
 def _make_adapter_files_deterministic(out_dir: Path) -> None:

@@ -124,8 +124,34 @@ def _schema_features(record: dict[str, Any], check: Callable[[dict[str, Any]], s
 
 
 def _is_real(record: dict[str, Any]) -> int:
-    # 0/1 rather than bool so the real-data share is simply the column mean.
-    return int(record.get("provenance") == "real")
+    # 0/1 rather than bool so the real-data share is simply the column mean. A record an LLM wrote or
+    # rewrote (`generated_by` set, by the rewrite stage) is not real whatever its provenance says.
+    return int(record.get("provenance") == "real" and not record.get("generated_by"))
+
+
+def generated_by(record: dict[str, Any]) -> tuple[str, str]:
+    """(provider, task) from a record's `generated_by` JSON text; ("", "") for a record built from logs."""
+    raw = record.get("generated_by")
+    if not raw:
+        return "", ""
+    try:
+        meta = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return "(unparsable)", "(unparsable)"
+    if not isinstance(meta, dict):
+        return "(unparsable)", "(unparsable)"
+    return str(meta.get("provider") or "(none)"), str(meta.get("task") or "(none)")
+
+
+def _provenance_features(record: dict[str, Any]) -> dict[str, Any]:
+    provider, task = generated_by(record)
+    return {
+        "is_real": _is_real(record),
+        "generated_provider": provider,
+        "generated_task": task,
+        # an LLM-written record labelled `real` would be counted as log data by anything reading provenance
+        "provenance_consistent": not (provider and record.get("provenance") == "real"),
+    }
 
 
 def sft_features(
@@ -139,7 +165,7 @@ def sft_features(
         messages = [m for m in record.get("messages") or [] if isinstance(m, dict)]
         row = _scalars(record)
         row.update(_conversation_features(messages[:-1], messages[-1:], golden))
-        row["is_real"] = _is_real(record)
+        row.update(_provenance_features(record))
         row.update(_schema_features(record, schema_check))
         rows.append(row)
     return rows
@@ -167,7 +193,7 @@ def preference_features(
             row["pii_kinds"] = ",".join(sorted(set(filter(None, row["pii_kinds"].split(","))) | set(rejected_pii)))
         row["rejected_words"] = len(rejected_reply.split())
         row["chosen_differs"] = normalize_text(row["reply"]) != normalize_text(rejected_reply)
-        row["is_real"] = _is_real(record)
+        row.update(_provenance_features(record))
         row.update(_schema_features(record, schema_check))
         rows.append(row)
     return rows
@@ -192,7 +218,7 @@ def kto_features(
         row["label_repr"] = repr(label)
         # 0/1 so the share of desirable (thumbs-up) examples is simply the column mean
         row["is_desirable"] = int(row["label_is_bool"] and bool(label))
-        row["is_real"] = _is_real(record)
+        row.update(_provenance_features(record))
         row.update(_schema_features(record, schema_check))
         rows.append(row)
     return rows

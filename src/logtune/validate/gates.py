@@ -1,11 +1,14 @@
 """The data-quality gates before training: every built training set against its suite and schema.
 
-For each training set (SFT examples, preference pairs) this reads the Parquet file, builds the
-feature table, checks each record against its JSON Schema, and runs the set's GX suite. It also
-checks the golden set against its schema, since a broken golden case would make the leakage
-check (and evaluate) silently miss it. The outcome gives the metrics (observed value and pass/fail
-of every check, so `dvc metrics diff` shows quality drifting), the human-readable failure lines
-and a report. Deciding what to train on is `build`'s job; this only says go or stop.
+For each training set (SFT examples, preference pairs, KTO examples) this reads the Parquet file,
+builds the feature table, checks each record against its JSON Schema, marks golden leaks (exact in
+`features`, near in `leakage`), adds the token facts when given a tokenizer, and runs the set's GX
+suites (<set>.json, <set>_tokens.json). It also checks the golden set against its schema, since a
+broken golden case would make the leakage check (and evaluate) silently miss it. The outcome gives
+the metrics (observed value and pass/fail of every check, so `dvc metrics diff` shows quality
+drifting, and each set's composition: real share, synthetic share by LLM provider and task), the
+human-readable failure lines and a report. Deciding what to train on is `build`'s job; this only
+says go or stop.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import pandas as pd
 from logtune.io import read_jsonl, read_rows
 from logtune.validate.contracts import load_schema, schema_check, schema_error
 from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
+from logtune.validate.leakage import near_leaks, record_parts
 from logtune.validate.suites import MAX_OFFENDERS, CheckResult, load_suite, run_suite
 from logtune.validate.tokens import token_features
 
 GOLDEN_SCHEMA = "golden_case.v1.schema.json"
 GOLDEN_SUITE = "golden.json"       # in expectations/; optional, so older checkouts still validate
-TOKEN_SUITE = "sft_tokens.json"    # in expectations/; run on the sft set only when a tokenizer is given
+TOKEN_SUITE = "{}_tokens.json"     # in expectations/, per set (sft, preference, kto); run when a tokenizer is given
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class ValidateParams:
     min_type_records: int = 20     # per-record-type uniqueness is gated only for types this common
     max_tokens: int = 2048         # with --tokenizer: a templated SFT example longer than this fails
     max_length: int = 512          # with --tokenizer: longer examples are truncated by training (= sft.max_length)
+    golden_near_threshold: float | None = 0.8   # word 3-gram Jaccard of a question or reply near a golden one (None: off)
+    golden_near_same_context: float | None = 0.5  # word-set Jaccard of a question under a golden case's CONTEXT (None: off)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class SetResult:
     records: int
     checks: list[CheckResult] = field(default_factory=list)
     skipped: str = ""              # why the suite was not run (an allowed empty set)
+    composition: dict[str, float] = field(default_factory=dict)  # shares by provenance, LLM provider, task
     gx_results: list[Any] = field(default_factory=list, repr=False)  # raw GX results, for Data Docs
 
     @property
@@ -144,12 +151,14 @@ def validate_set(
     check: Callable[[Any], str | None],
     params: ValidateParams | None = None,
     tokens: tuple[Any, dict[str, Any]] | None = None,
+    golden_cases: list[Any] | None = None,
 ) -> SetResult:
     """One training set's records through its feature table and GX suite.
 
     With `params`: also the per-record-type uniqueness checks. With `tokens` = (tokenizer, token suite):
     the token features (validate.tokens) join the table and the token suite runs in the same GX run
-    (one GX context per set: a second one costs seconds).
+    (one GX context per set: a second one costs seconds). With `golden_cases` (the raw golden set):
+    near leakage too (validate.leakage, thresholds from `params`), on top of the exact `golden` keys.
     """
     if not records:
         if training_set.allow_empty:
@@ -161,17 +170,59 @@ def validate_set(
                             notes="an empty training set would make training a silent no-op")
         return SetResult(training_set.name, 0, checks=[empty])
     table = feature_table(training_set.features(records, golden, check))
+    if golden_cases:
+        mark_near_leaks(table, training_set.name, records, golden_cases, params or ValidateParams())
     if tokens is not None:
         tokenizer, token_suite = tokens
         max_length = params.max_length if params is not None else ValidateParams().max_length
-        token_table = feature_table(token_features(records, tokenizer, max_length)).drop(columns="id")
+        token_table = feature_table(token_features(records, tokenizer, max_length, training_set.name)).drop(columns="id")
         table = pd.concat([table, token_table.set_axis(table.index)], axis=1)
         suite = {**suite, "expectations": [*suite["expectations"], *token_suite["expectations"]]}
     gx_results: list[Any] = []
     checks = run_suite(table, suite, training_set.name, gx_results)
     if params is not None:
         checks += record_type_checks(table, params.min_uniqueness, params.min_type_records)
-    return SetResult(training_set.name, len(records), checks=checks, gx_results=gx_results)
+    return SetResult(training_set.name, len(records), checks=checks, gx_results=gx_results,
+                     composition=composition(table))
+
+
+def composition(table: pd.DataFrame) -> dict[str, float]:
+    """Where a set's records come from, as shares of the set (flat keys, so `dvc metrics diff` lists each).
+
+    `real_share`; `provenance:<value>`; and for the records that are not real, `synthetic_provider:<name>`
+    and `synthetic_task:<name>` from `generated_by` (`none`: synthetic without an LLM, e.g. a template).
+    """
+    if table.empty or "is_real" not in table.columns:
+        return {}
+    n = len(table)
+    out = {"real_share": round(float(table["is_real"].mean()), 4)}
+    if "provenance" in table.columns:
+        for value, count in sorted(table["provenance"].fillna("(null)").astype(str).value_counts().items()):
+            out[f"provenance:{value}"] = round(count / n, 4)
+    synthetic = table[table["is_real"] == 0]
+    for column, prefix in (("generated_provider", "synthetic_provider"), ("generated_task", "synthetic_task")):
+        if column in synthetic.columns:
+            for value, count in sorted(synthetic[column].replace("", "none").value_counts().items()):
+                out[f"{prefix}:{value}"] = round(count / n, 4)
+    return out
+
+
+def mark_near_leaks(table: pd.DataFrame, set_name: str, records: list[dict[str, Any]], cases: list[Any],
+                    params: ValidateParams) -> int:
+    """Set `in_golden`/`golden_id` (and `golden_match`: exact | near) for records near a golden case.
+
+    An exact match found by the features stays as it is; returns how many near ones were added.
+    """
+    table["golden_match"] = table["in_golden"].map(lambda leaked: "exact" if leaked else "")
+    parts = [record_parts(set_name, r) for r in records]
+    near = near_leaks([p for p, _ in parts], [r for _, r in parts], cases, params.golden_near_threshold,
+                      params.golden_near_same_context)
+    added = 0
+    for i, label in near.items():
+        if not table.at[i, "in_golden"]:
+            table.at[i, "in_golden"], table.at[i, "golden_id"], table.at[i, "golden_match"] = True, label, "near"
+            added += 1
+    return added
 
 
 def validate_golden(cases: list[dict[str, Any]], schema_path: str | Path) -> SetResult:
@@ -215,9 +266,10 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
                                      "its suite was not run"))
             continue
         records = read_rows(path)
-        tokens = (tokenizer, load_suite(expectations / TOKEN_SUITE, bounds)) \
-            if ts.name == "sft" and tokenizer is not None else None
-        results.append(validate_set(ts, records, golden, suite, schema_check(schemas / ts.schema), params, tokens))
+        token_suite = expectations / TOKEN_SUITE.format(ts.name)
+        tokens = (tokenizer, load_suite(token_suite, bounds)) if tokenizer is not None and token_suite.exists() else None
+        results.append(validate_set(ts, records, golden, suite, schema_check(schemas / ts.schema), params, tokens,
+                                    golden_cases=cases))
     golden_suite = expectations / GOLDEN_SUITE
     suite = load_suite(golden_suite, bounds) if golden_suite.exists() else None
     return Outcome(sets=results, golden=validate_golden_set(cases, schemas / GOLDEN_SCHEMA, suite))
@@ -233,6 +285,8 @@ def _set_metrics(result: SetResult) -> dict[str, Any]:
            "checks": {c.name: _check_metrics(c) for c in result.checks}}
     if result.skipped:
         out["skipped"] = result.skipped
+    if result.composition:
+        out["composition"] = result.composition
     return out
 
 

@@ -1,0 +1,71 @@
+"""Continue the SFT adapter with preference training: DPO on pairs or KTO on thumbs (params: preference.objective).
+
+dvc: python stages/preference.py models/sft data/train models/preference --params params.yaml --metrics metrics/preference.json --live dvclive/preference
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from logtune.io import read_rows, write_json
+from logtune.params import read_params
+from logtune.train.card import write_model_card
+from logtune.train.config import output_options, preference_config
+from logtune.train.dpo import summary_line, train_dpo
+from logtune.train.kto import train_kto
+from logtune.train.launch import relaunch_if_needed
+from logtune.train.merge import export_merged
+from logtune.train.resume import Checkpoints
+from logtune.train.tracking import TrainingLog, is_main_process
+
+# objective -> (file in the data dir, its columns TRL reads, trainer)
+OBJECTIVES = {
+    "dpo": ("preference.parquet", ["prompt", "chosen", "rejected"], train_dpo),   # records.PREFERENCE_PAIR
+    "kto": ("kto.parquet", ["prompt", "completion", "label"], train_kto),         # records.KTO_EXAMPLE
+}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sft", type=Path, help="SFT adapter directory (models/sft)")
+    ap.add_argument("data", type=Path, help="training sets directory (data/train): preference.parquet, kto.parquet")
+    ap.add_argument("out", type=Path, help="adapter directory to write (models/preference)")
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--live", type=Path, help="DVCLive directory for loss / learning-rate curves")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    # objective + dpo: DPOConfig + kto: KTOConfig (+ logtune's launch/resume/export_merged/model_card)
+    section = read_params(args.params).get("preference") or {}
+    if (rc := relaunch_if_needed(section.get("launch"), __file__, argv, where="preference.launch")) is not None:
+        return rc
+    objective, _ = preference_config(section, args.out)  # both subsections checked before anything loads
+    options = output_options("preference", section)
+    name, columns, train = OBJECTIVES[objective]
+    data = args.data / name
+    checkpoints = Checkpoints.for_stage("preference", section, args.sft, data)
+    log = TrainingLog(args.live) if args.live else None
+    try:
+        metrics = train(args.sft, read_rows(data, columns=columns), args.out, section.get(objective),
+                        log=log, checkpoints=checkpoints)
+    finally:
+        if log is not None:
+            log.close()
+    if not is_main_process():  # under `accelerate launch`, rank 0 writes
+        return 0
+    if options["export_merged"]:
+        metrics["merged"] = export_merged(args.out, f"{args.out}-merged")
+    write_json(args.metrics, metrics)
+    if options["model_card"]:
+        write_model_card(args.out, stage="preference", section=section, metrics=metrics, params_path=args.params)
+    checkpoints.finish()
+    print(f"preference: {summary_line(metrics)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The response cache and prompt templates: keys, durability, batch bookkeeping, versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from logtune.rewrite.cache import ResponseCache, cache_key
+from logtune.rewrite.templates import TemplateError, load_template, template_version
+
+
+def entry(key: str, text: str = "t") -> dict:
+    return {"key": key, "text": text, "provider": "anthropic", "model": "m", "task": "refusal",
+            "prompt_version": "v", "via": "sync", "input_tokens": 1, "output_tokens": 1, "stop_reason": None}
+
+
+def test_key_changes_with_every_part_and_fits_a_batch_custom_id():
+    base = ("anthropic", "claude-haiku-4-5", "v1", "sys", "user", {"max_tokens": 400})
+    key = cache_key(*base)
+    assert len(key) == 64 and key == cache_key(*base)
+    for i, other in enumerate(("local", "claude-sonnet-4-5", "v2", "sys2", "user2", {"max_tokens": 401})):
+        changed = list(base)
+        changed[i] = other
+        assert cache_key(*changed) != key
+
+
+def test_put_survives_a_reload_and_a_torn_line(tmp_path):
+    cache = ResponseCache(tmp_path)
+    cache.put(entry("a"))
+    cache.put(entry("a", "again"))                 # one response per key: the first one paid for stays
+    with open(tmp_path / "responses.jsonl", "a") as f:
+        f.write('{"key": "b", "text": "tor')     # a crash mid-write
+    again = ResponseCache(tmp_path)
+    assert set(again.entries) == {"a"} and again.get("a")["text"] == "t"
+
+
+def test_open_batches_are_those_submitted_and_not_collected(tmp_path):
+    cache = ResponseCache(tmp_path)
+    cache.batch_submitted("b1", ["k1"])
+    cache.batch_submitted("b2", ["k2"])
+    cache.batch_collected("b1", {"succeeded": 1})
+    assert ResponseCache(tmp_path).open_batches() == ["b2"]
+
+
+def test_template_version_is_the_hash_of_its_file(tmp_path):
+    (tmp_path / "refusal.txt").write_text("Be polite.\n=== user ===\nQ: $question\n")
+    t = load_template("refusal", tmp_path)
+    assert t.version == template_version("Be polite.\n=== user ===\nQ: $question\n")
+    assert t.render({"question": "Who?"}) == ("Be polite.", "Q: Who?")
+    with pytest.raises(TemplateError, match="question"):
+        t.render({})
+    (tmp_path / "broken.txt").write_text("no separator")
+    with pytest.raises(TemplateError, match="=== user ==="):
+        load_template("broken", tmp_path)
+
+
+@pytest.mark.parametrize("task", ["conversational", "refusal", "downvote", "persona", "corrections"])
+def test_every_shipped_template_loads(task):
+    assert len(load_template(task).version) == 12
