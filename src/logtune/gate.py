@@ -21,6 +21,9 @@ cases changing either way (greedy decoding on a slightly different adapter) are 
 a release. `non_inferior` needs an interval narrower than the tolerance: with tolerance 0 it rejects
 any candidate that is not clearly better, and with ~150 cases a useful tolerance would be ~0.05.
 `point` is seed 000's literal rule ("must not regress"), for teams that want it.
+Every gated interval is Bonferroni-corrected (`bootstrap.correction`) for the number of gated
+judgements the gate makes, so that many metrics and tags do not add up to a noisy gate
+(`comparison_level`).
 
 Also here: per-case flips (passed under the baseline, fails under the candidate: `broken`; the reverse:
 `fixed`), per-tag deltas for the tags params list (gated like the overall ones), and which baseline to
@@ -39,6 +42,22 @@ import numpy as np
 from logtune.evaluate.scores import DIRECTIONS, loads_scores
 
 RULES = ("significant", "point", "non_inferior")
+CORRECTIONS = ("bonferroni", "none")
+
+
+def comparison_level(confidence: float, comparisons: int, correction: str) -> float:
+    """The confidence of each gated interval so that ALL of them hold together at `confidence`.
+
+    The gate makes one judgement per gated metric, overall and per gated tag (3 metrics x (1 + 2 tags)
+    = 9 by default). At 95% each, a candidate exactly as good as its baseline would still be rejected
+    by chance alone in up to ~20% of releases (one-sided, 9 x 2.5%). Bonferroni widens each interval to
+    1 - (1 - confidence) / comparisons, keeping that family-wise false-rejection rate at 2.5%; it is
+    conservative (the comparisons are correlated), which costs power on small tags. `none` judges each
+    interval at `confidence` alone.
+    """
+    if correction == "none" or comparisons <= 1:
+        return confidence
+    return 1.0 - (1.0 - confidence) / comparisons
 
 # Float noise (0.1 + 0.2) must not turn an exact tie into a regression at tolerance 0.
 _EPS = 1e-9
@@ -50,6 +69,7 @@ class BootstrapParams:
     n_resamples: int = 2000   # interval ends move by ~0.005 between seeds at 2000; 10000 halves that, 5x the time
     confidence: float = 0.95
     seed: int = 0
+    correction: str = "bonferroni"  # or none: see `comparison_level`
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,8 @@ def check_params(p: GateParams) -> None:
         raise GateError(f"gate.bootstrap.n_resamples: at least 100, got {b.n_resamples!r}")
     if not (0.5 <= b.confidence < 1):
         raise GateError(f"gate.bootstrap.confidence: in [0.5, 1), got {b.confidence!r}")
+    if b.correction not in CORRECTIONS:
+        raise GateError(f"gate.bootstrap.correction: one of {', '.join(CORRECTIONS)}, got {b.correction!r}")
 
 
 def check_tolerances(tolerances: dict[str, float]) -> None:
@@ -216,18 +238,19 @@ def judge_delta(stat: dict[str, Any], direction: int, tolerance: float, rule: st
 
 def _fmt(stat: dict[str, Any], level: float) -> str:
     return (f"baseline {stat['baseline']:.4f}, candidate {stat['candidate']:.4f}, delta {stat['delta']:+.4f} "
-            f"({level:.0%} CI {stat['ci_low']:+.4f} .. {stat['ci_high']:+.4f}, {stat['n_cases']} cases)")
+            f"({level:.1%} CI {stat['ci_low']:+.4f} .. {stat['ci_high']:+.4f}, {stat['n_cases']} cases)")
 
 
 def metric_deltas(paired: Paired, counts: np.ndarray, p: GateParams, metrics: list[str],
                    select: np.ndarray | None, where: str, reasons: list[str], warnings: list[str],
-                   skipped: list[str]) -> dict[str, Any]:
+                   skipped: list[str], gated_level: float | None = None) -> dict[str, Any]:
+    """Deltas with intervals: gated metrics at `gated_level` (the corrected level), the rest at the nominal one."""
     block = {}
-    level = p.bootstrap.confidence
     for metric in metrics:
+        gated = metric in p.tolerances
+        level = gated_level if gated and gated_level is not None else p.bootstrap.confidence
         stat = bootstrap_delta([s.get(metric) for s in paired.baseline], [s.get(metric) for s in paired.candidate],
                                counts, level, select)
-        gated = metric in p.tolerances
         tol = float(p.tolerances[metric]) if gated else None
         status = judge_delta(stat, DIRECTIONS[metric], tol, p.rule) if gated else "reported"
         better = "higher" if DIRECTIONS[metric] > 0 else "lower"
@@ -240,6 +263,7 @@ def metric_deltas(paired: Paired, counts: np.ndarray, p: GateParams, metrics: li
         elif status == "skipped":
             skipped.append(f"{where}{metric}")
         block[metric] = {**{k: (round(v, 6) if isinstance(v, float) else v) for k, v in stat.items()},
+                         "confidence": round(level, 6),
                          "direction": DIRECTIONS[metric], "tolerance": tol, "status": status,
                          "ok": None if status == "skipped" else status in ("ok", "noise", "reported")}
     return block
@@ -310,7 +334,10 @@ def decide(rows: list[dict[str, Any]], p: GateParams, eval_metrics: dict[str, An
         raise GateError(f"no case was scored for both {p.candidate} and {baseline}")
     metrics = gated_metrics_present(paired, p)
     counts = resample_counts(len(paired.case_ids), p.bootstrap.n_resamples, p.bootstrap.seed)
-    overall = metric_deltas(paired, counts, p, metrics, None, "", reasons, warnings, skipped)
+    judged_tags = [t for t in p.tags if any(t in tags for tags in paired.tags)]
+    comparisons = len(p.tolerances) * (1 + len(judged_tags))
+    gated_level = comparison_level(p.bootstrap.confidence, comparisons, p.bootstrap.correction)
+    overall = metric_deltas(paired, counts, p, metrics, None, "", reasons, warnings, skipped, gated_level)
     tags = {}
     for tag in p.tags:
         select = np.array([1.0 if tag in t else 0.0 for t in paired.tags])
@@ -319,7 +346,7 @@ def decide(rows: list[dict[str, Any]], p: GateParams, eval_metrics: dict[str, An
             tags[tag] = {"n_cases": 0, "metrics": {}}
             continue
         block = metric_deltas(paired, counts, p, sorted(p.tolerances), select, f"tag {tag}: ", reasons, warnings,
-                               skipped)
+                               skipped, gated_level)
         tags[tag] = {"n_cases": int(select.sum()), "metrics": block}
     return {
         "decision": "reject" if reasons else "promote",
@@ -328,6 +355,8 @@ def decide(rows: list[dict[str, Any]], p: GateParams, eval_metrics: dict[str, An
         "baseline_requested": p.baseline,
         "rule": p.rule,
         "bootstrap": asdict(p.bootstrap),
+        "comparisons": comparisons,                      # gated judgements made (metrics x (overall + tags))
+        "comparison_confidence": round(gated_level, 6),  # each gated interval's level after the correction
         "n_cases": len(paired.case_ids),
         "metrics": overall,
         "tags": tags,

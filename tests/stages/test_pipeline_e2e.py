@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SHRINK = {
     ("sample", "sessions"): 160,
     ("gate", "tolerances"): {"accuracy": 1.0, "refusal_accuracy": 1.0, "hallucinated_id_rate": 1.0},
+    ("dryrun", "max_rejection_increase"): None,
+    ("dryrun", "max_prompts"): 16,
 }
 
 
@@ -69,10 +71,14 @@ def test_dvc_repro_end_to_end(tmp_path):
 
     first = run("dvc", "repro")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    for name in ["sample", "export/support", "curate", "build", "mix", "validate", "base", "sft", "dpo", "eval", "gate"]:
+    for name in ["sample", "export/support", "curate", "build", "rewrite", "mix", "validate", "base", "sft",
+                 "preference", "dryrun", "eval", "gate", "rollout"]:
         assert (repo / "metrics" / f"{name}.json").exists(), name
     eval_metrics = yaml.safe_load((repo / "metrics" / "eval.json").read_text())
-    assert {"base", "sft", "dpo"} <= set(eval_metrics)
+    assert {"base", "sft", "preference"} <= set(eval_metrics)
+    assert (repo / "models" / "sft" / "README.md").exists()          # model card
+    assert (repo / "dvclive" / "sft" / "plots" / "metrics").is_dir()  # DVCLive curves for `dvc plots`
+    assert (repo / "data" / "gate" / "review.html").exists()
 
     second = run("dvc", "repro")
     assert second.returncode == 0
@@ -81,9 +87,9 @@ def test_dvc_repro_end_to_end(tmp_path):
     # the data stages are deterministic: forcing them again gives byte-identical artifacts
     data = ["data/exported/support.parquet", "data/curated/conversations.parquet",
             "data/curated/rejected.parquet", "data/built/sft.parquet", "data/built/preference.parquet",
-            "data/train/sft.parquet", "data/train/preference.parquet"]
+            "data/rewritten/sft.parquet", "data/train/sft.parquet", "data/train/preference.parquet"]
     before = {p: _sha(repo / p) for p in data}
-    for stage in ["sample", "export@support", "curate", "build", "mix"]:
+    for stage in ["sample", "export@support", "curate", "build", "rewrite", "mix"]:
         forced = run("dvc", "repro", "--force", "--single-item", stage)
         assert forced.returncode == 0, forced.stderr[-2000:]
     assert {p: _sha(repo / p) for p in data} == before

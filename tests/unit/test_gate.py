@@ -31,7 +31,7 @@ def acc(*flags) -> list[dict]:
 
 def params(**kw) -> GateParams:
     kw.setdefault("tolerances", TOL)
-    kw.setdefault("bootstrap", BootstrapParams(n_resamples=1000, confidence=0.95, seed=0))
+    kw.setdefault("bootstrap", BootstrapParams(n_resamples=1000, confidence=0.95, seed=0, correction="none"))
     return GateParams(**kw)
 
 
@@ -110,7 +110,7 @@ def test_many_broken_cases_reject_naming_metric_values_interval_and_tolerance():
     g = decide(rows_from(base, cand), params())
     assert g["decision"] == "reject" and g["metrics"]["accuracy"]["status"] == "regressed"
     (reason,) = g["reasons"]
-    assert reason.startswith("accuracy: baseline 0.1000, candidate 0.0000, delta -0.1000 (95% CI -")
+    assert reason.startswith("accuracy: baseline 0.1000, candidate 0.0000, delta -0.1000 (95.0% CI -")
     assert "regresses beyond tolerance 0.0000" in reason
     assert g["flips"]["n_broken"] == 10 and g["flips"]["broken"][0] == "c000"
 
@@ -227,3 +227,32 @@ def test_repo_params_gate_section_builds_and_names_known_metrics(repo_root):
     p = load_params(repo_root / "params.yaml", "gate", GateParams)
     check_params(p)
     assert p.candidate != p.baseline and "accuracy" in p.tolerances and p.rule == "significant"
+
+
+# ----------------------------------------------------------------------------------- many judgements
+
+def test_bonferroni_level_keeps_the_family_at_the_nominal_confidence():
+    from logtune.gate import comparison_level
+
+    assert comparison_level(0.95, 9, "bonferroni") == pytest.approx(1 - 0.05 / 9)
+    assert comparison_level(0.95, 9, "none") == 0.95
+    assert comparison_level(0.95, 1, "bonferroni") == 0.95
+
+
+def test_a_borderline_regression_rejects_alone_but_is_noise_among_nine_judgements():
+    # 8 broken, 1 fixed of 100: significant at 95% on its own, not once nine judgements share the 5%
+    base = acc(*([1] * 8 + [0] * 92))
+    cand = acc(*([0] * 8 + [1] + [0] * 91))
+    tags = {i: ["a", "b"] for i in range(100)}
+    plain = decide(rows_from(base, cand, tags), params(tags=["a", "b"]))
+    assert plain["decision"] == "reject"
+    corrected = decide(rows_from(base, cand, tags), params(
+        tags=["a", "b"], bootstrap=BootstrapParams(n_resamples=1000, confidence=0.95, seed=0)))
+    assert corrected["comparisons"] == 9 and corrected["comparison_confidence"] == pytest.approx(1 - 0.05 / 9, abs=1e-6)
+    assert corrected["metrics"]["accuracy"]["status"] == "noise" and corrected["decision"] == "promote"
+    assert "(99.4% CI" in corrected["warnings"][0]
+
+
+def test_unknown_correction_is_an_error():
+    with pytest.raises(GateError, match="gate.bootstrap.correction"):
+        decide(rows_from(acc(1), acc(1)), params(bootstrap=BootstrapParams(correction="holm")))
