@@ -9,6 +9,7 @@ Training sections that mirror TRL/PEFT configs are checked against those classes
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -19,6 +20,32 @@ import yaml
 T = TypeVar("T")
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader reading floats the YAML 1.2 way (`5e-06`, `1e3`), as DVC writes them.
+
+    `dvc exp run -S lr=5e-6` rewrites params.yaml with ruamel (YAML 1.2), which prints `5e-06`; YAML 1.1
+    (PyYAML) wants a dot and would hand back the string '5e-06', so a learning rate would silently
+    become text. This resolver accepts both spellings; everything else resolves as before.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
+                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text as Python objects, with YAML 1.2 floats (see `_Loader`)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
 class ParamsError(ValueError):
     """A params section that does not match what the stage expects."""
 
@@ -27,7 +54,7 @@ def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: params file not found")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: top level must be a mapping of sections")
     return data
