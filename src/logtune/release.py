@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ def release(root: str | Path = ".", gate_path: str | Path = "metrics/gate.json",
             params_path: str | Path = "params.yaml", lock_path: str | Path = "dvc.lock",
             merged_dir: str | Path | None = None, rollout_path: str | Path | None = "metrics/rollout.json",
             monitor_baseline_path: str | Path | None = None, created: str | None = None,
-            environ: dict[str, str] | None = None) -> dict[str, Any]:
+            environ: dict[str, str] | None = None, eval_path: str | Path | None = "metrics/eval.json") -> dict[str, Any]:
     """Release the gate's promoted candidate; the previous champion moves to history. Returns the manifest.
 
     Relative paths are taken from `root` (the repository). `model_dir` defaults to models/<candidate>;
@@ -151,6 +152,7 @@ def release(root: str | Path = ".", gate_path: str | Path = "metrics/gate.json",
     staging = root / RELEASE_DIR / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     _copy_model(model, staging)   # before anything moves: a failed copy leaves the current release as it was
+    _card_with_golden(staging, at(eval_path), gate)
     previous = None
     if manifest_file.is_file():
         current = read_json(manifest_file)
@@ -164,6 +166,28 @@ def release(root: str | Path = ".", gate_path: str | Path = "metrics/gate.json",
     manifest["created"] = created or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     write_json(manifest_file, manifest)
     return manifest
+
+
+def _card_with_golden(model_dir: Path, eval_file: Path | None, gate: dict[str, Any]) -> None:
+    """Append the golden-set results to the released copy's model card (README.md).
+
+    A training stage writes the card before evaluate has run, so its card cannot hold golden metrics;
+    the released champion's can: the candidate's overall metrics from metrics/eval.json and the gate's
+    decision against its baseline. The card in models/ stays as DVC made it.
+    """
+    card = model_dir / "README.md"
+    metrics = read_json(eval_file).get(gate["candidate"]) if eval_file is not None and eval_file.is_file() else None
+    if metrics is None:
+        return
+    overall = {k: v for k, v in sorted(metrics.items()) if not isinstance(v, dict)}
+    deltas = {m: {k: v.get(k) for k in ("baseline", "candidate", "delta", "ci_low", "ci_high", "status")}
+              for m, v in sorted(gate.get("metrics", {}).items()) if v.get("tolerance") is not None}
+    text = card.read_text(encoding="utf-8") if card.is_file() else f"# {gate['candidate']} model\n"
+    text += ("\n## Golden-set metrics (at release)\n\n```json\n" + json.dumps(overall, indent=2, sort_keys=True)
+             + f"\n```\n\nGate: {gate.get('decision')} against `{gate.get('baseline')}` "
+             f"(rule {gate.get('rule')}, {gate.get('n_cases')} cases):\n\n```json\n"
+             + json.dumps(deltas, indent=2, sort_keys=True) + "\n```\n")
+    card.write_text(text, encoding="utf-8")
 
 
 def _archive(root: Path, current: dict[str, Any]) -> None:

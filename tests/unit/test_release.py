@@ -119,3 +119,16 @@ def test_monitor_baseline_is_recorded_for_logtune_monitor(tmp_path):
     (tmp_path / "monitor.json").write_text(json.dumps({"mean_confidence": 0.91, "error_rate": 0.01, "alerts": []}))
     m = release(tmp_path, monitor_baseline_path="monitor.json", environ={})
     assert m["monitor_baseline"] == {"mean_confidence": 0.91, "error_rate": 0.01}
+
+
+def test_released_card_gets_the_golden_metrics_and_the_gate_verdict(tmp_path):
+    repo(tmp_path)
+    (tmp_path / "models" / "dpo" / "README.md").write_text("# card written at training time\n")
+    write_json(tmp_path / "metrics" / "eval.json", {"dpo": {"accuracy": 0.6, "n_cases": 3, "by_tag": {"x": {}}},
+                                                    "base": {"accuracy": 0.5}})
+    release(tmp_path, created="2026-01-01T00:00:00+00:00", environ={})
+    card = (tmp_path / "release" / "champion" / "README.md").read_text()
+    assert card.startswith("# card written at training time")
+    assert '"accuracy": 0.6' in card and "by_tag" not in card
+    assert "Gate: promote against `base`" in card and '"ci_high": 0.2' not in card  # ungated (no tolerance) left out
+    assert (tmp_path / "models" / "dpo" / "README.md").read_text() == "# card written at training time\n"
