@@ -6,18 +6,18 @@ dvc: python stages/preference.py models/sft data/train models/preference --param
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 
-from logtune.io import read_rows, write_json
+from logtune.io import read_rows
 from logtune.params import read_params
-from logtune.train.card import write_model_card
 from logtune.train.config import output_options, preference_config
 from logtune.train.dpo import summary_line, train_dpo
 from logtune.train.kto import train_kto
 from logtune.train.launch import relaunch_if_needed
-from logtune.train.merge import export_merged
 from logtune.train.resume import Checkpoints
-from logtune.train.tracking import TrainingLog, is_main_process
+from logtune.train.outputs import publish
+from logtune.train.tracking import TrainingLog
 
 # objective -> (file in the data dir, its columns TRL reads, trainer)
 OBJECTIVES = {
@@ -48,21 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     name, columns, train = OBJECTIVES[objective]
     data = args.data / name
     checkpoints = Checkpoints.for_stage("preference", section, args.sft, data)
-    log = TrainingLog(args.live) if args.live else None
-    try:
+    with TrainingLog(args.live) if args.live else nullcontext() as log:
         metrics = train(args.sft, read_rows(data, columns=columns), args.out, section.get(objective),
                         log=log, checkpoints=checkpoints)
-    finally:
-        if log is not None:
-            log.close()
-    if not is_main_process():  # under `accelerate launch`, rank 0 writes
-        return 0
-    if options["export_merged"]:
-        metrics["merged"] = export_merged(args.out, f"{args.out}-merged")
-    write_json(args.metrics, metrics)
-    if options["model_card"]:
-        write_model_card(args.out, stage="preference", section=section, metrics=metrics, params_path=args.params)
-    checkpoints.finish()
+    if not publish("preference", section, args.out, metrics, options=options, metrics_path=args.metrics,
+                   params_path=args.params, checkpoints=checkpoints):
+        return 0  # under `accelerate launch`, rank 0 writes
     print(f"preference: {summary_line(metrics)}")
     return 0
 

@@ -6,17 +6,17 @@ dvc: python stages/sft.py models/base data/train/sft.parquet models/sft --params
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 
-from logtune.io import read_rows, write_json
+from logtune.io import read_rows
 from logtune.params import read_params
-from logtune.train.card import write_model_card
 from logtune.train.config import check_sft_section, output_options
 from logtune.train.launch import relaunch_if_needed
-from logtune.train.merge import export_merged
 from logtune.train.resume import Checkpoints
 from logtune.train.sft import format_loss, train_sft
-from logtune.train.tracking import TrainingLog, is_main_process
+from logtune.train.outputs import publish
+from logtune.train.tracking import TrainingLog
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -39,21 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     check_sft_section(section)  # a typo fails here, before a model or the data is loaded
     options = output_options("sft", section)
     checkpoints = Checkpoints.for_stage("sft", section, args.base, args.examples)
-    log = TrainingLog(args.live) if args.live else None
-    try:
+    with TrainingLog(args.live) if args.live else nullcontext() as log:
         metrics = train_sft(args.base, read_rows(args.examples, columns=["messages", "phase"]), args.out, section,
                             log=log, checkpoints=checkpoints)
-    finally:
-        if log is not None:
-            log.close()
-    if not is_main_process():  # under `accelerate launch`, rank 0 writes
-        return 0
-    if options["export_merged"]:
-        metrics["merged"] = export_merged(args.out, f"{args.out}-merged")
-    write_json(args.metrics, metrics)
-    if options["model_card"]:
-        write_model_card(args.out, stage="sft", section=section, metrics=metrics, params_path=args.params)
-    checkpoints.finish()
+    if not publish("sft", section, args.out, metrics, options=options, metrics_path=args.metrics,
+                   params_path=args.params, checkpoints=checkpoints):
+        return 0  # under `accelerate launch`, rank 0 writes
     print(f"sft: {metrics['examples']} examples in phases {', '.join(metrics['phases_run'])}, {metrics['steps']} "
           f"steps, loss {format_loss(metrics)} -> {format_loss(metrics, 'loss_last')}, "
           f"{metrics['trainable_params']:,} trainable params, {metrics['seconds']}s")

@@ -34,12 +34,15 @@ def _hash(entry: dict[str, Any]) -> str | None:
     return entry.get("md5") or entry.get("etag") or entry.get("checksum")
 
 
-def stage_hashes(path: str | Path = "dvc.lock", stage: str | None = None) -> dict[str, dict[str, str]]:
-    """{stage: {path: md5}} of every dep and out (one stage's when `stage` is given; foreach stages are `name@key`)."""
-    stages = read_lock(path)["stages"]
+def stage_hashes(path: str | Path | dict[str, Any] = "dvc.lock", stage: str | None = None) -> dict[str, dict[str, str]]:
+    """{stage: {path: md5}} of every dep and out (one stage's when `stage` is given; foreach stages are `name@key`).
+
+    `path`: the lock file, or its content already read with `read_lock`."""
+    stages = (path if isinstance(path, dict) else read_lock(path))["stages"]
     if stage is not None:
         if stage not in stages:
-            raise LockError(f"{path}: no stage '{stage}' (have: {', '.join(sorted(stages))})")
+            where = "dvc.lock" if isinstance(path, dict) else path
+            raise LockError(f"{where}: no stage '{stage}' (have: {', '.join(sorted(stages))})")
         stages = {stage: stages[stage]}
     out: dict[str, dict[str, str]] = {}
     for name, body in sorted(stages.items()):
@@ -48,8 +51,13 @@ def stage_hashes(path: str | Path = "dvc.lock", stage: str | None = None) -> dic
     return out
 
 
-def data_hashes(path: str | Path = "dvc.lock", prefixes: tuple[str, ...] = ("data/", "models/", "golden/")) -> dict[str, str]:
-    """{path: md5} of every data/model/golden path any stage recorded (deps and outs), across all stages."""
+DATA_PREFIXES = ("data/", "models/", "golden/")
+
+
+def data_hashes(path: str | Path | dict[str, Any] = "dvc.lock", prefixes: tuple[str, ...] = DATA_PREFIXES) -> dict[str, str]:
+    """{path: md5} of every data/model/golden path any stage recorded (deps and outs), across all stages.
+
+    `path`: the lock file, or its content already read with `read_lock`."""
     merged: dict[str, str] = {}
     for entries in stage_hashes(path).values():
         for p, h in entries.items():

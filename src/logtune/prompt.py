@@ -7,6 +7,7 @@ scored with exactly the prompt layout it was trained on; a mismatch there is a c
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -38,6 +39,22 @@ def render_system(system_prompt: str | None, context: str | dict | list | None) 
     ctx = compact_context(context)
     parts = [p for p in (system_prompt, f"CONTEXT: {ctx}" if ctx is not None else None) if p]
     return "\n".join(parts) if parts else None
+
+
+_CONTEXT_LINE = re.compile(r"(?m)^CONTEXT: ")
+
+
+def split_system(system: str | None) -> tuple[str, str | None]:
+    """The inverse of `render_system`: (system prompt, CONTEXT JSON text or None) of a rendered system message."""
+    text = system or ""
+    for m in _CONTEXT_LINE.finditer(text):
+        rest = text[m.end():]
+        try:
+            json.loads(rest)
+        except ValueError:
+            continue  # "CONTEXT: " inside the prompt itself, not the rendered CONTEXT line
+        return text[:m.start()].rstrip("\n"), rest
+    return text, None
 
 
 def with_system(messages: list[dict[str, Any]], system_prompt: str | None, context: Any) -> list[dict[str, str]]:

@@ -4,7 +4,7 @@ train the tiny model data-parallel, rank 0 alone writes the adapter and the metr
 import json
 import math
 import os
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
@@ -12,12 +12,12 @@ from logtune import records
 from logtune.io import read_json, write_rows
 from logtune.train import launch
 from logtune.train.loading import load_model
-from logtune.train.tiny import BaseParams, PretrainParams, TinyModelParams, build_base
+from logtune.train.tiny import PretrainParams, build_base
+from tests.unit import tiny_training
+from tests.unit.tiny_training import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "train"
-TINY = BaseParams(tiny=TinyModelParams(vocab_size=320, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                       num_key_value_heads=2, intermediate_size=64, max_position_embeddings=256),
-                  pretrain=PretrainParams(batch_size=4, epochs=1, warmup_steps=1))
+# the shared tiny size, pre-trained for one pass only: these tests check mechanics, not what it learns
+TINY = replace(tiny_training.TINY, pretrain=PretrainParams(batch_size=4, epochs=1, warmup_steps=1))
 # 4 examples, 2 per device: one process takes 2 steps per epoch, two processes (global batch 4) take 1
 PARAMS = """
 sft:

@@ -4,6 +4,7 @@ step, the curves continue without repeating a step, and the final adapter equals
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,13 @@ from safetensors.torch import load_file
 
 from logtune import records
 from logtune.io import read_json, write_rows
-from logtune.train.tiny import BaseParams, PretrainParams, TinyModelParams, build_base
+from logtune.train.tiny import PretrainParams, build_base
 from logtune.train.tracking import TrainingLog
+from tests.unit import tiny_training
+from tests.unit.tiny_training import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "train"
-TINY = BaseParams(tiny=TinyModelParams(vocab_size=320, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                       num_key_value_heads=2, intermediate_size=64, max_position_embeddings=256),
-                  pretrain=PretrainParams(batch_size=4, epochs=1, warmup_steps=1))
+# the shared tiny size, pre-trained for one pass only: these tests check mechanics, not what it learns
+TINY = replace(tiny_training.TINY, pretrain=PretrainParams(batch_size=4, epochs=1, warmup_steps=1))
 # two phases x 4 examples, 2 per step, 3 epochs: 6 steps per phase; a checkpoint every 3 steps
 PARAMS = """
 sft:

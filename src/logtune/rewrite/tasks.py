@@ -25,13 +25,12 @@ from typing import Any, Callable
 
 from logtune import toolcalls
 from logtune.ids import content_id
-from logtune.prompt import render_system
+from logtune.prompt import render_system, split_system
 from logtune.refusal import is_refusal
 from logtune.rewrite import checks, offline
 from logtune.rewrite.checks import Failed, normalize_text
 from logtune.rewrite.params import RewriteParams
 
-_CONTEXT_LINE = re.compile(r"(?:^|\n)CONTEXT: ")
 
 
 @dataclass(frozen=True)
@@ -67,19 +66,6 @@ class Task:
 
 
 # -------------------------------------------------------------------------------------------- helpers
-def split_system(system: str | None) -> tuple[str, str | None]:
-    """(prompt, CONTEXT JSON text or None) of a system message made by logtune.prompt.render_system."""
-    text = system or ""
-    for m in _CONTEXT_LINE.finditer(text):
-        rest = text[m.end():]
-        try:
-            json.loads(rest)
-        except ValueError:
-            continue
-        return text[:m.start()].strip("\n"), rest
-    return text, None
-
-
 def parts(messages: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None, list[dict[str, Any]]]:
     """(system message or None, CONTEXT text, the other turns)."""
     system = messages[0] if messages and messages[0]["role"] == "system" else None

@@ -22,9 +22,8 @@ from typing import Any
 
 import yaml
 
-from logtune.lockfile import LockError, data_hashes, read_lock
-
-DATA_PREFIXES = ("data/", "models/", "golden/")
+from logtune.lockfile import DATA_PREFIXES, LockError, data_hashes, read_lock
+from logtune.params import load_yaml
 
 
 def lock_data_hashes(lock_path: str | Path, stage: str | None = None) -> tuple[dict[str, str], str | None]:
@@ -34,7 +33,7 @@ def lock_data_hashes(lock_path: str | Path, stage: str | None = None) -> tuple[d
         lock = read_lock(lock_path)
     except LockError as e:
         return {}, str(e)
-    every = data_hashes(lock_path, DATA_PREFIXES)    # deps and outs of all stages
+    every = data_hashes(lock)    # deps and outs of all stages
     produced: dict[str, str] = {}
     for body in lock["stages"].values():
         for out in body.get("outs") or []:
@@ -54,7 +53,7 @@ def _prompt_version(params_path: str | Path | None) -> tuple[str | None, str | N
 
     params: dict[str, Any] = {}
     if params_path and Path(params_path).is_file():
-        params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
+        params = load_yaml(Path(params_path).read_text(encoding="utf-8")) or {}  # floats as DVC writes them
     prompt = effective_system_prompt((params.get("assistant") or {}).get("system_prompt"))
     model = (params.get("base") or {}).get("model")
     return prompt_version(prompt), model

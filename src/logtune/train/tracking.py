@@ -52,6 +52,12 @@ class TrainingLog:
                               monitor_system=False)
         return self._live
 
+    def __enter__(self) -> "TrainingLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def log(self, phase: str, step: int, values: dict[str, Any]) -> None:
         """Write `values` (Trainer log keys) of `phase` at global step `step` (rank 0 only)."""
         if not is_main_process():

@@ -10,32 +10,15 @@ golden-set leakage and JSON Schema validity. It decides nothing; `suites` does.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Callable, Iterable
 
 from logtune.pii import find_pii
-from logtune.prompt import compact_context
+from logtune.prompt import compact_context, split_system
 
 # `prompt.render_system` puts the CONTEXT on its own line after the system prompt.
-_CONTEXT_LINE = re.compile(r"(?m)^CONTEXT: ")
-
-
 def normalize_text(text: Any) -> str:
     """Whitespace-collapsed, case-folded text: how golden leakage and uniqueness compare replies."""
     return " ".join(str(text or "").split()).casefold()
-
-
-def split_system(system: str | None) -> tuple[str, str | None]:
-    """(system prompt, CONTEXT JSON text or None) from a system message made by `render_system`."""
-    text = system or ""
-    for m in _CONTEXT_LINE.finditer(text):
-        rest = text[m.end():]
-        try:
-            json.loads(rest)
-        except ValueError:
-            continue  # "CONTEXT: " inside the prompt itself, not the rendered CONTEXT line
-        return text[:m.start()].rstrip("\n"), rest
-    return text, None
 
 
 def golden_key(final_user: str | None, context: Any) -> tuple[str, str]:

@@ -26,7 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 from logtune.curate.decontaminate import golden_near_matches, near_text_matches
-from logtune.validate.features import golden_key, normalize_text, split_system
+from logtune.prompt import split_system
+from logtune.validate.features import golden_key, normalize_text
 
 
 def usable_cases(cases: list[Any]) -> list[dict[str, Any]]:
