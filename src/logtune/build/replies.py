@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from logtune import feedback
 from logtune.build.targets import feedback_meta, is_tool_conversation, offered_tools, shown_text
 from logtune.curate.sessions import Reject
 
@@ -34,9 +35,14 @@ class Reply:
         return next(m for m in reversed(self.prompt) if m["role"] == "user")
 
 
-def is_downvoted_rewrite(message: dict[str, Any]) -> bool:
-    return message.get("role") == "assistant" and message.get("rating") == -1 \
-        and bool((message.get("rewrite") or "").strip())
+def downvoted_rewrite(message: dict[str, Any], conversation: dict[str, Any] | None = None) -> str | None:
+    """The rewrite shown for an assistant turn some copy down-voted and a human rewrote (first such entry)."""
+    if message.get("role") != "assistant":
+        return None
+    for entry in feedback.entries(conversation or {}, message):
+        if entry.get("rating") == -1 and (entry.get("rewrite") or "").strip():
+            return entry["rewrite"]
+    return None
 
 
 def shown_content(message: dict[str, Any], tool_conversation: bool = False, no_call_form: str = "tool_none",
@@ -44,8 +50,9 @@ def shown_content(message: dict[str, Any], tool_conversation: bool = False, no_c
     """What a turn contributes as history: a down-voted reply's rewrite replaces it; calls are canonical."""
     if message.get("role") != "assistant":
         return message.get("content") or ""
-    if is_downvoted_rewrite(message):
-        return shown_text({}, message["rewrite"], tool_conversation=tool_conversation, no_call_form=no_call_form,
+    rewrite = downvoted_rewrite(message)
+    if rewrite is not None:
+        return shown_text({}, rewrite, tool_conversation=tool_conversation, no_call_form=no_call_form,
                           offered=offered)
     return shown_text(message, message.get("content"), tool_conversation=tool_conversation,
                       no_call_form=no_call_form, offered=offered)
