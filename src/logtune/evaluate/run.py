@@ -193,7 +193,9 @@ def evaluate_model(name: str, model_dir: str | Path, cases: list[GoldenCase], pa
 def reply_record(case: GoldenCase, row: dict[str, Any]) -> dict[str, Any]:
     """A human-readable line of replies.jsonl: the question, what was expected, what the model said, what failed."""
     expected: dict[str, Any] = {"contains": list(case.contains), "must_refuse": case.must_refuse}
-    if case.tool_call is not None:
+    if isinstance(case.tool_call, tuple):
+        expected["tool_calls"] = [{"name": c.name, "arguments": c.arguments} for c in case.tool_call]
+    elif case.tool_call is not None:
         expected["tool_call"] = case.tool_call if isinstance(case.tool_call, str) else \
             {"name": case.tool_call.name, "arguments": case.tool_call.arguments}
     if case.persona:

@@ -241,8 +241,10 @@ def golden_features(
             "n_allowed_ids": len(allowed),
             # a refusal that must also contain strings asks for two contradictory things
             "refusal_contains_nothing": not must_refuse or not contains,
-            # an answer with nothing it must contain can only be scored on citations
-            "answer_contains_something": must_refuse or bool(contains),
+            # an answer with nothing it must contain can only be scored on citations; a tool case is
+            # scored on its expected calls instead (or on making no call: BFCL's irrelevance cases)
+            "answer_contains_something": must_refuse or bool(contains) or "tool_call" in expected
+                                         or "tool_calls" in expected,
             # with a CONTEXT the citation check needs the ids the reply may cite
             "allowed_ids_with_context": not has_context or bool(allowed),
             **_schema_features(case, schema_check),
