@@ -247,8 +247,9 @@ def validate_dataset(args: argparse.Namespace) -> int:
 
 VALIDATE_DATASET_ARGS = (
     (("file",), dict(type=Path, help="a JSONL or Parquet file of records")),
-    (("--type",), dict(choices=["sft", "preference", "kto", "golden", "conversation"],
-                       help="the record type (default: detected from the columns, and said in the output)")),
+    (("--type",), dict(choices=["sft", "preference", "kto", "golden", "conversation", "typed_record"],
+                       help="the record type (default: detected from the columns, and said in the output); "
+                            "typed_record: seed 004's {id, record_type, input, output | chosen/rejected}")),
     (("--expectations",), dict(type=Path, help="folder of GX suites <type>.json (default: the repo's expectations/)")),
     (("--schemas",), dict(type=Path, help="folder of JSON Schemas (default: the repo's schemas/)")),
     (("--golden",), dict(type=Path, help="golden set JSONL for the leakage check (default: the repo's "

@@ -86,14 +86,14 @@ def _conversation_features(
         "last_role": str(last.get("role") or ""),
         "empty_turns": sum(1 for m in turns if not str(m.get("content") or "").strip()),
         "has_context": _context_of(messages) is not None,
-        "reply": reply,
-        "reply_norm": normalize_text(reply),
-        "reply_words": len(reply.split()),
-        "has_pii": bool(pii),
-        "pii_kinds": ",".join(pii),
-        "in_golden": bool(golden_id),
-        "golden_id": golden_id,
+        **_reply_features(reply, pii, golden_id),
     }
+
+
+def _reply_features(reply: str, pii: list[str], golden_id: str) -> dict[str, Any]:
+    """The reply judged (uniqueness, length), PII found and the golden case it leaks, if any."""
+    return {"reply": reply, "reply_norm": normalize_text(reply), "reply_words": len(reply.split()),
+            "has_pii": bool(pii), "pii_kinds": ",".join(pii), "in_golden": bool(golden_id), "golden_id": golden_id}
 
 
 def _scalars(record: dict[str, Any]) -> dict[str, Any]:
@@ -249,4 +249,60 @@ def golden_features(
             "allowed_ids_with_context": not has_context or bool(allowed),
             **_schema_features(case, schema_check),
         })
+    return rows
+
+
+SEED004_TYPES = ("chat", "qa", "preference", "knowledge", "memory", "trajectory")
+_USER_LINE = "User:"
+
+
+def typed_reply(record: dict[str, Any]) -> str:
+    """The reply a seed 004 record trains: `chosen` for preference records, else `output` (JSON text
+    when it is an object or a list: trajectories, memory entries)."""
+    value = record.get("chosen") if record.get("record_type") == "preference" else record.get("output")
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _last_user_turn(text: Any) -> str | None:
+    """The last "User:" turn of a seed 004 `input` (its continuation lines included); the whole input when
+    it has no labelled turns (a bare question)."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith(_USER_LINE)]
+    if not starts:
+        return text.strip()
+    turn = [lines[starts[-1]][len(_USER_LINE):]]
+    for line in lines[starts[-1] + 1:]:
+        if line.startswith(("Assistant:", "System:")):
+            break
+        turn.append(line)
+    return "\n".join(turn).strip()
+
+
+def typed_record_features(
+    records: Iterable[dict[str, Any]],
+    golden: dict[tuple[str, str], str],
+    schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """One feature row per seed 004 typed record ({id, record_type, input, output | chosen/rejected}):
+    the reply judged is `typed_reply` (seed 004 measures uniqueness on chat outputs and preference chosen)."""
+    rows = []
+    for record in records:
+        reply = typed_reply(record)
+        row = _scalars(record)
+        row["id"] = None if record.get("id") is None else str(record["id"])   # seed 004 ids may be numbers
+        rejected = record.get("rejected")
+        text = "\n".join([str(record.get("input") or ""), reply,
+                          rejected if isinstance(rejected, str) else json.dumps(rejected) if rejected else ""])
+        pii = sorted({m.kind for m in find_pii(text)})
+        golden_id = golden.get(golden_key(_last_user_turn(record.get("input")), None), "")
+        row.update({
+            "record_type": str(record.get("record_type") or ""),
+            **_reply_features(reply, pii, golden_id),
+            **_schema_features(record, schema_check),
+        })
+        rows.append(row)
     return rows
