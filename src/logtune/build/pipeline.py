@@ -3,7 +3,8 @@
 Every assistant reply of every conversation is seen once and has exactly one outcome, decided by the
 first rule that matches (the `rule` column of each output names the rule that made it):
   golden case's final turn, or a reply already built from another conversation  -> rejected
-  SQuAD v2 unanswerable (meta `unanswerable`)  -> SFT: a templated refusal        (`unanswerable_refusal`)
+  SQuAD v2 unanswerable (meta `unanswerable`)  -> SFT: a composed refusal naming the question or article
+                                                 (`unanswerable_refusal`, `extractive.refusal_text`)
   a human rewrite (rating -1 or none) with meta `pattern` (seed 002's corrections)
                                               -> DPO pair: fix over wrong output  (`correction_pair`)
                                                  + SFT on the fix                 (`correction_sft`)
@@ -52,7 +53,8 @@ from typing import Any, Iterable
 
 from logtune.runtime import no_cyclic_gc
 from logtune import feedback, toolcalls
-from logtune.build.extractive import DEFAULT_REFUSALS, answer_in_context, check_templates, refusal_text
+from logtune.build.extractive import (DEFAULT_CLOSERS, DEFAULT_OPENERS, DEFAULT_REFUSALS, answer_in_context,
+                                      check_templates, refusal_fields, refusal_text)
 from logtune.build.kinds import record_kind
 from logtune.build.kto import kto_example
 from logtune.build.preference import preference_pair
@@ -111,7 +113,9 @@ class BuildParams:
     history_turns: int = 3
     system_prompt: str | None = None   # None: each session's logged prompt; a text: every example under it
     no_call_form: str = "tool_none"    # a reply without a tool call, in a tool-using conversation
-    refusal_templates: tuple[str, ...] = DEFAULT_REFUSALS
+    refusal_templates: tuple[str, ...] = DEFAULT_REFUSALS   # cores; may name {question} / {title}
+    refusal_openers: tuple[str, ...] = DEFAULT_OPENERS
+    refusal_closers: tuple[str, ...] = DEFAULT_CLOSERS
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -119,7 +123,7 @@ class BuildParams:
             raise ValueError(f"build.history_turns must be an integer >= 0, got {self.history_turns!r}")
         if self.no_call_form not in NO_CALL_FORMS:
             raise ValueError(f"build.no_call_form must be one of {NO_CALL_FORMS}, got {self.no_call_form!r}")
-        check_templates(self.refusal_templates)
+        check_templates(self.refusal_templates, self.refusal_openers, self.refusal_closers)
 
 
 @dataclass
@@ -224,7 +228,9 @@ def route(reply: Reply, golden_keys: dict, params: BuildParams, context_key: str
         return Routed(reject=Reject("golden_overlap", f"answers golden case {case_id}'s final turn"))
     meta = feedback_meta(msg)
     if meta.get("unanswerable") is True:
-        text = refusal_text(params.refusal_templates, params.seed, conv["id"], msg.get("id"))
+        text = refusal_text(params.refusal_templates, params.seed, conv["id"], msg.get("id"),
+                            refusal_fields(reply.user_turn["content"], conv.get("context")),
+                            params.refusal_openers, params.refusal_closers)
         kind = record_kind(reply, text, unanswerable=True)
         # the question and passage are real; the reply is a template, so the record is synthetic
         return Routed("unanswerable_refusal", sft=[sft_example(reply, text, "unanswerable_refusal", kind, "synthetic")])
