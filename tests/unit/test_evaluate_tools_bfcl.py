@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from logtune.evaluate.golden import GoldenError, golden_case, read_golden
+from logtune.golden.contract import GoldenError, golden_case, read_golden
 from logtune.evaluate.metrics.tools import read_tool_reply, tool_scores
 from logtune.toolcalls import normalize_schema
 from logtune.validate.gates import validate_golden_set

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from logtune import cli
-from logtune.validate_dataset import detect_type
+from logtune.validate.dataset import detect_type
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "validate" / "seed004_v8_sample.jsonl"
