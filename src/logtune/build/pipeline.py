@@ -35,6 +35,11 @@ columns, or every copy's after curate merged duplicates), so a vote is never one
 The reply trained (or preferred) is rendered by `targets.render_assistant` (canonical tool calls); the
 rejected side of a pair and a thumbs-down completion keep the form the user rejected.
 
+Long conversations: each routed reply then meets `build.long_conversations` (`length`): truncated at
+a turn boundary (oldest history exchanges dropped, the system prompt, the user turn and the reply
+kept) until its records fit the budget, or rejected with reason `too_long`; counted in the metrics'
+`long_conversations`.
+
 Every record made is checked against its JSON Schema (schemas/*.v1.schema.json, through the compiled
 `schema_check.RecordCheck`): one that breaks its contract is not kept but written to rejected with
 reason `schema` and detail `<field path>: <message>` (counted per set in `schema_rejected`). `ledger`
@@ -57,6 +62,7 @@ from logtune.build.extractive import (DEFAULT_CLOSERS, DEFAULT_OPENERS, DEFAULT_
                                       check_templates, refusal_fields, refusal_text)
 from logtune.build.kinds import record_kind
 from logtune.build.kto import kto_example
+from logtune.build.length import LongConversations, fit
 from logtune.build.preference import preference_pair
 from logtune.build.replies import Reply, iter_replies
 from logtune.build.sft import prompt_messages, sft_example
@@ -88,7 +94,7 @@ PAIR_RULES = sorted(r for _, pairs, _ in OUTCOMES.values() for r in pairs)
 KTO_RULES = sorted(r for _, _, kto in OUTCOMES.values() for r in kto)
 REASONS = sorted(["answer_not_in_context", "broken_context", "conflicting_ratings", "duplicate_reply", "empty_reply", "golden_overlap",
                   "identical_pair", "invalid_rating", "no_user_turn", "outranked_by_siblings", "python_dict_plan",
-                  "schema", "unrated_transcript_turn", *toolcalls.REASONS])
+                  "schema", "too_long", "unrated_transcript_turn", *toolcalls.REASONS])
 SETS = ("sft", "preference", "kto")
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 CONTRACTS = {"sft": "sft_example.v1.schema.json", "preference": "preference_pair.v1.schema.json",
@@ -117,6 +123,7 @@ class BuildParams:
     refusal_openers: tuple[str, ...] = DEFAULT_OPENERS
     refusal_closers: tuple[str, ...] = DEFAULT_CLOSERS
     seed: int = 0
+    long_conversations: LongConversations = LongConversations()   # truncate | reject past a budget (`length`)
 
     def __post_init__(self) -> None:
         if not isinstance(self.history_turns, int) or self.history_turns < 0:
@@ -359,6 +366,7 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
     seen: set[str] = set()
     checks = {name: contract(name) for name in SETS}
     schema_rejects: Counter = Counter()    # (set, rule) -> records rejected by their schema
+    long_stats: Counter = Counter({"truncated": 0, "history_messages_dropped": 0})
     for conv in conversations:
         read += 1
         if params.system_prompt is not None:
@@ -382,6 +390,15 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
             routed = (Routed(reject=Reject("duplicate_reply", "built from an earlier conversation"))
                       if key in seen else route(item, golden_keys, params, context_key))
             seen.add(key)
+            if routed.reject is None:
+                fitted = fit(item, routed, params.long_conversations,
+                             lambda r: route(r, golden_keys, params, context_key))
+                item, routed = fitted.reply, fitted.routed
+                if fitted.too_long is not None:
+                    routed = Routed(reject=Reject("too_long", fitted.too_long))
+                elif fitted.dropped and routed.reject is None:
+                    long_stats["truncated"] += 1
+                    long_stats["history_messages_dropped"] += fitted.dropped
             if routed.reject is not None:
                 out.rejected.append(rejected_reply(conv, message, routed.reject, item))
                 continue
@@ -399,6 +416,10 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
         rows.sort(key=lambda r: r["id"])
         assert len({r["id"] for r in rows}) == len(rows), "two built records share an id"
     out.metrics = ledger(read, replies_seen, outcomes, fixes, out, schema_rejects)
+    lc = params.long_conversations
+    out.metrics["long_conversations"] = {"policy": lc.policy, "unit": lc.unit, "limit": lc.limit,
+                                         **dict(sorted(long_stats.items())),
+                                         "too_long": out.metrics["rejected_by_reason"]["too_long"]}
     return out
 
 
