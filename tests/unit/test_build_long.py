@@ -79,3 +79,21 @@ def test_the_policy_is_checked_when_params_load():
     with pytest.raises(ParamsError, match="unknown key 'max_turns'"):
         from_dict(BuildParams, {"long_conversations": {"max_turns": 3}}, "build")
     assert from_dict(BuildParams, {"long_conversations": {"policy": "reject"}}, "build").long_conversations.policy == "reject"
+
+
+REAL_SHAREGPT = Path(__file__).resolve().parents[2].parent / "shared" / "real" / "sharegpt" / "sample_data"
+
+
+@pytest.mark.skipif(not REAL_SHAREGPT.is_dir(), reason=f"real ShareGPT files not found at {REAL_SHAREGPT} "
+                                                        "(../shared/real is absent)")
+def test_real_sharegpt_conversations_fit_the_default_budget_by_truncation():
+    from logtune.sources import get_adapter
+
+    convs = [c for c in get_adapter("sharegpt").read(REAL_SHAREGPT, {}, "sharegpt") if not c.get("quarantine")]
+    policy = LongConversations()                     # the params.yaml default: truncate, 8,000 chars
+    off = build(convs, BuildParams(long_conversations=LongConversations(max_chars=None)), [])
+    out = build(convs, BuildParams(long_conversations=policy), [])
+    assert max(sizes(off, policy)) > policy.max_chars           # real chats run past the budget
+    assert max(sizes(out, policy)) <= policy.max_chars
+    assert out.metrics["long_conversations"]["truncated"] > 0
+    assert len(out.sft) + out.metrics["rejected_by_reason"]["too_long"] == len(off.sft)

@@ -74,3 +74,12 @@ def test_two_distinct_rewrites_make_two_pairs_and_merging_twice_adds_nothing():
     assert sorted(p["chosen"][0]["content"] for p in built.preference) == [
         "PRJ-12 has no owner listed in the records.", "The records for PRJ-12 don't list an owner."]
     assert len(built.sft) == 2 and len({r["id"] for r in built.sft}) == 2
+
+
+def test_the_rewrite_stage_sees_every_copys_note():
+    from logtune.rewrite.pipeline import notes_and_patterns
+
+    kept = {c["id"]: c for c in curated().kept}
+    notes, _ = notes_and_patterns([kept["d2-sqlite"], kept["a1-sqlite"]])
+    assert notes[("d2-sqlite", "2")] == "say when the review ends"          # from the dropped near-duplicate
+    assert notes[("a1-sqlite", "2")] == "wrong project: it is PRJ-12, and it is in review"
