@@ -83,3 +83,14 @@ def test_the_rewrite_stage_sees_every_copys_note():
     notes, _ = notes_and_patterns([kept["d2-sqlite"], kept["a1-sqlite"]])
     assert notes[("d2-sqlite", "2")] == "say when the review ends"          # from the dropped near-duplicate
     assert notes[("a1-sqlite", "2")] == "wrong project: it is PRJ-12, and it is in review"
+
+
+def test_history_shows_the_rewrite_when_the_vote_and_the_rewrite_came_from_different_copies():
+    rows = json.loads(FIXTURE.read_text())[2:5]                 # b1 unrated, b2 down-voted, b3 rewritten
+    follow = [{"id": "3", "role": "user", "content": "Then who should I ask?", "rating": None},
+              {"id": "4", "role": "assistant", "content": "Ask the facility manager.", "rating": None}]
+    for r in rows:
+        r["messages"] = r["messages"] + [dict(m) for m in follow]
+    kept, _ = split_duplicates(rows)
+    sft = {r["message_ids"][-1]: r for r in build(kept, BuildParams(), []).sft}
+    assert sft["4"]["messages"][2] == {"role": "assistant", "content": "The records for PRJ-12 don't list an owner."}

@@ -36,13 +36,12 @@ class Reply:
 
 
 def downvoted_rewrite(message: dict[str, Any], conversation: dict[str, Any] | None = None) -> str | None:
-    """The rewrite shown for an assistant turn some copy down-voted and a human rewrote (first such entry)."""
+    """The rewrite shown for an assistant turn that was down-voted and rewritten by a human; after a
+    curate merge the vote and the rewrite may come from different copies (the first rewrite is shown)."""
     if message.get("role") != "assistant":
         return None
-    for entry in feedback.entries(conversation or {}, message):
-        if entry.get("rating") == -1 and (entry.get("rewrite") or "").strip():
-            return entry["rewrite"]
-    return None
+    votes = feedback.votes(feedback.entries(conversation or {}, message))
+    return votes.rewrites[0][0] if votes.down and votes.rewrites else None
 
 
 def shown_content(message: dict[str, Any], tool_conversation: bool = False, no_call_form: str = "tool_none",
