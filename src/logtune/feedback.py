@@ -109,6 +109,8 @@ def merge_into(kept: dict[str, Any], others: list[dict[str, Any]], counts: dict[
     `counts` (when given) gains the merged entries: `feedback_entries_merged`, `ratings_up_merged`,
     `ratings_down_merged`, `notes_merged`, `rewrites_merged`, `conversations_merged`.
     """
+    if not others:
+        return kept
     replies = [i for i, m in enumerate(kept.get("messages") or []) if m.get("role") == "assistant"]
     if not replies:
         return kept
