@@ -94,3 +94,19 @@ def test_the_shipped_golden_set_is_valid_and_passes_its_suite():
     result = validate_golden_set(raw, ROOT / "schemas" / "golden_case.v1.schema.json",
                                  load_suite(ROOT / "expectations" / "golden.json", {}))
     assert result.passed
+
+
+def test_whole_case_scoring_on_bfcl_cases():
+    from logtune.evaluate.metrics import score_case
+
+    taylor = '{"tool": "spotify.play", "args": {"artist": "Taylor Swift", "duration": 20}}'
+    maroon = '{"tool": "spotify.play", "args": {"artist": "Maroon 5", "duration": 15}}'
+    assert score_case(CASES["bfcl-parallel"], f"[{maroon}, {taylor}]", "m")["passed"] is True
+    assert score_case(CASES["bfcl-parallel"], f"[{taylor}]", "m")["passed"] is False
+    prose = score_case(CASES["bfcl-irrelevance"], "Paris is the capital of France.", "m")
+    assert prose["passed"] is True and prose["case_type"] == "tool"
+    call = '{"tool": "determine_body_mass_index", "args": {"weight": 70, "height": 1.8}}'
+    assert score_case(CASES["bfcl-irrelevance"], call, "m")["passed"] is False
+    # a call against "dict"/"float" parameters is scored, not a crash (UnknownType before the fix)
+    simple = score_case(CASES["bfcl-simple"], '{"tool": "calculate_triangle_area", "args": {"base": 10, "height": 5}}', "m")
+    assert simple["passed"] is True
