@@ -9,16 +9,17 @@ each chosen by a hash of the seed and the message, so phrasings vary across reco
 always gets the same one. A core may name what was asked: `{question}` (the user's question as asked)
 and `{title}` (the article's title from CONTEXT, SQuAD's `title`; cores naming it are skipped when the
 CONTEXT has none). Variety then grows with the number of refusals, as seed 004's uniqueness gate asks:
-six fixed sentences over 320 SQuAD unanswerables made 6 distinct replies in 320 (`uniqueness_refusal`
-0.02 for them alone); 6 of the 15 default cores name the question, so the ratio stays above 0.4
-however many refusals there are (0.0019 -> measured in the issue #14 report on the real SQuAD file). Every composed refusal must count as a
-refusal for `logtune.refusal` (the definition evaluation scores with), which `check_templates`
+six fixed sentences made 6 distinct replies however many refusals there were (on the real SQuAD v2
+dev split's 3,168 unanswerables: `uniqueness_refusal` 0.0019; composed: 0.62). 6 of the 15 default
+cores name the question, so the ratio stays above ~0.4 at any size. Every composed refusal must count
+as a refusal for `logtune.refusal` (the definition evaluation scores with), which `check_templates`
 enforces for every opener x core x closer when the params load.
 """
 
 from __future__ import annotations
 
 import json
+import string
 from typing import Any
 
 from logtune.ids import content_id
@@ -50,8 +51,6 @@ _EXAMPLE = {"question": "Who gave their name to Normandy?", "title": "Normans"}
 
 
 def _fields(template: str) -> set[str]:
-    import string
-
     names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     unknown = names - set(_PLACEHOLDERS)
     if unknown:

@@ -92,8 +92,8 @@ MULTI_RULES = {"rewrite_sft", "rewrite_pair", "correction_sft", "correction_pair
 SFT_RULES = sorted(r for sft, _, _ in OUTCOMES.values() for r in sft)
 PAIR_RULES = sorted(r for _, pairs, _ in OUTCOMES.values() for r in pairs)
 KTO_RULES = sorted(r for _, _, kto in OUTCOMES.values() for r in kto)
-REASONS = sorted(["answer_not_in_context", "broken_context", "conflicting_ratings", "duplicate_reply", "empty_reply", "golden_overlap",
-                  "identical_pair", "invalid_rating", "no_user_turn", "outranked_by_siblings", "python_dict_plan",
+REASONS = sorted(["answer_not_in_context", "broken_context", "conflicting_ratings", "duplicate_reply", "empty_reply",
+                  "golden_overlap", "identical_pair", "invalid_rating", "no_user_turn", "outranked_by_siblings", "python_dict_plan",
                   "schema", "too_long", "unrated_transcript_turn", *toolcalls.REASONS])
 SETS = ("sft", "preference", "kto")
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"

@@ -76,7 +76,8 @@ def notes_and_patterns(conversations: list[dict[str, Any]]) -> tuple[dict, dict]
     for conv in conversations:
         for m in conv.get("messages") or []:
             key = (conv["id"], str(m.get("id")))
-            said = list(dict.fromkeys(e["note"].strip() for e in feedback.entries(conv, m) if (e.get("note") or "").strip()))
+            said = list(dict.fromkeys(e["note"].strip() for e in feedback.entries(conv, m)
+                                      if (e.get("note") or "").strip()))
             if said:
                 notes[key] = "\n".join(said)
             try:
