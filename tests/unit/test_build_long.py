@@ -63,10 +63,12 @@ def test_a_token_budget_counts_through_the_chat_template(tmp_path):
     from tests.fixtures.evaluate.tiny_model import tiny_tokenizer
 
     tiny_tokenizer().save_pretrained(tmp_path)
-    policy = LongConversations(max_chars=None, max_tokens=2000, tokenizer=str(tmp_path))
+    policy = LongConversations(max_chars=None, max_tokens=2500, tokenizer=str(tmp_path))
+    assert max(sizes(built(LongConversations(max_chars=None)), policy)) > 2500   # the budget bites
     out = built(policy)
-    assert out.sft and max(sizes(out, policy)) <= 2000
-    assert out.metrics["long_conversations"]["unit"] == "tokens"
+    assert out.sft and max(sizes(out, policy)) <= 2500
+    m = out.metrics["long_conversations"]
+    assert m["unit"] == "tokens" and m["truncated"] > 0 and m["too_long"] == 1
 
 
 def test_the_policy_is_checked_when_params_load():
@@ -97,3 +99,37 @@ def test_real_sharegpt_conversations_fit_the_default_budget_by_truncation():
     assert max(sizes(out, policy)) <= policy.max_chars
     assert out.metrics["long_conversations"]["truncated"] > 0
     assert len(out.sft) + out.metrics["rejected_by_reason"]["too_long"] == len(off.sft)
+
+
+@pytest.mark.skipif(not REAL_SHAREGPT.is_dir(), reason=f"real ShareGPT files not found at {REAL_SHAREGPT} "
+                                                        "(../shared/real is absent)")
+def test_with_a_token_budget_equal_to_validate_max_tokens_validate_guards_instead_of_blocking(tmp_path):
+    """validate's token_length check failed 26 of 70 real ShareGPT SFT examples; build's policy, given the
+    same tokenizer and budget, leaves it nothing to fail."""
+    import dataclasses
+
+    from logtune.sources import get_adapter
+    from logtune.validate.contracts import schema_check
+    from logtune.validate.gates import TRAINING_SETS, ValidateParams, validate_set
+    from logtune.validate.suites import load_suite
+    from logtune.validate.tokens import load_tokenizer
+    from tests.fixtures.evaluate.tiny_model import tiny_tokenizer
+
+    root = Path(__file__).resolve().parents[2]
+    tiny_tokenizer().save_pretrained(tmp_path)
+    v = ValidateParams()
+    bounds = dataclasses.asdict(v)
+    convs = [c for c in get_adapter("sharegpt").read(REAL_SHAREGPT, {}, "sharegpt") if not c.get("quarantine")]
+
+    def token_length(policy):
+        out = build(convs, BuildParams(long_conversations=policy), [])
+        result = validate_set(TRAINING_SETS[0], out.sft, {}, load_suite(root / "expectations" / "sft.json", bounds),
+                              schema_check(root / "schemas" / "sft_example.v1.schema.json"), v,
+                              tokens=(load_tokenizer(tmp_path), load_suite(root / "expectations" / "sft_tokens.json",
+                                                                           bounds)))
+        return next(c for c in result.checks if c.name == "token_length"), out
+
+    blocked, _ = token_length(LongConversations(max_chars=None))
+    assert not blocked.passed and blocked.observed > 0
+    guarded, out = token_length(LongConversations(max_chars=None, max_tokens=v.max_tokens, tokenizer=str(tmp_path)))
+    assert guarded.passed and out.metrics["long_conversations"]["truncated"] > 0

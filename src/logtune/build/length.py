@@ -67,9 +67,8 @@ def measure(chat: list[dict[str, str]], policy: LongConversations) -> int:
     if policy.max_tokens is None:
         return sum(len(m.get("content") or "") for m in chat)
     tok = _tokenizer(policy.tokenizer)
-    if getattr(tok, "chat_template", None):
-        ids = tok.apply_chat_template(chat, tokenize=True)
-        return len(ids["input_ids"] if isinstance(ids, dict) else ids)
+    if getattr(tok, "chat_template", None):      # as validate.tokens counts: return_dict, input_ids
+        return len(tok.apply_chat_template(chat, tokenize=True, return_dict=True)["input_ids"])
     return len(tok("\n".join(m.get("content") or "" for m in chat))["input_ids"])
 
 
