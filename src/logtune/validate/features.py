@@ -86,14 +86,14 @@ def _conversation_features(
         "last_role": str(last.get("role") or ""),
         "empty_turns": sum(1 for m in turns if not str(m.get("content") or "").strip()),
         "has_context": _context_of(messages) is not None,
-        **_reply_features(reply, pii, golden_id),
+        "reply": reply,
+        "reply_norm": normalize_text(reply),
+        "reply_words": len(reply.split()),
+        "has_pii": bool(pii),
+        "pii_kinds": ",".join(pii),
+        "in_golden": bool(golden_id),
+        "golden_id": golden_id,
     }
-
-
-def _reply_features(reply: str, pii: list[str], golden_id: str) -> dict[str, Any]:
-    """The reply judged (uniqueness, length), PII found and the golden case it leaks, if any."""
-    return {"reply": reply, "reply_norm": normalize_text(reply), "reply_words": len(reply.split()),
-            "has_pii": bool(pii), "pii_kinds": ",".join(pii), "in_golden": bool(golden_id), "golden_id": golden_id}
 
 
 def _scalars(record: dict[str, Any]) -> dict[str, Any]:
@@ -252,8 +252,7 @@ def golden_features(
     return rows
 
 
-SEED004_TYPES = ("chat", "qa", "preference", "knowledge", "memory", "trajectory")
-_USER_LINE = "User:"
+_SPEAKERS = {"User:": "user", "Assistant:": "assistant", "System:": "system"}
 
 
 def typed_reply(record: dict[str, Any]) -> str:
@@ -265,21 +264,20 @@ def typed_reply(record: dict[str, Any]) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _last_user_turn(text: Any) -> str | None:
-    """The last "User:" turn of a seed 004 `input` (its continuation lines included); the whole input when
-    it has no labelled turns (a bare question)."""
+def typed_turns(text: Any) -> list[dict[str, str]]:
+    """The turns of a seed 004 `input`: lines starting "User:", "Assistant:" or "System:" open a turn
+    (continuation lines belong to it); an input without such labels is one user turn (a bare question)."""
     if not isinstance(text, str) or not text.strip():
-        return None
-    lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines) if line.startswith(_USER_LINE)]
-    if not starts:
-        return text.strip()
-    turn = [lines[starts[-1]][len(_USER_LINE):]]
-    for line in lines[starts[-1] + 1:]:
-        if line.startswith(("Assistant:", "System:")):
-            break
-        turn.append(line)
-    return "\n".join(turn).strip()
+        return []
+    turns: list[dict[str, str]] = []
+    for line in text.split("\n"):
+        label = next((k for k in _SPEAKERS if line.startswith(k)), None)
+        if label is not None:
+            turns.append({"role": _SPEAKERS[label], "content": line[len(label):].strip()})
+        elif turns:
+            turns[-1]["content"] += "\n" + line
+    return [{"role": t["role"], "content": t["content"].strip()} for t in turns] or [
+        {"role": "user", "content": text.strip()}]
 
 
 def typed_record_features(
@@ -288,21 +286,22 @@ def typed_record_features(
     schema_check: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """One feature row per seed 004 typed record ({id, record_type, input, output | chosen/rejected}):
-    the reply judged is `typed_reply` (seed 004 measures uniqueness on chat outputs and preference chosen)."""
+    the record read as a chat (its `input` turns, then the reply), the reply judged being `typed_reply`
+    (seed 004 measures uniqueness on chat outputs and preference chosen); PII in `rejected` counts too."""
     rows = []
     for record in records:
-        reply = typed_reply(record)
         row = _scalars(record)
         row["id"] = None if record.get("id") is None else str(record["id"])   # seed 004 ids may be numbers
+        row["record_type"] = str(record.get("record_type") or "")
+        reply = {"role": "assistant", "content": typed_reply(record)}
+        row.update(_conversation_features(typed_turns(record.get("input")), [reply], golden))
         rejected = record.get("rejected")
-        text = "\n".join([str(record.get("input") or ""), reply,
-                          rejected if isinstance(rejected, str) else json.dumps(rejected) if rejected else ""])
-        pii = sorted({m.kind for m in find_pii(text)})
-        golden_id = golden.get(golden_key(_last_user_turn(record.get("input")), None), "")
-        row.update({
-            "record_type": str(record.get("record_type") or ""),
-            **_reply_features(reply, pii, golden_id),
-            **_schema_features(record, schema_check),
-        })
+        if rejected is not None:
+            text = rejected if isinstance(rejected, str) else json.dumps(rejected, ensure_ascii=False)
+            kinds = {m.kind for m in find_pii(text)}
+            if kinds:
+                row["has_pii"] = True
+                row["pii_kinds"] = ",".join(sorted(set(filter(None, row["pii_kinds"].split(","))) | kinds))
+        row.update(_schema_features(record, schema_check))
         rows.append(row)
     return rows
