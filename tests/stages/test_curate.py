@@ -69,4 +69,3 @@ def test_rules_path_is_relative_to_the_params_file_and_null_means_no_rules(stage
     params.write_text("curate:\n  rules: null\n")
     out = run(stage, tmp_path, repo_root, "none", params=params)
     assert "c11-auto-rule" in {c["id"] for c in read_rows(out / "conversations.parquet")}
-
