@@ -295,13 +295,12 @@ def typed_record_features(
         row["record_type"] = str(record.get("record_type") or "")
         reply = {"role": "assistant", "content": typed_reply(record)}
         row.update(_conversation_features(typed_turns(record.get("input")), [reply], golden))
+        # PII over everything the record holds: input, reply and (for preference) the rejected reply
         rejected = record.get("rejected")
-        if rejected is not None:
-            text = rejected if isinstance(rejected, str) else json.dumps(rejected, ensure_ascii=False)
-            kinds = {m.kind for m in find_pii(text)}
-            if kinds:
-                row["has_pii"] = True
-                row["pii_kinds"] = ",".join(sorted(set(filter(None, row["pii_kinds"].split(","))) | kinds))
+        rejected = "" if rejected is None else rejected if isinstance(rejected, str) else json.dumps(rejected)
+        kinds = sorted({m.kind for m in find_pii("\n".join([str(record.get("input") or ""), reply["content"],
+                                                              rejected]))})
+        row.update({"has_pii": bool(kinds), "pii_kinds": ",".join(kinds)})
         row.update(_schema_features(record, schema_check))
         rows.append(row)
     return rows
