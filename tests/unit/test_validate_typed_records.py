@@ -64,9 +64,12 @@ def test_a_broken_record_fails_the_schema_naming_it(tmp_path, capsys):
     rows = [json.loads(l) for l in FIXTURE.read_text().splitlines()]
     rows[0]["record_type"] = "dialogue"
     del rows[-1]["rejected"]
+    rows[-2]["rejected"] = "Mail me at ann.lee@example.org."     # PII in the rejected side is still PII
     path = tmp_path / "bad.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, out, err = run(capsys, path)
     assert code == 1
     (line,) = [l for l in err.splitlines() if "typed_record/schema:" in l]
     assert "c_0000" in line and "p_0005" in line
+    (pii,) = [l for l in err.splitlines() if "typed_record/no_pii:" in l]
+    assert "p_0004" in pii and "EMAIL" in pii
