@@ -10,6 +10,18 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+# One feedback entry on a reply, with where it came from (logtune.feedback): curate's de-duplication
+# collects every copy's entries on the kept message, so no vote, note or rewrite is lost by a merge.
+FEEDBACK = pa.struct([
+    ("source", pa.string()),          # the source (params.yaml name) of the copy that carried it
+    ("conversation_id", pa.string()),  # that copy's conversation id
+    ("message_id", pa.string()),      # and its message id
+    ("rating", pa.int8()),
+    ("note", pa.string()),
+    ("rewrite", pa.string()),
+    ("meta", pa.string()),            # JSON text, as that copy's feedback_meta
+])
+
 # One message of a conversation. Feedback sits on the assistant message it rates.
 MESSAGE = pa.struct([
     ("id", pa.string()),              # message id in the source (stringified)
@@ -21,6 +33,7 @@ MESSAGE = pa.struct([
     ("feedback_note", pa.string()),   # the user's comment on this reply
     ("rewrite", pa.string()),         # a human-corrected version of this reply
     ("feedback_meta", pa.string()),   # JSON text of the feedback meta, as the source had it
+    ("feedback", pa.list_(FEEDBACK)), # null as exported; after a curate merge: every copy's entries (its own first)
 ])
 
 # The normalized Conversation: the spine of the pipeline (data/exported/*.parquet, data/curated/).
@@ -99,7 +112,7 @@ EVAL_RESULT = pa.schema([
     ("tags", pa.list_(pa.string())),
     ("case_type", pa.string()),       # answer | refusal | tool | multi_turn | persona | ... (golden case kind)
     ("scores", pa.string()),          # JSON {metric: float | null}: this case's value of every metric (null = not applicable);
-                                      #   a model's metric = mean of the non-null values (logtune.evaluate.scores)
+                                      #   a model's metric = mean of the non-null values (logtune.scores)
 ])
 
 # A KTO example in TRL's unpaired preference format (prompt / completion / label), plus lineage:

@@ -275,3 +275,75 @@ def check_offered(calls: list[ToolCall] | tuple[ToolCall, ...], offered: set[str
 def plan_as_python_dict(text: str | None) -> bool:
     """True when prose embeds a plan printed as a Python dict (`{'tool': ...`): seed 002's cosmetic bug."""
     return bool(_PY_DICT_PLAN.search(text or ""))
+
+
+# Type names real tool definitions use that JSON Schema does not (BFCL's Python/Java/JavaScript
+# cases, Glaive, hand-written specs), lower-cased -> the JSON-Schema type; None: any value.
+TYPE_ALIASES: dict[str, str | None] = {
+    "dict": "object", "object": "object", "map": "object", "hashmap": "object",
+    "float": "number", "double": "number", "number": "number", "decimal": "number",
+    "int": "integer", "integer": "integer", "long": "integer", "short": "integer", "byte": "integer",
+    "str": "string", "string": "string", "char": "string", "text": "string",
+    "bool": "boolean", "boolean": "boolean",
+    "list": "array", "array": "array", "tuple": "array", "set": "array", "arraylist": "array",
+    "null": "null", "none": "null",
+    "any": None,
+}
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_ONE = ("additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+
+
+def _json_type(name: Any) -> tuple[bool, str | None]:
+    """(known, JSON-Schema type or None for "any") of one type name as a tool definition spells it."""
+    if not isinstance(name, str):
+        return False, None
+    key = name.strip().lower()
+    if key in TYPE_ALIASES:
+        return True, TYPE_ALIASES[key]
+    base = re.split(r"[<\[]", key, maxsplit=1)[0]     # Java/TypeScript generics: ArrayList<String>, list[str]
+    return (True, TYPE_ALIASES[base]) if base in TYPE_ALIASES else (False, None)
+
+
+def normalize_schema(schema: Any) -> Any:
+    """A tool's parameter schema with non-standard type names turned into JSON Schema (Draft 2020-12).
+
+    `"dict"` -> object, `"float"`/`"double"` -> number, `"int"`/`"long"` -> integer, `"str"` -> string,
+    `"bool"` -> boolean, `"list"`/`"tuple"`/`"set"` -> array, `"any"` (or a name nobody knows) -> no
+    type constraint; type names are case-insensitive and generics (`ArrayList<String>`) keep their base.
+    A list-valued `items` (the tuple form of older drafts) becomes `prefixItems`. Recurses through
+    properties, items and the combinators; the input is not modified. Anything that is not a schema
+    object is returned as it is.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    if "type" in out:
+        names = out["type"] if isinstance(out["type"], list) else [out["type"]]
+        types, unconstrained = [], False
+        for name in names:
+            known, json_type = _json_type(name)
+            if json_type is None:
+                unconstrained = True
+            elif json_type not in types:
+                types.append(json_type)
+        if unconstrained or not types:
+            del out["type"]
+        else:
+            out["type"] = types[0] if len(types) == 1 else types
+    for key in _SUBSCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {k: normalize_schema(v) for k, v in out[key].items()}
+    for key in _SUBSCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [normalize_schema(v) for v in out[key]]
+    for key in _SUBSCHEMA_ONE:
+        if isinstance(out.get(key), dict):
+            out[key] = normalize_schema(out[key])
+    if isinstance(out.get("items"), list):
+        out["prefixItems"] = [normalize_schema(v) for v in out.pop("items")]
+    elif isinstance(out.get("items"), dict):
+        out["items"] = normalize_schema(out["items"])
+    if isinstance(out.get("required"), bool):        # draft-3 style `required: true` on a property
+        del out["required"]
+    return out

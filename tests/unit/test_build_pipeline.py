@@ -98,7 +98,12 @@ def test_squad_unanswerable_becomes_a_templated_synthetic_refusal():
     (r,) = out.sft
     assert (r["rule"], r["record_type"], r["phase"], r["provenance"]) == ("unanswerable_refusal", "refusal", "refusals",
                                                                           "synthetic")
-    assert is_refusal(r["messages"][-1]["content"]) and r["messages"][-1]["content"] in BuildParams().refusal_templates
+    from logtune.build.extractive import refusal_fields, refusal_text
+    p = BuildParams()
+    expected = refusal_text(p.refusal_templates, p.seed, r["conversation_id"], r["message_ids"][-1],
+                            refusal_fields("Who ruled it?", '{"text": "The Normans lived in Normandy."}'),
+                            p.refusal_openers, p.refusal_closers)
+    assert is_refusal(r["messages"][-1]["content"]) and r["messages"][-1]["content"] == expected
 
 
 def test_refusal_phrasing_varies_across_questions_but_not_across_runs():

@@ -41,3 +41,31 @@ def test_corrupted_input(tmp_path):
     path.write_bytes(good + b"\n" + good[:-10] + b"\n" + good.replace(b'"chat"', b'["chat"]') + b"\n\xff\xff\n")
     items = list(records_jsonl.read(path, {}, "v8"))
     assert [i.get("reason") for i in items] == [None, "broken_json", "wrong_type", "invalid_utf8"]
+
+
+def test_duplicate_ids_are_quarantined_not_exported_twice(tmp_path):
+    """Issue #14: duplicate ids within one JSONL source were exported twice with the same id, then build
+    crashed ("two built records share an id")."""
+    good = FIXTURE.read_text().splitlines()[0]
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join([good, good.replace("Start with", "Begin with"), good]) + "\n")
+    items = list(records_jsonl.read(path, {}, "v8"))
+    assert [(i.get("reason"), i.get("location")) for i in items[1:]] == [
+        ("duplicate_id", "line 2"), ("duplicate_id", "line 3")]
+    assert "line 1" in items[1]["detail"]
+
+
+def test_seed_004_records_as_they_are_reach_build_with_their_type_and_reply():
+    from logtune.build import BuildParams, build
+
+    validate_fixture = Path(__file__).parents[1] / "fixtures" / "validate" / "seed004_v8_sample.jsonl"
+    convs = [c for c in records_jsonl.read(validate_fixture, {}, "v8") if not c.get("quarantine")]
+    assert len(convs) == 36
+    built = build(convs, BuildParams(), [])
+    by_type = {}
+    for r in built.sft:
+        by_type.setdefault(r["record_type"], []).append(r["messages"][-1]["content"])
+    assert sorted(by_type) == ["chat", "knowledge", "memory", "qa", "trajectory"]
+    assert "Start with the highest-impact task." in by_type["chat"]
+    pairs = [(p["record_type"], p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in built.preference]
+    assert pairs == [("preference", "You shipped the parser.", "Week good.")] * 6

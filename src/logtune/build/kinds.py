@@ -8,7 +8,8 @@ Recognised in this order, the first match wins:
   2. task type `extractive` (SQuAD v2 answerable: the reply is a span)   -> extractive, phase extractive
   3. the reply calls a tool or its exchange holds tool steps:
      two or more steps in the exchange (call + result, or several calls) -> trajectory
-     a single call and nothing after it                                 -> tool_call
+     a single call and nothing after it                                 -> tool_call, unless the
+       record says it is a trajectory (task type `trajectory`: seed 004's records keep their own type)
   4. task type one of seed 004's six (records_jsonl copies each record's `record_type` there): kept as
      the record type; phase refusals when the reply is a refusal (`logtune.refusal`), else conversational
   5. the reply says the answer is not in CONTEXT (`logtune.refusal`)     -> refusal, phase refusals
@@ -38,7 +39,8 @@ def record_kind(reply: Reply, reply_text: str, *, unanswerable: bool = False, ca
     if task_type in EXTRACTIVE_TASK_TYPES:
         return "extractive", "extractive"
     if calls or reply.exchange_steps:
-        return ("trajectory" if reply.exchange_steps >= 2 else "tool_call"), "conversational"
+        trajectory = reply.exchange_steps >= 2 or task_type == "trajectory"
+        return ("trajectory" if trajectory else "tool_call"), "conversational"
     if task_type in SEED004_TYPES:
         return task_type, "refusals" if is_refusal(reply_text) else "conversational"
     if is_refusal(reply_text):

@@ -3,11 +3,13 @@
 Every assistant reply of every conversation is seen once and has exactly one outcome, decided by the
 first rule that matches (the `rule` column of each output names the rule that made it):
   golden case's final turn, or a reply already built from another conversation  -> rejected
-  SQuAD v2 unanswerable (meta `unanswerable`)  -> SFT: a templated refusal        (`unanswerable_refusal`)
+  SQuAD v2 unanswerable (meta `unanswerable`)  -> SFT: a composed refusal naming the question or article
+                                                 (`unanswerable_refusal`, `extractive.refusal_text`)
   a human rewrite (rating -1 or none) with meta `pattern` (seed 002's corrections)
                                               -> DPO pair: fix over wrong output  (`correction_pair`)
                                                  + SFT on the fix                 (`correction_sft`)
-  a human rewrite, otherwise                  -> DPO pair (`rewrite_pair`) + SFT on the rewrite (`rewrite_sft`)
+  a human rewrite, otherwise                  -> DPO pair (`rewrite_pair`) + SFT on the rewrite (`rewrite_sft`);
+                                                 one pair and one SFT example per distinct rewrite
   a logged rejected reply (meta `rejected`: HH-RLHF, typed preference records)
                                               -> DPO pair (`recorded_pair`)
   ranked siblings (OASST meta `rank` + `siblings`)
@@ -16,6 +18,11 @@ first rule that matches (the `rule` column of each output names the rule that ma
                                                  the worst-ranked reply itself is rejected (`outranked_by_siblings`)
   rating +1                                   -> SFT (`upvoted_reply`) + KTO label true (`thumbs_up`)
   rating -1 (no rewrite)                      -> KTO label false (`thumbs_down`)
+  both +1 and -1 (duplicates merged by curate: one reply, several copies' votes)
+                                              -> never SFT (somebody flagged it, so it is no example to
+                                                 imitate); KTO with the majority's label (`contested_up`
+                                                 -> `thumbs_up`, `contested_down` -> `thumbs_down`); an
+                                                 even split says nothing: rejected (`conflicting_ratings`)
   no feedback, in a transcript logged for the comparison of its final reply (a later reply carries meta
   `rejected`: HH-RLHF)                        -> rejected (`unrated_transcript_turn`): only the final reply was
                                                  rated; earlier ones are context (red-team transcripts are
@@ -23,8 +30,15 @@ first rule that matches (the `rule` column of each output names the rule that ma
   no rating                                   -> SFT (`extractive_answer` for a SQuAD span, else `unrated_reply`)
   otherwise                                   -> rejected with a reason (invalid_rating, a tool call that
                                                  cannot be normalised, a plan printed as a Python dict, ...)
+Feedback is read as the union of every entry a reply holds (`logtune.feedback.entries`: its own
+columns, or every copy's after curate merged duplicates), so a vote is never one copy's alone.
 The reply trained (or preferred) is rendered by `targets.render_assistant` (canonical tool calls); the
 rejected side of a pair and a thumbs-down completion keep the form the user rejected.
+
+Long conversations: each routed reply then meets `build.long_conversations` (`length`): truncated at
+a turn boundary (oldest history exchanges dropped, the system prompt, the user turn and the reply
+kept) until its records fit the budget, or rejected with reason `too_long`; counted in the metrics'
+`long_conversations`.
 
 Every record made is checked against its JSON Schema (schemas/*.v1.schema.json, through the compiled
 `schema_check.RecordCheck`): one that breaks its contract is not kept but written to rejected with
@@ -43,17 +57,19 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from logtune.runtime import no_cyclic_gc
-from logtune import toolcalls
-from logtune.build.extractive import DEFAULT_REFUSALS, answer_in_context, check_templates, refusal_text
+from logtune import feedback, toolcalls
+from logtune.build.extractive import (DEFAULT_CLOSERS, DEFAULT_OPENERS, DEFAULT_REFUSALS, answer_in_context,
+                                      check_templates, refusal_fields, refusal_text)
 from logtune.build.kinds import record_kind
 from logtune.build.kto import kto_example
+from logtune.build.length import LongConversations, fit
 from logtune.build.preference import preference_pair
 from logtune.build.replies import Reply, iter_replies
 from logtune.build.sft import prompt_messages, sft_example
 from logtune.build.targets import NO_CALL_FORMS, Rendered, feedback_meta, render_assistant
-from logtune.curate.decontaminate import golden_turn_keys, turn_key
-from logtune.curate.normalize import normalize_context, normalize_text
-from logtune.curate.sessions import Reject
+from logtune.golden.overlap import golden_turn_keys, turn_key
+from logtune.normalize import normalize_context, normalize_text
+from logtune.rejects import Reject
 from logtune.ids import content_id
 from logtune.schema_check import RecordCheck
 
@@ -66,15 +82,19 @@ OUTCOMES = {
     "sibling_ranks": (["top_ranked_reply"], ["sibling_rank_pair"], []),   # >= 1 pair, 0 or 1 SFT
     "upvoted": (["upvoted_reply"], [], ["thumbs_up"]),
     "downvoted": ([], [], ["thumbs_down"]),
+    "contested_up": ([], [], ["thumbs_up"]),
+    "contested_down": ([], [], ["thumbs_down"]),
     "extractive_answer": (["extractive_answer"], [], []),
     "unrated": (["unrated_reply"], [], []),
 }
+# rules that make one record per distinct rewrite of a reply (merged duplicates can hold several)
+MULTI_RULES = {"rewrite_sft", "rewrite_pair", "correction_sft", "correction_pair"}
 SFT_RULES = sorted(r for sft, _, _ in OUTCOMES.values() for r in sft)
 PAIR_RULES = sorted(r for _, pairs, _ in OUTCOMES.values() for r in pairs)
 KTO_RULES = sorted(r for _, _, kto in OUTCOMES.values() for r in kto)
-REASONS = sorted(["answer_not_in_context", "broken_context", "duplicate_reply", "empty_reply", "golden_overlap",
-                  "identical_pair", "invalid_rating", "no_user_turn", "outranked_by_siblings", "python_dict_plan",
-                  "schema", "unrated_transcript_turn", *toolcalls.REASONS])
+REASONS = sorted(["answer_not_in_context", "broken_context", "conflicting_ratings", "duplicate_reply", "empty_reply",
+                  "golden_overlap", "identical_pair", "invalid_rating", "no_user_turn", "outranked_by_siblings", "python_dict_plan",
+                  "schema", "too_long", "unrated_transcript_turn", *toolcalls.REASONS])
 SETS = ("sft", "preference", "kto")
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 CONTRACTS = {"sft": "sft_example.v1.schema.json", "preference": "preference_pair.v1.schema.json",
@@ -99,15 +119,18 @@ class BuildParams:
     history_turns: int = 3
     system_prompt: str | None = None   # None: each session's logged prompt; a text: every example under it
     no_call_form: str = "tool_none"    # a reply without a tool call, in a tool-using conversation
-    refusal_templates: tuple[str, ...] = DEFAULT_REFUSALS
+    refusal_templates: tuple[str, ...] = DEFAULT_REFUSALS   # cores; may name {question} / {title}
+    refusal_openers: tuple[str, ...] = DEFAULT_OPENERS
+    refusal_closers: tuple[str, ...] = DEFAULT_CLOSERS
     seed: int = 0
+    long_conversations: LongConversations = LongConversations()   # truncate | reject past a budget (`length`)
 
     def __post_init__(self) -> None:
         if not isinstance(self.history_turns, int) or self.history_turns < 0:
             raise ValueError(f"build.history_turns must be an integer >= 0, got {self.history_turns!r}")
         if self.no_call_form not in NO_CALL_FORMS:
             raise ValueError(f"build.no_call_form must be one of {NO_CALL_FORMS}, got {self.no_call_form!r}")
-        check_templates(self.refusal_templates)
+        check_templates(self.refusal_templates, self.refusal_openers, self.refusal_closers)
 
 
 @dataclass
@@ -145,6 +168,8 @@ def rejected_reply(conversation: dict[str, Any], message: dict[str, Any], reject
               "tool_calls": message.get("tool_calls"),
               "rating": message.get("rating"), "feedback_note": message.get("feedback_note"),
               "task_type": conversation.get("task_type"), "provenance": conversation.get("provenance")}
+    if message.get("feedback"):
+        record["feedback"] = feedback.entries(conversation, message)
     if reply is not None:
         record["prompt"] = prompt_messages(reply)
         record["message_ids"] = [str(m["id"]) for m in reply.prompt] + [str(message.get("id"))]
@@ -210,30 +235,46 @@ def route(reply: Reply, golden_keys: dict, params: BuildParams, context_key: str
         return Routed(reject=Reject("golden_overlap", f"answers golden case {case_id}'s final turn"))
     meta = feedback_meta(msg)
     if meta.get("unanswerable") is True:
-        text = refusal_text(params.refusal_templates, params.seed, conv["id"], msg.get("id"))
+        text = refusal_text(params.refusal_templates, params.seed, conv["id"], msg.get("id"),
+                            refusal_fields(reply.user_turn["content"], conv.get("context")),
+                            params.refusal_openers, params.refusal_closers)
         kind = record_kind(reply, text, unanswerable=True)
         # the question and passage are real; the reply is a template, so the record is synthetic
         return Routed("unanswerable_refusal", sft=[sft_example(reply, text, "unanswerable_refusal", kind, "synthetic")])
-    rating, rewrite = msg.get("rating"), (msg.get("rewrite") or "").strip()
-    if rating not in (1, -1, None):
-        return Routed(reject=Reject("invalid_rating", f"rating={rating}"))
+    votes = feedback.votes(feedback.entries(conv, msg))
+    if votes.invalid:
+        return Routed(reject=Reject("invalid_rating", f"rating={votes.invalid[0]}"))
     try:
-        return _route_feedback(reply, meta, rating, rewrite, params)
+        return _route_feedback(reply, meta, votes, params)
     except Unfit as e:
         return Routed(reject=e.reject)
 
 
-def _route_feedback(reply: Reply, meta: dict[str, Any], rating: int | None, rewrite: str,
-                    params: BuildParams) -> Routed:
-    if rewrite and rating != 1:
-        chosen, kind = trained(reply, params, reply.message["rewrite"], None, use_message=False)
-        rejected = as_logged(reply, params)
+def _rewrites(reply: Reply, meta: dict[str, Any], votes: feedback.Votes, params: BuildParams) -> Routed:
+    """A pair and an SFT example per distinct rewrite (the first keeps the ids a single rewrite always had)."""
+    rejected = as_logged(reply, params)
+    out = Routed()
+    for n, (text, entry_meta) in enumerate(votes.rewrites):
+        chosen, kind = trained(reply, params, text, None, use_message=False)
         if normalize_text(chosen.text) == normalize_text(rejected):
-            raise Unfit("identical_pair", "the rewrite says what the reply said")
-        outcome, sft_rule, pair_rule = (("correction", "correction_sft", "correction_pair") if meta.get("pattern")
-                                        else ("rewrite", "rewrite_sft", "rewrite_pair"))
-        return Routed(outcome, sft=[sft_example(reply, chosen.text, sft_rule, kind)],
-                      preference=[preference_pair(reply, chosen.text, rejected, pair_rule, kind)], fixes=chosen.fixes)
+            if len(votes.rewrites) == 1:
+                raise Unfit("identical_pair", "the rewrite says what the reply said")
+            continue            # another copy's rewrite still makes a pair
+        correction = bool(meta.get("pattern") or entry_meta.get("pattern"))
+        out.outcome = out.outcome or ("correction" if correction else "rewrite")
+        sft_rule, pair_rule = ("correction_sft", "correction_pair") if correction else ("rewrite_sft", "rewrite_pair")
+        more = () if n == 0 else (content_id(text),)
+        out.sft.append(sft_example(reply, chosen.text, sft_rule, kind, more=more))
+        out.preference.append(preference_pair(reply, chosen.text, rejected, pair_rule, kind, more=more))
+        out.fixes += chosen.fixes
+    if out.outcome is None:
+        raise Unfit("identical_pair", "every rewrite says what the reply said")
+    return out
+
+
+def _route_feedback(reply: Reply, meta: dict[str, Any], votes: feedback.Votes, params: BuildParams) -> Routed:
+    if votes.rewrites:
+        return _rewrites(reply, meta, votes, params)
     if meta.get("rejected") is not None:
         chosen, kind = trained(reply, params)
         other = meta["rejected"]
@@ -246,11 +287,19 @@ def _route_feedback(reply: Reply, meta: dict[str, Any], rating: int | None, rewr
                 and (s.get("text") or "").strip()]
     if isinstance(meta.get("rank"), int) and siblings:
         return _ranked(reply, meta["rank"], siblings, params)
-    if rating == 1:
+    if votes.contested:
+        if votes.up == votes.down:
+            raise Unfit("conflicting_ratings", f"{votes.up} up- and {votes.down} down-votes on one reply")
+        up = votes.up > votes.down
+        completion = as_logged(reply, params)
+        kind = record_kind(reply, completion, calls=1 if reply.message.get("tool_calls") else 0)
+        return Routed("contested_up" if up else "contested_down",
+                      kto=[kto_example(reply, completion, up, "thumbs_up" if up else "thumbs_down", kind)])
+    if votes.up:
         chosen, kind = trained(reply, params)
         return Routed("upvoted", sft=[sft_example(reply, chosen.text, "upvoted_reply", kind)],
                       kto=[kto_example(reply, chosen.text, True, "thumbs_up", kind)], fixes=chosen.fixes)
-    if rating == -1:
+    if votes.down:
         completion = as_logged(reply, params)
         kind = record_kind(reply, completion, calls=1 if reply.message.get("tool_calls") else 0)
         return Routed("downvoted", kto=[kto_example(reply, completion, False, "thumbs_down", kind)])
@@ -282,7 +331,7 @@ def compared_transcript(conversation: dict[str, Any]) -> bool:
 def unrated_context_turn(reply: Reply) -> Reject | None:
     """Reject a reply of a compared transcript that carries no feedback of its own (module docstring)."""
     msg = reply.message
-    if msg.get("rating") is not None or (msg.get("rewrite") or "").strip():
+    if feedback.entries(reply.conversation, msg):
         return None
     if feedback_meta(msg):
         return None
@@ -317,6 +366,7 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
     seen: set[str] = set()
     checks = {name: contract(name) for name in SETS}
     schema_rejects: Counter = Counter()    # (set, rule) -> records rejected by their schema
+    long_stats: Counter = Counter({"truncated": 0, "history_messages_dropped": 0})
     for conv in conversations:
         read += 1
         if params.system_prompt is not None:
@@ -340,6 +390,15 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
             routed = (Routed(reject=Reject("duplicate_reply", "built from an earlier conversation"))
                       if key in seen else route(item, golden_keys, params, context_key))
             seen.add(key)
+            if routed.reject is None:
+                fitted = fit(item, routed, params.long_conversations,
+                             lambda r: route(r, golden_keys, params, context_key))
+                item, routed = fitted.reply, fitted.routed
+                if fitted.too_long is not None:
+                    routed = Routed(reject=Reject("too_long", fitted.too_long))
+                elif fitted.dropped and routed.reject is None:
+                    long_stats["truncated"] += 1
+                    long_stats["history_messages_dropped"] += fitted.dropped
             if routed.reject is not None:
                 out.rejected.append(rejected_reply(conv, message, routed.reject, item))
                 continue
@@ -357,6 +416,10 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
         rows.sort(key=lambda r: r["id"])
         assert len({r["id"] for r in rows}) == len(rows), "two built records share an id"
     out.metrics = ledger(read, replies_seen, outcomes, fixes, out, schema_rejects)
+    lc = params.long_conversations
+    out.metrics["long_conversations"] = {"policy": lc.policy, "unit": lc.unit, "limit": lc.limit,
+                                         **dict(sorted(long_stats.items())),
+                                         "too_long": out.metrics["rejected_by_reason"]["too_long"]}
     return out
 
 
@@ -383,17 +446,21 @@ def ledger(read: int, replies_seen: int, outcomes: Counter, fixes: Counter, out:
     schema_total = sum(schema_rejects.values())
     assert replies_seen == sum(by_outcome.values()) + len(out.rejected) - schema_total, \
         "build lost or invented a reply"
-    for outcome, (sft_rules, pair_rules, kto_rules) in OUTCOMES.items():
-        if outcome == "sibling_ranks":
-            assert made_pairs["sibling_rank_pair"] >= by_outcome[outcome] >= made_sft["top_ranked_reply"], \
-                "every ranked reply made >= 1 pair and at most one SFT example"
+    expected: dict[tuple[str, str], int] = Counter()   # (set, rule) -> replies whose outcome makes it
+    for outcome, rules in OUTCOMES.items():
+        for name, rule_list in zip(SETS, rules):
+            for rule in rule_list:
+                expected[name, rule] += by_outcome[outcome]
+    made = {"sft": made_sft, "preference": made_pairs, "kto": made_kto}
+    assert made_pairs["sibling_rank_pair"] >= by_outcome["sibling_ranks"] >= made_sft["top_ranked_reply"], \
+        "every ranked reply made >= 1 pair and at most one SFT example"
+    for (name, rule), n in expected.items():
+        if rule in ("sibling_rank_pair", "top_ranked_reply"):
             continue
-        for rule in sft_rules:
-            assert made_sft[rule] == by_outcome[outcome], f"outcome {outcome}: one SFT example {rule} each"
-        for rule in pair_rules:
-            assert made_pairs[rule] == by_outcome[outcome], f"outcome {outcome}: one pair {rule} each"
-        for rule in kto_rules:
-            assert made_kto[rule] == by_outcome[outcome], f"outcome {outcome}: one KTO example {rule} each"
+        if rule in MULTI_RULES:      # one record per distinct rewrite, and at least one
+            assert made[name][rule] >= n, f"{name} {rule}: at least one record per reply routed to it"
+        else:
+            assert made[name][rule] == n, f"{name} {rule}: one record per reply routed to it"
     all_records = out.sft + out.preference + out.kto
     return {"read": read, "replies_seen": replies_seen, "outcomes": by_outcome,
             "sft_examples": len(out.sft), "sft_by_rule": sft,

@@ -17,9 +17,10 @@ from logtune.build.sft import example_id, lineage, prompt_messages
 
 
 def preference_pair(reply: Reply, chosen: str, rejected: str, rule: str, kind: tuple[str, str],
-                    rejected_id: str | None = None) -> dict[str, Any]:
-    """A records.PREFERENCE_PAIR row: `chosen` preferred over `rejected` as the answer to the reply's prompt."""
-    row = {"id": example_id(reply, rule, *([rejected_id] if rejected_id is not None else [])),
+                    rejected_id: str | None = None, more: tuple = ()) -> dict[str, Any]:
+    """A records.PREFERENCE_PAIR row: `chosen` preferred over `rejected` as the answer to the reply's prompt
+    (`more`: extra id parts, when one reply makes several pairs of one rule)."""
+    row = {"id": example_id(reply, rule, *([rejected_id] if rejected_id is not None else []), *more),
            "prompt": prompt_messages(reply),
            "chosen": [{"role": "assistant", "content": chosen}],
            "rejected": [{"role": "assistant", "content": rejected}],

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from logtune import feedback
 from logtune.build.targets import feedback_meta, is_tool_conversation, offered_tools, shown_text
-from logtune.curate.sessions import Reject
+from logtune.rejects import Reject
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,13 @@ class Reply:
         return next(m for m in reversed(self.prompt) if m["role"] == "user")
 
 
-def is_downvoted_rewrite(message: dict[str, Any]) -> bool:
-    return message.get("role") == "assistant" and message.get("rating") == -1 \
-        and bool((message.get("rewrite") or "").strip())
+def downvoted_rewrite(message: dict[str, Any], conversation: dict[str, Any] | None = None) -> str | None:
+    """The rewrite shown for an assistant turn that was down-voted and rewritten by a human; after a
+    curate merge the vote and the rewrite may come from different copies (the first rewrite is shown)."""
+    if message.get("role") != "assistant":
+        return None
+    votes = feedback.votes(feedback.entries(conversation or {}, message))
+    return votes.rewrites[0][0] if votes.down and votes.rewrites else None
 
 
 def shown_content(message: dict[str, Any], tool_conversation: bool = False, no_call_form: str = "tool_none",
@@ -44,8 +49,9 @@ def shown_content(message: dict[str, Any], tool_conversation: bool = False, no_c
     """What a turn contributes as history: a down-voted reply's rewrite replaces it; calls are canonical."""
     if message.get("role") != "assistant":
         return message.get("content") or ""
-    if is_downvoted_rewrite(message):
-        return shown_text({}, message["rewrite"], tool_conversation=tool_conversation, no_call_form=no_call_form,
+    rewrite = downvoted_rewrite(message)
+    if rewrite is not None:
+        return shown_text({}, rewrite, tool_conversation=tool_conversation, no_call_form=no_call_form,
                           offered=offered)
     return shown_text(message, message.get("content"), tool_conversation=tool_conversation,
                       no_call_form=no_call_form, offered=offered)

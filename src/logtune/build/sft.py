@@ -54,8 +54,9 @@ def lineage(reply: Reply, rule: str, kind: tuple[str, str], provenance: str | No
 
 
 def sft_example(reply: Reply, reply_text: str, rule: str, kind: tuple[str, str],
-                provenance: str | None = None) -> dict[str, Any]:
-    """A records.SFT_EXAMPLE row training `reply_text` as the answer to the reply's prompt."""
-    return {"id": example_id(reply, rule),
+                provenance: str | None = None, more: tuple = ()) -> dict[str, Any]:
+    """A records.SFT_EXAMPLE row training `reply_text` as the answer to the reply's prompt
+    (`more`: extra id parts, when one reply makes several examples of one rule)."""
+    return {"id": example_id(reply, rule, *more),
             "messages": prompt_messages(reply) + [{"role": "assistant", "content": reply_text}],
             **lineage(reply, rule, kind, provenance)}

@@ -1,9 +1,13 @@
 """Duplicate sessions: the same (or nearly the same) dialogue logged twice is trained on once.
 
 "The same" means the same normalized text of every message (role and content, in order) and the
-same normalized CONTEXT. Of a group of duplicates the best-rated one is kept (sum of its replies'
-ratings, a rewrite counting as the extra signal it is), ties going to the first one read, so the
-choice is deterministic.
+same normalized CONTEXT. A group of duplicates collapses to one conversation: the best-rated copy's
+text and ids (sum of its replies' ratings, a rewrite counting as the extra signal it is; ties go to the
+first one read, so the choice is deterministic), holding the union of every copy's feedback
+(`logtune.feedback.merge_into`: each rating, note and rewrite with the source, conversation and message
+it came from). The other copies are rejected (`exact_duplicate` / `near_duplicate`, "duplicate of
+<id>"), so read = kept + rejected still holds, and no vote is lost: the same chats exported by two
+sources once lost 26 of 31 down-votes to an unrated copy that "won".
 
 Near-duplicates (seed 004: templated sessions that differ in a word or two) are sessions under the
 same CONTEXT whose word 3-gram sets (`curate.minhash`: shingles within each message) have a Jaccard
@@ -11,7 +15,8 @@ similarity at or above a threshold. The CONTEXT must be equal, not similar: two 
 different records of one CONTEXT look alike as text but teach different answers. A numpy MinHash
 with 16 bands x 8 rows only proposes candidates (it finds 99.99% of pairs at Jaccard 0.9, 95% at
 0.8); the exact Jaccard of the shingle sets decides, so no pair below the threshold is ever dropped.
-Sessions are visited best-rated first, so the better copy of a near-duplicate pair is kept.
+Sessions are visited best-rated first, so the better copy of a near-duplicate pair is kept; its
+replies take the near-duplicates' feedback by position among the assistant messages.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from logtune.curate import minhash
-from logtune.curate.normalize import normalize_context, normalize_text
-from logtune.curate.sessions import Reject
+from logtune import feedback, minhash
+from logtune.normalize import normalize_context, normalize_text
+from logtune.rejects import Reject
 from logtune.ids import content_id
 
 
@@ -41,29 +46,35 @@ def duplicate_key(conversation: dict[str, Any], context: str | None = None, text
 
 
 def feedback_score(conversation: dict[str, Any]) -> int:
-    """How much the users liked this copy: sum of ratings, plus one per human rewrite."""
-    msgs = conversation.get("messages") or []
-    return sum(m.get("rating") or 0 for m in msgs) + sum(1 for m in msgs if m.get("rewrite"))
+    """How much the users liked this copy: sum of ratings, plus one per human rewrite (merged entries included)."""
+    score = 0
+    for m in conversation.get("messages") or []:
+        for e in feedback.entries(conversation, m):
+            score += (e.get("rating") if e.get("rating") in (1, -1) else 0) + (1 if e.get("rewrite") else 0)
+    return score
 
 
 def split_duplicates(conversations: list[dict[str, Any]], contexts: list[str] | None = None,
-                     texts: list[list[str]] | None = None) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Reject]]]:
-    """(kept, [(duplicate, Reject)]): one conversation per duplicate group, in input order.
-
-    `contexts` / `texts`: each conversation's normalized CONTEXT / message texts, when already known."""
+                     texts: list[list[str]] | None = None, counts: dict[str, int] | None = None
+                     ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Reject]]]:
+    """(kept, [(duplicate, Reject)]): one conversation per duplicate group, in input order, holding
+    the whole group's feedback. `contexts` / `texts`: each conversation's normalized CONTEXT /
+    message texts, when already known; `counts` gains the merged feedback (`feedback.merge_into`)."""
     groups: dict[str, list[int]] = {}
     for i, conv in enumerate(conversations):
         key = duplicate_key(conv, contexts[i] if contexts else None, texts[i] if texts else None)
         groups.setdefault(key, []).append(i)
-    keep: set[int] = set()
+    keep: dict[int, dict[str, Any]] = {}
     dropped: list[tuple[int, Reject]] = []
     for members in groups.values():
         # max() returns the first of equal scores, and members are in input order.
         best = max(members, key=lambda i: feedback_score(conversations[i]))
-        keep.add(best)
+        others = [i for i in members if i != best]
+        keep[best] = feedback.merge_into(conversations[best], [conversations[i] for i in others], counts)
         kept_id = conversations[best].get("id")
-        dropped += [(i, Reject("exact_duplicate", f"duplicate of {kept_id}")) for i in members if i != best]
-    kept = [c for i, c in enumerate(conversations) if i in keep]
+        dropped += [(i, Reject("exact_duplicate", f"duplicate of {kept_id}"))
+                    for i in others]
+    kept = [keep[i] for i in range(len(conversations)) if i in keep]
     return kept, [(conversations[i], r) for i, r in sorted(dropped, key=lambda x: x[0])]
 
 
@@ -87,9 +98,10 @@ def dialogue_shingles(conversations: list[dict[str, Any]], texts: list[list[str]
 
 
 def split_near_duplicates(conversations: list[dict[str, Any]], threshold: float, contexts: list[str] | None = None,
-                          texts: list[list[str]] | None = None
+                          texts: list[list[str]] | None = None, counts: dict[str, int] | None = None
                           ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Reject]]]:
-    """(kept, [(near-duplicate, Reject)]), kept in input order; best-rated copies win.
+    """(kept, [(near-duplicate, Reject)]), kept in input order; best-rated copies win and take the
+    feedback of the near-duplicates dropped for them (`counts`: as in `split_duplicates`).
 
     Conversations are visited best-rated first (ties: input order); each is dropped when a kept one
     under the same CONTEXT shares an LSH band with it and its exact shingle Jaccard is >= threshold
@@ -116,6 +128,7 @@ def split_near_duplicates(conversations: list[dict[str, Any]], threshold: float,
         return unique[i]
 
     buckets: dict[int, list[int]] = {}
+    absorbed: dict[int, list[int]] = {}      # kept index -> near-duplicates dropped for it, in visiting order
     keep: set[int] = set()
     dropped: list[tuple[int, Reject]] = []
     floor = threshold - minhash.ESTIMATE_SLACK
@@ -136,10 +149,12 @@ def split_near_duplicates(conversations: list[dict[str, Any]], threshold: float,
         if best is not None:
             dropped.append((i, Reject("near_duplicate", f"near-duplicate of {conversations[best[1]].get('id')} "
                                                         f"(jaccard {best[0]:.3f})")))
+            absorbed.setdefault(best[1], []).append(i)
             unique.pop(i, None)
             continue
         keep.add(i)
         for k in keys[i]:
             buckets.setdefault(k, []).append(i)
-    kept = [c for i, c in enumerate(conversations) if i in keep]
+    kept = [feedback.merge_into(c, [conversations[j] for j in absorbed.get(i, [])], counts) if i in absorbed else c
+            for i, c in enumerate(conversations) if i in keep]
     return kept, [(conversations[i], r) for i, r in sorted(dropped, key=lambda x: x[0])]

@@ -6,7 +6,9 @@ the params filters task_types / min_confidence / exclude_rejected), the auto-rul
 logged; then every session, kept or rejected, is PII-redacted (rejects are written out too and must
 not leak what training data may not hold); then, among the survivors, on redacted text: near
 golden overlap (when `golden_near_threshold` is set), exact duplicates (copies differing only in a
-redacted value count as the same), near-duplicates (when `near_duplicate_threshold` is set).
+redacted value count as the same), near-duplicates (when `near_duplicate_threshold` is set). A
+duplicate is rejected but its feedback is not: the kept copy holds every copy's ratings, notes and
+rewrites (`dedup`, `logtune.feedback`), counted in the metrics' `merged_feedback`.
 Invariant, asserted before the metrics are returned: read = kept + rejected.
 """
 
@@ -18,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from logtune.feedback import MERGE_COUNTS
 from logtune.runtime import no_cyclic_gc
-from logtune.curate.decontaminate import golden_conversation_keys, golden_near_overlaps, golden_overlap
+from logtune.golden.overlap import golden_conversation_keys, golden_near_overlaps, golden_overlap
 from logtune.curate.dedup import split_duplicates, split_near_duplicates
-from logtune.curate.normalize import normalize_context, normalize_text
+from logtune.normalize import normalize_context, normalize_text
 from logtune.curate.redact import redact_conversation
-from logtune.curate.sessions import SESSION_FILTERS, Reject, first_reject
+from logtune.curate.sessions import SESSION_FILTERS, first_reject
+from logtune.rejects import Reject
 from logtune.io import read_rows
 from logtune.rules import REASON_PREFIX, Rules
 
@@ -113,13 +117,14 @@ def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golde
         rejects += [(survivors[i], r) for i, r in sorted(near_golden.items())]
         keep = [i for i in range(len(survivors)) if i not in near_golden]
         survivors, texts, contexts = [survivors[i] for i in keep], [texts[i] for i in keep], [contexts[i] for i in keep]
-    kept, duplicates = split_duplicates(survivors, contexts, texts)
+    merged: dict[str, int] = {k: 0 for k in MERGE_COUNTS}
+    kept, duplicates = split_duplicates(survivors, contexts, texts, merged)
     rejects += duplicates
     if params.near_duplicate_threshold is not None:
-        kept_ids = {id(c) for c in kept}
-        keep = [i for i, c in enumerate(survivors) if id(c) in kept_ids]
+        dropped_ids = {id(c) for c, _ in duplicates}
+        keep = [i for i, c in enumerate(survivors) if id(c) not in dropped_ids]
         kept, near = split_near_duplicates(kept, params.near_duplicate_threshold,
-                                           [contexts[i] for i in keep], [texts[i] for i in keep])
+                                           [contexts[i] for i in keep], [texts[i] for i in keep], merged)
         rejects += near
 
     out = Curated(kept=sorted(kept, key=lambda c: c["id"]),
@@ -130,5 +135,6 @@ def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golde
     out.metrics = {"read": read, "kept": len(out.kept), "rejected": len(out.rejected),
                    "rejected_by_reason": dict(sorted(by_reason.items())),
                    "redacted_by_kind": dict(sorted(redacted_by_kind.items())),
-                   "conversations_redacted": conversations_redacted}
+                   "conversations_redacted": conversations_redacted,
+                   "merged_feedback": dict(sorted(merged.items()))}
     return out

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logtune import feedback
 from logtune.ids import content_id
 from logtune.rewrite import checks, cost
 from logtune.rewrite.cache import ResponseCache, cache_key
@@ -68,13 +69,17 @@ def plan(inputs: Inputs, params: RewriteParams, provider: str, model: str,
 
 
 def notes_and_patterns(conversations: list[dict[str, Any]]) -> tuple[dict, dict]:
-    """(conversation id, message id) -> the user's feedback note, and -> seed 002's error pattern."""
+    """(conversation id, message id) -> the users' feedback notes, and -> seed 002's error pattern.
+
+    The notes of every copy curate merged into a reply (`logtune.feedback`) are joined, one per line."""
     notes, patterns = {}, {}
     for conv in conversations:
         for m in conv.get("messages") or []:
             key = (conv["id"], str(m.get("id")))
-            if m.get("feedback_note"):
-                notes[key] = m["feedback_note"]
+            said = list(dict.fromkeys(e["note"].strip() for e in feedback.entries(conv, m)
+                                      if (e.get("note") or "").strip()))
+            if said:
+                notes[key] = "\n".join(said)
             try:
                 meta = json.loads(m.get("feedback_meta") or "null")
             except ValueError:

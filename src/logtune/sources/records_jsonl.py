@@ -16,7 +16,9 @@ memory entries) becomes its JSON text. provenance = the record's own `provenance
 real/synthetic/rewritten, else option `provenance`, default "synthetic" (seed 004's v8 dataset is a
 synthetic profile; its real-chat records should say so themselves, since the real-data share gate counts them).
 Other fields are ignored. Quarantined lines: invalid_utf8, broken_json, wrong_type, missing_field
-(record_type, output / chosen, a preference without rejected), unknown_record_type, empty_conversation (blank output).
+(record_type, output / chosen, a preference without rejected), unknown_record_type, empty_conversation
+(blank output), duplicate_id (an `id` seen on an earlier line: two conversations with one source id
+would share a conversation id; the first is kept).
 
 Options: `provenance` (default "synthetic"), `record_types` (the accepted types; default the six above).
 """
@@ -41,8 +43,19 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
     opts = check_options(source_name, options, {"provenance", "record_types"})
     record_types = set(opts.get("record_types") or RECORD_TYPES)
     name = Path(path).name
-    yield from map_json_lines(path, KIND, lambda line_no, row: _record(row, f"line {line_no}", f"{name}:{line_no}",
-                                                                     record_types, opts, source_name))
+    seen: dict[str, int] = {}          # source id -> the line that used it first
+
+    def item(line_no: int, row: Any) -> dict[str, Any]:
+        out = _record(row, f"line {line_no}", f"{name}:{line_no}", record_types, opts, source_name)
+        if out.get("quarantine"):
+            return out
+        first = seen.setdefault(out["source_id"], line_no)
+        if first != line_no:
+            return quarantine("duplicate_id", f"id {out['source_id']!r} occurred before, on line {first}",
+                              f"line {line_no}", row)
+        return out
+
+    yield from map_json_lines(path, KIND, item)
 
 
 def history(text: str) -> list[tuple[str, str]]:

@@ -241,10 +241,66 @@ def golden_features(
             "n_allowed_ids": len(allowed),
             # a refusal that must also contain strings asks for two contradictory things
             "refusal_contains_nothing": not must_refuse or not contains,
-            # an answer with nothing it must contain can only be scored on citations
-            "answer_contains_something": must_refuse or bool(contains),
+            # an answer with nothing it must contain can only be scored on citations; a tool case is
+            # scored on its expected calls instead (or on making no call: BFCL's irrelevance cases)
+            "answer_contains_something": must_refuse or bool(contains) or "tool_call" in expected
+                                         or "tool_calls" in expected,
             # with a CONTEXT the citation check needs the ids the reply may cite
             "allowed_ids_with_context": not has_context or bool(allowed),
             **_schema_features(case, schema_check),
         })
+    return rows
+
+
+_SPEAKERS = {"User:": "user", "Assistant:": "assistant", "System:": "system"}
+
+
+def typed_reply(record: dict[str, Any]) -> str:
+    """The reply a seed 004 record trains: `chosen` for preference records, else `output` (JSON text
+    when it is an object or a list: trajectories, memory entries)."""
+    value = record.get("chosen") if record.get("record_type") == "preference" else record.get("output")
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def typed_turns(text: Any) -> list[dict[str, str]]:
+    """The turns of a seed 004 `input`: lines starting "User:", "Assistant:" or "System:" open a turn
+    (continuation lines belong to it); an input without such labels is one user turn (a bare question)."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    turns: list[dict[str, str]] = []
+    for line in text.split("\n"):
+        label = next((k for k in _SPEAKERS if line.startswith(k)), None)
+        if label is not None:
+            turns.append({"role": _SPEAKERS[label], "content": line[len(label):].strip()})
+        elif turns:
+            turns[-1]["content"] += "\n" + line
+    return [{"role": t["role"], "content": t["content"].strip()} for t in turns] or [
+        {"role": "user", "content": text.strip()}]
+
+
+def typed_record_features(
+    records: Iterable[dict[str, Any]],
+    golden: dict[tuple[str, str], str],
+    schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """One feature row per seed 004 typed record ({id, record_type, input, output | chosen/rejected}):
+    the record read as a chat (its `input` turns, then the reply), the reply judged being `typed_reply`
+    (seed 004 measures uniqueness on chat outputs and preference chosen); PII in `rejected` counts too."""
+    rows = []
+    for record in records:
+        row = _scalars(record)
+        row["id"] = None if record.get("id") is None else str(record["id"])   # seed 004 ids may be numbers
+        row["record_type"] = str(record.get("record_type") or "")
+        reply = {"role": "assistant", "content": typed_reply(record)}
+        row.update(_conversation_features(typed_turns(record.get("input")), [reply], golden))
+        # PII over everything the record holds: input, reply and (for preference) the rejected reply
+        rejected = record.get("rejected")
+        rejected = "" if rejected is None else rejected if isinstance(rejected, str) else json.dumps(rejected)
+        kinds = sorted({m.kind for m in find_pii("\n".join([str(record.get("input") or ""), reply["content"],
+                                                              rejected]))})
+        row.update({"has_pii": bool(kinds), "pii_kinds": ",".join(kinds)})
+        row.update(_schema_features(record, schema_check))
+        rows.append(row)
     return rows

@@ -14,10 +14,15 @@ Per case with `tools` (None on cases without):
   that tool's JSON-schema `parameters` (jsonschema, Draft 2020-12). A case expecting a call counts a
   reply with no call (prose, or the "none" object) as invalid; on a case expecting no call, prose is
   not a call attempt, so the metric is None there unless the reply is in call form.
-- `tool_call_accuracy` (cases with `expected.tool_call`): expected `{name, arguments}`: 1 when the
-  call is valid and it (the only call, or any of parallel calls) names that tool with every expected
-  argument equal (strings compared trimmed and case-insensitive; the reply may add optional arguments
-  the schema allows); expected `"none"`: 1 when the reply makes no call (prose or the "none" object).
+- `tool_call_accuracy` (cases with `expected.tool_call` or `expected.tool_calls`): expected `{name,
+  arguments}`: 1 when the call is valid and it (the only call, or any of parallel calls) names that
+  tool with every expected argument equal (strings compared trimmed and case-insensitive; the reply
+  may add optional arguments the schema allows); expected `tool_calls` (several): 1 when the reply
+  makes exactly that many valid calls and each expected call matches a different one of them, in any
+  order (parallel calls: answering only the first is wrong); expected `"none"` (or `tool_calls: []`):
+  1 when the reply makes no call (prose or the "none" object).
+Tool schemas are read through `toolcalls.normalize_schema`: real datasets (BFCL) write `"dict"`,
+`"float"`, `"tuple"`, `"any"`, which jsonschema does not know.
 Not for executing tools, nor for the format fixes applied to training data (`logtune.toolcalls`).
 """
 
@@ -43,11 +48,13 @@ class ToolReading:
 
 
 def tool_schemas(tools: tuple[dict, ...] | list[dict]) -> dict[str, dict]:
-    """{tool name: its JSON-schema parameters} from bare or OpenAI-shaped tool definitions."""
+    """{tool name: its JSON-schema parameters} from bare or OpenAI-shaped tool definitions, with the
+    non-standard type names real datasets use (BFCL's "dict", "float", "tuple", "any") normalised
+    (`toolcalls.normalize_schema`): jsonschema raises UnknownType on them otherwise."""
     out = {}
     for t in tools:
         fn = t["function"] if isinstance(t.get("function"), dict) else t
-        out[fn["name"]] = fn.get("parameters") or {"type": "object"}
+        out[fn["name"]] = toolcalls.normalize_schema(fn.get("parameters") or {"type": "object"})
     return out
 
 
@@ -80,12 +87,32 @@ def _same(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
+def _matched(expected: tuple, calls: tuple) -> bool:
+    """Each expected call matches a different actual call (a bipartite matching by augmenting paths)."""
+    owner: dict[int, int] = {}      # actual call index -> expected call index
+
+    def place(e: int, seen: set[int]) -> bool:
+        for a, call in enumerate(calls):
+            if a in seen or call.tool != expected[e].name or not _same(expected[e].arguments, call.args):
+                continue
+            seen.add(a)
+            if a not in owner or place(owner[a], seen):
+                owner[a] = e
+                return True
+        return False
+
+    return all(place(e, set()) for e in range(len(expected)))
+
+
 def matches_expected(reading: ToolReading, expected) -> bool:
-    """The reply makes the expected call (an ExpectedCall) or, for "none", no call at all."""
+    """The reply makes the expected call (an ExpectedCall), exactly the expected calls in any order
+    (a tuple of them), or, for "none", no call at all."""
     if expected == "none":
         return not reading.calls and not reading.problems
     if reading.problems or not reading.calls:
         return False
+    if isinstance(expected, tuple):
+        return len(reading.calls) == len(expected) and _matched(expected, reading.calls)
     return any(c.tool == expected.name and _same(expected.arguments, c.args) for c in reading.calls)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from logtune.mix import SETS
+from logtune.mix.pipeline import SETS
 from logtune.params import ParamsError, read_params
 
 COPY = re.compile(r"^(?P<base>.+)#(?P<copy>\d+)$")
@@ -120,6 +120,9 @@ def curated_links(root: Path, conversation: str, message_ids: list[str]) -> tupl
     for message in conv.get("messages") or []:
         if not wanted or message.get("id") in wanted:
             rating = f" rating={message['rating']}" if message.get("rating") is not None else ""
+            if message.get("feedback"):       # merged duplicates: every copy's vote, with its source
+                rating += " feedback=[" + ", ".join(f"{e.get('source')}:{e.get('rating')}"
+                                                    for e in message["feedback"]) + "]"
             lines.append(f"            message {message.get('id')} {message.get('role')}{rating}: "
                          f"{_short(message.get('content'))}")
     return lines, conv

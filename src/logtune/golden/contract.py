@@ -11,7 +11,9 @@ One JSON object per line (`schemas/golden_case.v1.schema.json` is the same contr
   `contains` (strings the reply must hold, case-insensitive), `exact` (the whole reply, SQuAD-normalised),
   `regex` (patterns that must all match), `answer` (reference answers for exact match and token F1),
   `must_refuse` (the answer is not available: the reply must say so), `tool_call` (`{"name", "arguments"}`:
-  the call the reply must make, arguments a subset; or `"none"`: it must not call a tool),
+  the call the reply must make, arguments a subset; or `"none"`: it must not call a tool), `tool_calls`
+  (instead of `tool_call`: a list of `{"name", "arguments"}` the reply must make, no more and no fewer,
+  in any order: BFCL's parallel calls; `[]`: no call at all, BFCL's irrelevance cases),
   `allowed_ids` (ids the reply may cite beyond CONTEXT), `min_words` / `max_words`, `persona` (the user's
   voice, one of PERSONAS, for the voice rules);
 - `tags`: what the case exercises (`answerable`, `refusal`, `persona:<name>`, `hard:<kind>`, `tool`,
@@ -29,9 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
+from logtune import toolcalls
+
 PERSONAS = ("casual", "senior_engineer", "stressed_oncall", "curious_learner", "executive")  # seed 002
 CASE_KEYS = {"id", "context", "messages", "tools", "expected", "tags", "case_type"}
-EXPECTED_KEYS = {"contains", "exact", "regex", "answer", "must_refuse", "tool_call", "allowed_ids",
+EXPECTED_KEYS = {"contains", "exact", "regex", "answer", "must_refuse", "tool_call", "tool_calls", "allowed_ids",
                  "min_words", "max_words", "persona"}
 NO_TOOL = "none"
 
@@ -61,7 +67,9 @@ class GoldenCase:
     exact: str | None = None
     regex: tuple[str, ...] = ()
     answer: tuple[str, ...] = ()      # reference answers for exact match / token F1
-    tool_call: ExpectedCall | str | None = None   # ExpectedCall, NO_TOOL, or None (not a tool case)
+    # ExpectedCall (that call, alone or among parallel ones), a tuple of ExpectedCall (exactly those calls,
+    # any order: `expected.tool_calls`), NO_TOOL (no call), or None (not a tool case)
+    tool_call: ExpectedCall | tuple[ExpectedCall, ...] | str | None = None
     min_words: int | None = None
     max_words: int | None = None
     persona: str | None = None
@@ -80,7 +88,7 @@ def derive_case_type(obj: dict[str, Any]) -> str:
     expected = obj.get("expected") or {}
     if expected.get("must_refuse"):
         return "refusal"
-    if "tool_call" in expected:
+    if "tool_call" in expected or "tool_calls" in expected:
         return "tool"
     if sum(1 for m in obj.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user") > 1:
         return "multi_turn"
@@ -100,22 +108,53 @@ def _tool_name(tool: Any) -> str | None:
     return fn.get("name") if isinstance(fn, dict) and isinstance(fn.get("name"), str) else None
 
 
-def _expected_call(value: Any, tools: tuple[dict, ...], fail) -> ExpectedCall | str | None:
+def _one_call(value: Any, tools: tuple[dict, ...], fail, where: str) -> ExpectedCall:
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
+        raise fail(f"'{where}' must be {{name: str, arguments: object}}")
+    if set(value) - {"name", "arguments"}:
+        raise fail(f"unknown key '{where}.{sorted(set(value) - {'name', 'arguments'})[0]}'")
+    arguments = value.get("arguments", {})
+    if not isinstance(arguments, dict):
+        raise fail(f"'{where}.arguments' must be an object")
+    names = {_tool_name(t) for t in tools}
+    if value["name"] not in names:
+        raise fail(f"'{where}.name' {value['name']!r} is not one of the case's tools {sorted(n for n in names if n)}")
+    return ExpectedCall(value["name"], arguments)
+
+
+def _expected_call(expected: dict[str, Any], tools: tuple[dict, ...], fail
+                   ) -> ExpectedCall | tuple[ExpectedCall, ...] | str | None:
+    """The case's tool expectation from `expected.tool_call` or `expected.tool_calls` (one of them at most)."""
+    if "tool_call" in expected and "tool_calls" in expected:
+        raise fail("give 'expected.tool_call' or 'expected.tool_calls', not both")
+    if "tool_calls" in expected:
+        calls = expected["tool_calls"]
+        if not isinstance(calls, list):
+            raise fail("'expected.tool_calls' must be a list of {name, arguments} ([]: no call)")
+        if not calls:
+            return NO_TOOL
+        return tuple(_one_call(c, tools, fail, f"expected.tool_calls[{i}]") for i, c in enumerate(calls))
+    value = expected.get("tool_call")
     if value is None:
         return None
     if value == NO_TOOL:
         return NO_TOOL
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
+    if not isinstance(value, dict):
         raise fail("'expected.tool_call' must be \"none\" or {name: str, arguments: object}")
-    if set(value) - {"name", "arguments"}:
-        raise fail(f"unknown key 'expected.tool_call.{sorted(set(value) - {'name', 'arguments'})[0]}'")
-    arguments = value.get("arguments", {})
-    if not isinstance(arguments, dict):
-        raise fail("'expected.tool_call.arguments' must be an object")
-    names = {_tool_name(t) for t in tools}
-    if value["name"] not in names:
-        raise fail(f"'expected.tool_call.name' {value['name']!r} is not one of the case's tools {sorted(n for n in names if n)}")
-    return ExpectedCall(value["name"], arguments)
+    return _one_call(value, tools, fail, "expected.tool_call")
+
+
+def _check_tool_schemas(tools: list, fail) -> None:
+    """Each tool's parameters must be a usable JSON Schema once its type names are normalised."""
+    for t in tools:
+        fn = t["function"] if isinstance(t.get("function"), dict) else t
+        params = fn.get("parameters")
+        if params is None:
+            continue
+        try:
+            jsonschema.Draft202012Validator.check_schema(toolcalls.normalize_schema(params))
+        except jsonschema.SchemaError as e:
+            raise fail(f"tool {fn.get('name')!r}: parameters are not a JSON Schema ({e.message})") from None
 
 
 def golden_case(obj: Any, where: str = "case") -> GoldenCase:
@@ -144,6 +183,7 @@ def golden_case(obj: Any, where: str = "case") -> GoldenCase:
     tools = obj.get("tools") or []
     if not isinstance(tools, list) or not all(_tool_name(t) for t in tools):
         raise fail("'tools' must be a list of tool definitions, each with a name")
+    _check_tool_schemas(tools, fail)
     expected = obj.get("expected")
     if not isinstance(expected, dict):
         raise fail("'expected' must be an object")
@@ -184,7 +224,7 @@ def golden_case(obj: Any, where: str = "case") -> GoldenCase:
         exact=exact,
         regex=regex,
         answer=_strings(expected.get("answer", []), "expected.answer", fail),
-        tool_call=_expected_call(expected.get("tool_call"), tuple(tools), fail),
+        tool_call=_expected_call(expected, tuple(tools), fail),
         min_words=expected.get("min_words"),
         max_words=expected.get("max_words"),
         persona=persona,

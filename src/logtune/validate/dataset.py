@@ -2,7 +2,9 @@
 
 The validate stage gates the built directory; this checks a single file someone hands you (an
 export, a set built elsewhere, a golden file) before it goes anywhere near a GPU. The record type
-is read from the columns when not given. Every type is checked against its JSON Schema; a type
+is read from the columns when not given (seed 004's own records, `{id, record_type, input, output}`
+and `chosen`/`rejected` for preference, are type `typed_record`: uniqueness is judged on `output`, or
+`chosen` for preference, set-wide and per record_type). Every type is checked against its JSON Schema; a type
 that has a training-set suite (gates.TRAINING_SETS: sft, preference, ...) also runs through its
 feature table and GX suite, exactly as the validate stage runs it. It decides nothing the validate
 stage would not: same suites, same params bounds, same golden-leakage keys.
@@ -18,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from logtune.validate.contracts import load_schema, schema_check, schema_error
-from logtune.validate.features import golden_keys
-from logtune.validate.gates import (TRAINING_SETS, SetResult, ValidateParams, validate_golden_set,
+from logtune.validate.features import golden_keys, typed_record_features
+from logtune.validate.gates import (TRAINING_SETS, SetResult, TrainingSet, ValidateParams, validate_golden_set,
                                    validate_set)
 from logtune.validate.suites import MAX_OFFENDERS, CheckResult, load_suite
 
@@ -30,6 +32,7 @@ SCHEMAS = {
     "kto": "kto_example.v1.schema.json",
     "golden": "golden_case.v1.schema.json",
     "conversation": "conversation.v1.schema.json",
+    "typed_record": "typed_record.v1.schema.json",   # seed 004's {id, record_type, input, output | chosen/rejected}
 }
 RECORD_TYPES = tuple(SCHEMAS)
 
@@ -40,7 +43,14 @@ _SIGNATURES = (
     ("preference", {"prompt", "chosen", "rejected"}),
     ("kto", {"prompt", "completion", "label"}),
     ("sft", {"messages"}),
+    # seed 004's own format, told by `record_type` beside `input` / `output` / `chosen`
+    ("typed_record", {"record_type", "input"}),
+    ("typed_record", {"record_type", "output"}),
+    ("typed_record", {"record_type", "chosen", "rejected"}),
 )
+# Seed 004's records are not a built set, but they are checked the way one is: a feature table (the
+# reply is `output`, or `chosen` for preference), expectations/typed_record.json, uniqueness per record_type.
+TYPED_RECORDS = TrainingSet("typed_record", "", SCHEMAS["typed_record"], typed_record_features, allow_empty=False)
 
 
 class DatasetError(ValueError):
@@ -150,7 +160,7 @@ def validate_dataset(
         suite = load_suite(golden_suite, {}) if golden_suite.is_file() else None
         result = validate_golden_set(records, schema_path, suite)
         return DatasetResult(path, record_type, detected, result, str(golden_suite) if suite else "", "")
-    training_set = {ts.name: ts for ts in TRAINING_SETS}.get(record_type)
+    training_set = {ts.name: ts for ts in (*TRAINING_SETS, TYPED_RECORDS)}.get(record_type)
     suite_path = expectations / f"{record_type}.json"
     if training_set is None or not suite_path.is_file():
         return DatasetResult(path, record_type, detected, schema_result(record_type, records, schema_path), "", "")
