@@ -46,10 +46,11 @@ ROLES = {"human": "user", "assistant": "assistant"}
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per exported conversation, in file order."""
     opts = _shared.check_options(source_name, options, OPTIONS)
-    doc = _shared.load_json_document(path, KIND)
-    if not isinstance(doc, list):
-        raise _shared.SourceError(f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list")
-    for i, record in enumerate(doc):
+    for item in _shared.load_json_records(path, KIND):
+        if isinstance(item, dict):   # a damaged stretch of the file, quarantined with its byte offsets
+            yield item
+            continue
+        i, record = item
         try:
             yield export_to_conversation(record, opts, source_name)
         except _shared.Unfit as e:

@@ -75,22 +75,21 @@ def _read_file(path: Path, opts: dict, source_name: str, in_folder: bool) -> Ite
                                      path.read_bytes()[:_shared.RECORD_PREFIX_CHARS])
         return
     try:
-        doc = _shared.load_json_document(path, KIND)
+        if path.read_bytes()[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):   # one record per file
+            records = enumerate([_shared.load_json_document(path, KIND)])
+        else:   # an array: records before and after a damaged stretch are still read
+            records = _shared.load_json_records(path, KIND)
+        for item in records:
+            if isinstance(item, dict):
+                yield {**item, "location": f"file {path.name} {item['location']}"}
+                continue
+            i, record = item
+            yield _one(record, f"{path.name}#{i}", f"file {path.name} record {i}", opts, source_name)
     except ValueError as e:
         if not in_folder:
             raise
         reason = "invalid_utf8" if "not UTF-8" in str(e) else "broken_json"
         yield _shared.quarantine(reason, str(e), f"file {path.name}", path.read_bytes()[:_shared.RECORD_PREFIX_CHARS])
-        return
-    if not isinstance(doc, (list, dict)):
-        detail = f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list or object"
-        if not in_folder:
-            raise _shared.SourceError(detail)
-        yield _shared.quarantine("wrong_type", detail, f"file {path.name}", doc)
-        return
-    records = doc if isinstance(doc, list) else [doc]
-    for i, record in enumerate(records):
-        yield _one(record, f"{path.name}#{i}", f"file {path.name} record {i}", opts, source_name)
 
 
 def _one(record: Any, fallback_id: str, location: str, opts: dict, source_name: str) -> dict:
