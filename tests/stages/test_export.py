@@ -35,10 +35,13 @@ def test_export_stage_on_fixture(stage, tmp_path):
     assert len(read_jsonl(out / "support.quarantine.jsonl")) == 3
 
 
-def test_export_stage_not_a_database(stage, tmp_path):
+def test_export_stage_not_a_database(stage, tmp_path, capsys):
     db = tmp_path / "broken.db"
     db.write_bytes(b"\x00garbage" * 100)
-    with pytest.raises(SourceError, match="broken.db: not an SQLite database"):
-        stage("export").main(["support", str(tmp_path / "out"), "--params", str(write_params(tmp_path, db)),
-                              "--metrics", str(tmp_path / "m.json")])
+    argv = ["support", str(tmp_path / "out"), "--params", str(write_params(tmp_path, db)),
+            "--metrics", str(tmp_path / "m.json")]
+    assert stage("export").main(argv) == 1     # one line naming the file, no traceback (issue #15)
+    assert "broken.db: not an SQLite database" in capsys.readouterr().err
     assert list((tmp_path / "out").iterdir()) == []  # no half-written output left behind
+    with pytest.raises(SourceError, match="broken.db: not an SQLite database"):
+        stage("export").main(argv + ["--debug"])

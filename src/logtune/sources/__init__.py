@@ -32,7 +32,8 @@ def is_quarantine(item: dict[str, Any]) -> bool:
 # kind name (params.yaml: sources[].kind) -> module. Imported on first use, so one adapter that fails
 # to import breaks only the sources of that kind.
 KINDS: dict[str, str | ModuleType] = {
-    "assistant_sqlite": "logtune.sources.assistant_sqlite",  # seed 000's SQLite log DB (the default)
+    "assistant_sqlite": "logtune.sources.assistant_sqlite",  # seed 000's SQLite log DB (the default): a preset of `sql`
+    "sql": "logtune.sources.sql",                            # any database by mapping or preset (open_webui, ...)
     "messages_jsonl": "logtune.sources.messages_jsonl",
     "openai_chat_log": "logtune.sources.openai_chat_log",
     "chatgpt_export": "logtune.sources.chatgpt_export",
