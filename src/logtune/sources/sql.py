@@ -134,7 +134,7 @@ def _text_factory(raw: bytes) -> str | BadText:
 @dataclass(frozen=True)
 class Relation:
     """Where one kind of row lives: FROM text, logical name -> (column, JSON path), and how to name a row."""
-    source: str                                   # a quoted table name or "(SELECT ...) AS q"
+    source: str                                   # a quoted table name or "(SELECT ...)", aliased where used
     label: str                                    # "table support_message" / "query messages"
     columns: dict[str, tuple[str, tuple[str, ...]] | None]
 
@@ -189,7 +189,7 @@ def _relation(db: "Database", kind: str, given: Any, fields: tuple[str, ...]) ->
     if "table" in given:
         source, label, named = _q(given["table"]), f"table {given['table']}", f"table '{given['table']}'"
     else:
-        source, label, named = f"({given['query']}) AS q", f"query {kind}", f"the {kind} query"
+        source, label, named = f"({given['query']})", f"query {kind}", f"the {kind} query"
     have = db.columns(source, named)
     columns = given.get("columns")
     if columns is None:      # a query names its result columns by the logical names
@@ -259,7 +259,7 @@ class Database:
 
     def columns(self, source: str, named: str) -> set[str]:
         try:
-            return {d[0] for d in self._cursor(f"SELECT * FROM {source} WHERE 1 = 0")[1]}
+            return {d[0] for d in self._cursor(f"SELECT * FROM {source} AS _c WHERE 1 = 0")[1]}
         except SourceError:
             raise
         except Exception as e:
@@ -604,8 +604,10 @@ class Reader:
         latest = max(rows, key=lambda r: (r["_ts"] or float("-inf"), r["_order"]))
         if latest["rating"] is not None:
             m["rating"] = latest["rating"]
-        if latest.get("note"):
-            m["feedback_note"] = latest["note"]
+        note = next((r["note"] for r in sorted(rows, key=lambda r: (r["_ts"] or float("-inf"), r["_order"]),
+                                               reverse=True) if r.get("note")), None)
+        if note:   # the latest note given, even when a later vote came without one
+            m["feedback_note"] = note
         meta = _meta_object(m["feedback_meta"]) if m["feedback_meta"] else {}
         meta["feedback"] = {k: v for k, v in _plain(latest).items() if k not in ("message_id",)}
         if len(rows) > 1:
