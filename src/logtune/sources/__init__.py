@@ -46,6 +46,7 @@ KINDS: dict[str, str | ModuleType] = {
     "hh_rlhf": "logtune.sources.hh_rlhf",
     "squad_v2": "logtune.sources.squad_v2",
     "dolly": "logtune.sources.dolly",
+    "bfcl": "logtune.sources.bfcl",                          # Berkeley Function Calling Leaderboard cases
 }
 
 

@@ -28,12 +28,11 @@ Options: `task_type` (the task type when a call has none, default "general"), `p
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any, Iterator
 
 from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
-                                    quarantine, json_text)
+                                    quarantine, json_text, to_iso)
 
 KIND = "event_log"
 SPELLINGS = {
@@ -93,7 +92,6 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
 
 
 def _iso(value: Any) -> str | None:
-    """ISO text as logged; a JavaScript Date.now() number (epoch ms) as ISO-8601 UTC."""
-    if value is None or isinstance(value, str):
-        return value
-    return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    """ISO text as logged; a JavaScript Date.now() number (epoch ms) as ISO-8601 UTC; Unfit("wrong_type")
+    for text that is no time ("yesterday"), never kept as it is."""
+    return to_iso(value, "auto" if isinstance(value, str) else "epoch_ms")
