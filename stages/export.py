@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from logtune.export import EmptySource, ExportParams, export_source, load_source
+from logtune.sources.export import EmptySource, ExportParams, export_source, load_source
 from logtune.io import read_json, write_json
 from logtune.params import load_params
 from logtune.sources import SourceError

@@ -113,9 +113,9 @@ def test_every_command_is_registered_with_a_help_line():
 
 def test_export_jsonl_and_the_export_stage_share_one_validation_path(tmp_path, monkeypatch):
     # Issue #14: export-jsonl accepted integer timestamps that the export stage quarantined. Both now go
-    # through logtune.export.checked_items: epoch integers become ISO text in both, and whatever the
+    # through logtune.sources.export.checked_items: epoch integers become ISO text in both, and whatever the
     # stage's schema check or duplicate-id check quarantines, export-jsonl quarantines the same way.
-    from logtune import export
+    from logtune.sources import export
     from logtune.io import read_rows
     path = tmp_path / "epoch.db"
     con = sqlite3.connect(path)

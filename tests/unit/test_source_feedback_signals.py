@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from logtune.export import ExportParams, SourceParams, export_source
+from logtune.sources.export import ExportParams, SourceParams, export_source
 from logtune.sources import bfcl, chatgpt_export, messages_jsonl, oasst, sharegpt
 from tests.unit.source_contract import assert_contract, notes, split
 

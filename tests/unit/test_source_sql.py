@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from logtune.export import ExportParams, SourceParams, export_source
+from logtune.sources.export import ExportParams, SourceParams, export_source
 from logtune.io import read_jsonl
 from logtune.sources import SourceError, assistant_sqlite, get_adapter, sql
 from tests.unit.source_contract import assert_contract, notes, split
@@ -219,7 +219,7 @@ def test_an_empty_database_is_a_warning_and_an_error_after_it_had_rows(tmp_path)
     source = SourceParams(name="s", kind="assistant_sqlite", path=str(db))
     m = export_source(source, tmp_path / "out", ExportParams())
     assert (m["read"], m["warnings"]) == (0, {"empty_source": 1})
-    from logtune.export import EmptySource
+    from logtune.sources.export import EmptySource
     with pytest.raises(EmptySource, match=r"empty\.db: source 's' exported 0 conversations, but 4 at its last export"):
         export_source(source, tmp_path / "out", ExportParams(), previous={"exported": 4})
     allowed = SourceParams(name="s", kind="assistant_sqlite", path=str(db), allow_empty=True)
