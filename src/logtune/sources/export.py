@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from logtune import records
 from logtune.io import RowWriter
-from logtune.params import ParamsError, from_dict, read_params
+from logtune.params import ParamsError, from_dict, source_entries
 from logtune.schema_check import compile_conforms
 from logtune.sources import get_adapter, quarantine
 
@@ -70,29 +70,6 @@ class Ledger:
         """Count (and take off the item) what the adapter noted: fields it could not carry, warnings."""
         self.dropped_fields.update(item.pop("_dropped_fields", None) or {})
         self.warnings.update(item.pop("_warnings", None) or {})
-
-
-def source_entries(params_path: str | Path) -> list[dict[str, Any]]:
-    """The `sources` entries as `{name, kind, path, options}` dicts, in file order.
-
-    `sources` is a mapping keyed by source name (`support: {kind, path, options}`): DVC's `foreach`
-    then tracks each entry as its own param (`sources.support`), so editing one source re-exports only
-    that source. A list of `{name, kind, path, options}` is accepted too (every source then re-exports
-    when any changes).
-    """
-    sources = read_params(params_path).get("sources")
-    if isinstance(sources, dict):
-        entries = []
-        for name, entry in sources.items():
-            if not isinstance(entry, dict):
-                raise ParamsError(f"{params_path}: sources.{name} must be a mapping with kind, path, options")
-            if "name" in entry and entry["name"] != name:
-                raise ParamsError(f"{params_path}: sources.{name} has a different name '{entry['name']}'")
-            entries.append({"name": name, **entry})
-        return entries
-    if isinstance(sources, list) and all(isinstance(e, dict) for e in sources):
-        return sources
-    raise ParamsError(f"{params_path}: 'sources' must map source names to {{kind, path, options}}")
 
 
 def load_source(params_path: str | Path, name: str) -> SourceParams:
