@@ -589,6 +589,8 @@ def load_json_records(path: str | Path, kind: str, key: str | None = None) -> It
     if path.is_dir():
         raise SourceError(f"{path}: not a {kind} file: it is a folder")
     data = path.read_bytes()
+    if not data.strip():
+        return    # an empty file holds no records: export counts it as an empty source (a warning)
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except ValueError:
