@@ -65,8 +65,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -266,12 +267,15 @@ class Database:
             what = f"{named} not found" if named.startswith("table ") else f"{named} fails"
             raise SourceError(f"{self.path}: {what} ({e})") from None
 
-    def rows(self, sql: str) -> Iterator[dict[str, Any]]:
-        """Rows as {column: value}, streamed in batches; a database error names the path."""
+    def rows(self, sql: str, tuples: bool = False) -> Iterator[dict[str, Any]] | Iterator[tuple]:
+        """Rows as {column: value} (or as tuples), streamed in batches; a database error names the path."""
         rows, description = self._cursor(sql)
         names = [d[0] for d in description]
         try:
             while batch := rows(_BATCH_ROWS):
+                if tuples:
+                    yield from batch
+                    continue
                 for values in batch:
                     yield dict(zip(names, values))
         except Exception as e:
@@ -331,6 +335,16 @@ class Reader:
         self.sessions = _relation(db, "sessions", spec["sessions"], SESSION_FIELDS)
         self.embedded = self.sessions.columns["messages_json"] is not None
         self.messages = None if self.embedded else _relation(db, "messages", spec["messages"], MESSAGE_FIELDS)
+        self._plan = [] if self.messages is None else [
+            (f, col[0], col[1]) for f, col in self.messages.columns.items() if col is not None and f != "session_id"]
+        # the joined message stream's columns: "_sid", the message table's mapped columns, "_null"
+        self._m_names = [] if self.messages is None else ["_sid", *_select("m", self.messages)[1], "_null"]
+        # seed 000's shape (no JSON paths, no current flag, rewrite or model column): read in one step
+        flat = ("id", "role", "content", "created_at", "rating", "feedback_note", "feedback_meta", "parent_id")
+        cols = None if self.messages is None else self.messages.columns
+        self._flat = None if cols is None or any(cols[f] and cols[f][1] for f in cols) or any(
+            cols[f] for f in ("current", "rewrite", "model")) else itemgetter(
+            *(self._m_names.index(cols[f][0] if cols[f] else "_null") for f in flat))
         fields = spec.get("message_fields") or {f: f for f in MESSAGE_FIELDS}
         unknown = sorted(set(fields) - set(MESSAGE_FIELDS))
         if unknown:
@@ -363,8 +377,10 @@ class Reader:
             m_sel, _ = _select("m", self.messages)
             m_sid = f"m.{_q(self.messages.columns['session_id'][0])}"
             m_id = f"m.{_q(self.messages.columns['id'][0])}"
-            joined = self.db.rows(f"SELECT {s_id} AS _sid, {m_sel} FROM {self.sessions.source} s "
-                                  f"JOIN {self.messages.source} m ON {m_sid} = {s_id} ORDER BY {s_id}, {m_id}")
+            # tuples, not dicts, on this stream of every message: positions are looked up once (_m_names)
+            joined = self.db.rows(f"SELECT {s_id} AS _sid, {m_sel}, NULL AS _null FROM {self.sessions.source} s "
+                                  f"JOIN {self.messages.source} m ON {m_sid} = {s_id} ORDER BY {s_id}, {m_id}",
+                                  tuples=True)
         # Both streams are in session-id order by the database's own ordering, so they are read in
         # lockstep; the rows of one id (several when the id is duplicated) are grouped.
         pending = next(joined, None)
@@ -385,7 +401,7 @@ class Reader:
     @staticmethod
     def _take(joined: Iterator[dict[str, Any]], sid: Any, pending: dict[str, Any] | None):
         rows = []
-        while pending is not None and pending["_sid"] == sid:
+        while pending is not None and pending[0] == sid:
             rows.append(pending)
             pending = next(joined, None)
         return rows, pending
@@ -403,7 +419,8 @@ class Reader:
         except _Quarantine as q:
             yield quarantine(q.reason, q.detail, q.where or where,
                              {"session": self._named(group[0], self.sessions),
-                              "messages": [self._named(r, self.messages) for r in rows] if self.messages else []})
+                              "messages": [self._named(self._row_dict(r), self.messages) for r in rows]
+                              if self.messages else []})
 
     def _orphans(self) -> Iterator[dict[str, Any]]:
         m_sel, _ = _select("m", self.messages)
@@ -446,6 +463,14 @@ class Reader:
             raise _Quarantine(q.reason, f"column '{col[0]}': {q.detail}", where) from None
 
     def _time(self, value: Any, what: str, where: str) -> tuple[str | None, float | None]:
+        if value is None:
+            return None, None
+        if type(value) is str and value[4:5] == "-" and self.unit in ("auto", "iso"):
+            try:   # the common case, ISO text: checked by the standard parser without parse_time's generality
+                parsed = datetime.fromisoformat(value)
+                return value, (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+            except ValueError:
+                pass
         if isinstance(value, (datetime, date)):
             value = value.isoformat()
         try:
@@ -460,9 +485,9 @@ class Reader:
         get = lambda name: self._value(srow, self.sessions, name, where)  # noqa: E731
         sid = _plain_value(get("id"))
         created_at, _ = self._time(get("created_at"), f"session {sid} created_at", where)
-        id_col = None if self.embedded else self.messages.columns["id"][0]
+        id_at = None if self.embedded else self._m_names.index(self.messages.columns["id"][0])
         messages = self._embedded(get("messages_json"), sid, where) if self.embedded else [
-            self._message(r, f"{self.messages.label} row id {_plain_value(r.get(id_col))}", order)
+            self._message(r, f"{self.messages.label} row id {_plain_value(r[id_at])}", order)
             for order, r in enumerate(rows)]
         warnings: dict[str, int] = {}
         ordered = self._ordered(messages, get("current_id"), warnings, where)
@@ -482,9 +507,36 @@ class Reader:
             conv["_warnings"] = warnings
         return conv
 
-    def _message(self, row: dict[str, Any], where: str, order: int) -> dict[str, Any]:
-        get = lambda name: self._value(row, self.messages, name, where)  # noqa: E731
-        return self._checked({f: get(f) for f in MESSAGE_FIELDS if f != "session_id"}, where, order)
+    def _row_dict(self, row: tuple) -> dict[str, Any]:
+        return dict(zip(self._m_names, row))
+
+    def _message(self, row: tuple, where: str, order: int) -> dict[str, Any]:
+        if self._flat is not None:   # the hot path of a large log: plain columns, common values, one dict
+            mid, role, content, created, rating, note, meta, parent = self._flat(row)
+            if (type(content) is str and (type(mid) is int or type(mid) is str) and role in ROLES and (rating is None or rating == 1 or rating == -1)
+                    and type(rating) is not bool and (self.max_chars is None or len(content) <= self.max_chars)
+                    and type(created) is str and created[4:5] == "-" and self.unit in ("auto", "iso")
+                    and (note is None or type(note) is str) and (meta is None or type(meta) is str) and parent is None):
+                rewrite = None
+                if meta is not None:
+                    is_object, rewrite = _meta_rewrite(meta)
+                    if not is_object:
+                        raise _Quarantine("invalid_feedback_meta", f"message {mid} feedback meta is not a JSON object",
+                                          where)
+                created_at, ts = self._time(created, "", where)
+                return {"id": str(mid), "role": role, "content": content, "created_at": created_at, "ts": ts,
+                        "order": order, "parent_id": None, "current": False, "rating": rating, "feedback_note": note,
+                        "rewrite": rewrite, "feedback_meta": meta, "model": None, "where": where}
+        row = self._row_dict(row)
+        types = set(map(type, row.values()))
+        if bytes in types or BadText in types:   # rare: BLOBs, or text that is not UTF-8 (checked per field)
+            get = lambda name: self._value(row, self.messages, name, where)  # noqa: E731
+            return self._checked({f: get(f) for f in MESSAGE_FIELDS if f != "session_id"}, where, order)
+        m = {}
+        for field, column, path in self._plan:
+            value = row[column]
+            m[field] = _at(value, path) if path and value is not None else value
+        return self._checked(m, where, order)
 
     def _embedded(self, value: Any, sid: Any, where: str) -> list[dict[str, Any]]:
         if value is None:
@@ -511,25 +563,29 @@ class Reader:
             raise _Quarantine("invalid_role", f"message {mid} has role {role!r}", where)
         if content is not None and not isinstance(content, str):
             content = json_text(content)     # structured content (parts): kept whole as JSON text
-        try:
-            rating = parse_rating(m.get("rating"))
-        except Unfit:
-            raise _Quarantine("invalid_feedback", f"message {mid} has feedback {m.get('rating')!r} "
-                              "(expected 1, -1 or NULL)", where) from None
+        rating = m.get("rating")
+        if rating is not None and not (type(rating) is int and (rating == 1 or rating == -1)):
+            try:
+                rating = parse_rating(rating)
+            except Unfit:
+                raise _Quarantine("invalid_feedback", f"message {mid} has feedback {m.get('rating')!r} "
+                                  "(expected 1, -1 or NULL)", where) from None
         meta = m.get("feedback_meta")
         rewrite = m.get("rewrite")
         if meta is not None:
-            parsed = _meta_object(meta) if isinstance(meta, str) else meta
-            if not isinstance(parsed, dict):
-                raise _Quarantine("invalid_feedback_meta", f"message {mid} feedback meta is not a JSON object", where)
-            if rewrite is None and isinstance(parsed.get("rewrite"), str) and parsed["rewrite"].strip():
-                rewrite = parsed["rewrite"]
             meta = meta if isinstance(meta, str) else json_text(meta)
+            is_object, meta_rewrite = _meta_rewrite(meta)
+            if not is_object:
+                raise _Quarantine("invalid_feedback_meta", f"message {mid} feedback meta is not a JSON object", where)
+            rewrite = meta_rewrite if rewrite is None else rewrite
         created_at, ts = self._time(m.get("created_at"), f"message {mid} created_at", where)
-        return {"id": str(mid), "role": role, "content": content, "created_at": created_at, "ts": ts, "order": order,
-                "parent_id": None if m.get("parent_id") in (None, "") else str(_plain_value(m["parent_id"])),
-                "current": bool(m.get("current")), "rating": rating, "feedback_note": _text(m.get("feedback_note")),
-                "rewrite": _text(rewrite), "feedback_meta": meta, "model": _text(m.get("model")), "where": where}
+        parent, note, model = m.get("parent_id"), m.get("feedback_note"), m.get("model")
+        return {"id": mid if type(mid) is str else str(mid), "role": role, "content": content, "created_at": created_at,
+                "ts": ts, "order": order, "parent_id": None if parent is None or parent == "" else str(_plain_value(parent)),
+                "current": bool(m.get("current")), "rating": rating,
+                "feedback_note": note if note is None or type(note) is str else _text(note),
+                "rewrite": rewrite if rewrite is None or type(rewrite) is str else _text(rewrite), "feedback_meta": meta,
+                "model": model if model is None or type(model) is str else _text(model), "where": where}
 
     def _ordered(self, messages: list[dict[str, Any]], current_id: Any, warnings: dict[str, int],
                  where: str) -> list[dict[str, Any]]:
@@ -690,6 +746,16 @@ def _json(text: str) -> Any:
         return _json_cached(text) if len(text) < 4096 else json.loads(text)
     except ValueError as e:
         raise _Quarantine("broken_json", f"not JSON ({e})") from None
+
+
+@lru_cache(maxsize=4096)  # thumbs-up metas repeat (`{"tags": ["helpful"]}`): parse each distinct text once
+def _meta_rewrite(text: str) -> tuple[bool, str | None]:
+    """(whether a feedback meta text is a JSON object, the human rewrite it holds or None)."""
+    meta = _meta_object(text)
+    if not isinstance(meta, dict):
+        return False, None
+    rewrite = meta.get("rewrite")
+    return True, rewrite if isinstance(rewrite, str) and rewrite.strip() else None
 
 
 def _meta_object(text: str) -> Any:
