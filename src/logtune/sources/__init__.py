@@ -3,7 +3,9 @@
 A source kind is a module with `read(path, options, source_name) -> Iterator[Item]`, where an Item is
 either a conversation dict (the `records.CONVERSATION` layout) or a quarantine entry
 `{"quarantine": True, "reason", "detail", "location", "record"}` for input that could not become one
-(`location` like "table support_message row id 17" or "line 12"). An adapter raises `SourceError`
+(`location` like "table support_message row id 17", "line 12" or "bytes 1200-1544"). An item may carry
+`_dropped_fields` ({field name: count}: what the format held and the Conversation has no place for) and
+`_warnings` ({name: count}); export takes both off into its metrics. An adapter raises `SourceError`
 (naming the path, and the table/column or line) when the input as a whole is unreadable. Adding a
 kind = adding one module and one line to `KINDS`. Not for cleaning: an adapter maps faithfully and
 leaves judging content to `curate`.
