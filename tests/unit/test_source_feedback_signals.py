@@ -46,7 +46,7 @@ def test_chatgpt_newer_feedback_rating_words_and_fields_are_kept(tmp_path):
          "evaluation_name": "default", "create_time": "2024-05-01T10:01:00+00:00", "update_time": None, "content": "{}"},
         {"id": "fb-3", "message_id": "a4", "conversation_id": "conv-1", "rating": "meh", "create_time": None}]))
     items = list(chatgpt_export.read(tmp_path / "conversations.json", {}, "chatgpt"))
-    assert notes(items) == {"feedback.user_id": 2}
+    assert notes(items) == {"feedback.user_id": 2, "title": 1}   # left out on purpose, and counted
     convs, bad = split(items)
     msgs = {m["id"]: m for m in convs[0]["messages"]}
     assert (msgs["a3"]["rating"], msgs["a3"]["feedback_note"], msgs["a4"]["rating"]) == (-1, "wrong", 1)

@@ -153,6 +153,14 @@ def parse_rating(value: Any) -> int | None:
     raise Unfit("unknown_rating", f"rating {value!r} is not a thumbs up/down")
 
 
+def unmapped(obj: Any, known: Iterable[str], prefix: str = "") -> list[str]:
+    """The fields of `obj` an adapter does not map (those holding something: empty values lose nothing)."""
+    if not isinstance(obj, dict):
+        return []
+    known = set(known)
+    return [prefix + k for k, v in obj.items() if k not in known and v not in (None, "", [], {})]
+
+
 def note(item: dict[str, Any], dropped: Iterable[str] = (), warnings: dict[str, int] | None = None) -> dict[str, Any]:
     """Attach what the adapter could not carry (`dropped`: field names) and counted warnings to an item.
 

@@ -60,6 +60,10 @@ OPTIONS = ("feedback_path", "task_type", "provenance")
 FEEDBACK_FILE = "message_feedback.json"
 # feedback entry fields that become columns (rating, note) or the join key; user_id is left out on purpose
 FEEDBACK_COLUMNS = ("conversation_id", "message_id", "rating", "content", "user_id")
+# conversation fields mapped, or left out as app state (archive flag, plugin/gizmo ids, voice, origin)
+CONVERSATION_FIELDS = ("id", "conversation_id", "mapping", "current_node", "create_time", "update_time",
+                       "default_model_slug", "is_archived", "plugin_ids", "gizmo_id", "voice", "conversation_origin",
+                       "conversation_template_id", "safe_urls")
 REASONING_TYPES = ("thoughts", "reasoning_recap")
 
 
@@ -198,7 +202,7 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
     if not all(isinstance(n, dict) for n in mapping.values()):
         raise _shared.Unfit("wrong_type", "every mapping node must be an object")
     branch = _active_branch(mapping, current)
-    dropped: list[str] = []
+    dropped: list[str] = _shared.unmapped(record, CONVERSATION_FIELDS)
     messages, model_slug, used = [], None, []
     for node_id in branch:
         node = mapping[node_id]

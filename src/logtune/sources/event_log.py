@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
-                                    quarantine, json_text, to_iso)
+                                    note, quarantine, json_text, to_iso, unmapped)
 
 KIND = "event_log"
 SPELLINGS = {
@@ -80,7 +80,8 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
                 message("assistant", output.get("speech"), tool_calls=output.get("intents") or None,
                         feedback_meta=meta)]
     error = call["error"]
-    return conversation(
+    spelled = {name for names in SPELLINGS.values() for name in names}
+    return note(conversation(
         source_name, str(call["id"]) if call["id"] is not None else f"{name}:{line_no}", messages,
         task_type=call["task_type"] or opts.get("task_type", "general"),
         context=call["context"], confidence=call["confidence"],
@@ -88,7 +89,7 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
         latency_ms=call["latency_ms"], cost=call["cost"], created_at=_iso(call["created_at"]),
         status="error" if error else "ok", error=error if error is None or isinstance(error, str) else json_text(error),
         provenance=opts.get("provenance", "real"),
-    )
+    ), unmapped(row, spelled))
 
 
 def _iso(value: Any) -> str | None:

@@ -41,6 +41,9 @@ from logtune.sources import _shared
 
 KIND = "openai_chat_log"
 OPTIONS = ("task_type", "provenance")
+# line fields mapped (client ids are left out on purpose: they identify a customer, not the example)
+TOP_FIELDS = ("id", "request_id", "timestamp", "request", "response", "latency_ms", "duration_ms", "latency_s", "cost",
+              "cost_usd", "confidence", "approval", "approval_status", "feedback", "error", "client_id")
 TASK_FIELDS = ("workload", "workload_id", "route", "route_id", "task")
 
 
@@ -117,7 +120,8 @@ def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str
         raise _shared.Unfit("wrong_type", f"request.tools: {e}") from None
     source_id = obj.get("id") or obj.get("request_id") or (response or {}).get("id") or fallback_id
     approval = obj.get("approval", obj.get("approval_status"))
-    return _shared.conversation(
+    dropped = _shared.unmapped(obj, TOP_FIELDS + TASK_FIELDS)
+    return _shared.note(_shared.conversation(
         source_name, str(source_id), messages,
         task_type=task_type or opts.get("task_type", "chat"),
         model_version=(response or {}).get("model") or request.get("model"),
@@ -126,4 +130,4 @@ def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str
         error=error_text or (None if choices else "no response logged"),
         confidence=_number(obj.get("confidence"), "confidence"), approval=_approval(approval),
         latency_ms=latency, cost=_number(obj.get("cost", obj.get("cost_usd")), "cost"),
-        provenance=opts.get("provenance", "real"))
+        provenance=opts.get("provenance", "real")), dropped)

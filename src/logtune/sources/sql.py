@@ -513,7 +513,8 @@ class Reader:
     def _message(self, row: tuple, where: str, order: int) -> dict[str, Any]:
         if self._flat is not None:   # the hot path of a large log: plain columns, common values, one dict
             mid, role, content, created, rating, note, meta, parent = self._flat(row)
-            if (type(content) is str and (type(mid) is int or type(mid) is str) and role in ROLES and (rating is None or rating == 1 or rating == -1)
+            if (type(content) is str and (type(mid) is int or type(mid) is str) and role in ROLES
+                    and (rating is None or rating == 1 or rating == -1)
                     and type(rating) is not bool and (self.max_chars is None or len(content) <= self.max_chars)
                     and type(created) is str and created[4:5] == "-" and self.unit in ("auto", "iso")
                     and (note is None or type(note) is str) and (meta is None or type(meta) is str) and parent is None):

@@ -30,8 +30,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, load_json_records, message, quarantine,
-                                    require_file)
+from logtune.sources._shared import (check_fields, check_options, conversation, load_json_records, message, note,
+                                    quarantine, require_file, unmapped)
 
 KIND = "squad_v2"
 
@@ -86,5 +86,6 @@ def _question(qa: Any, text: Any, title: str | None, where: str, seen: set[str],
             return quarantine("missing_field", "an answerable question has no answer text", where, qa)
         reply = message("assistant", answers[0]["text"], id=f"{qa['id']}:a", feedback_meta={"answers": answers})
         task_type = opts.get("task_type", "extractive")
-    return conversation(source_name, qa["id"], [user, reply], task_type=task_type, context=context,
-                        provenance=opts.get("provenance", "real"))
+    return note(conversation(source_name, qa["id"], [user, reply], task_type=task_type, context=context,
+                             provenance=opts.get("provenance", "real")),
+                unmapped(qa, ("id", "question", "answers", "plausible_answers", "is_impossible")))
