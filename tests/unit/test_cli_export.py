@@ -136,3 +136,16 @@ def test_export_jsonl_and_the_export_stage_share_one_validation_path(tmp_path, m
     assert cli.main(["export-jsonl", "--db", str(path), "--out", str(out)]) == 0
     (q,) = lines(Path(str(out) + ".quarantine.jsonl"))
     assert (q["reason"], lines(out)) == ("schema", [])
+
+
+def test_export_jsonl_reads_any_sql_preset(tmp_path):
+    db = tmp_path / "webui.db"
+    con = sqlite3.connect(db)
+    con.executescript((FIXTURE.parent / "sql" / "open_webui.sql").read_text(encoding="utf-8"))
+    con.close()
+    out = tmp_path / "webui.jsonl"
+    assert cli.main(["export-jsonl", "--db", str(db), "--out", str(out), "--kind", "sql",
+                     "--options", '{"preset": "open_webui"}']) == 0
+    assert [c["source_id"] for c in lines(out)] == ["c-annot", "c-branch"]
+    assert sorted(q["reason"] for q in lines(Path(str(out) + ".quarantine.jsonl"))) == [
+        "broken_tree", "orphan_feedback", "unknown_rating"]

@@ -148,3 +148,12 @@ def test_duplicate_ids_are_quarantined(kind, tmp_path):
     recs.append(copy.deepcopy(recs[1]))
     m, quarantined = export(kind, write(kind, tmp_path, recs), tmp_path)
     assert m["exported"] == 5 and quarantined and {q["reason"] for q in quarantined} == {"duplicate_id"}
+
+
+def test_a_chatgpt_time_that_is_none_is_quarantined_not_kept(tmp_path):
+    recs = records("chatgpt_export")
+    recs[1]["create_time"] = "yesterday"
+    recs[3]["mapping"]["n2"]["message"]["create_time"] = "soon"
+    m, quarantined = export("chatgpt_export", write("chatgpt_export", tmp_path, recs), tmp_path)
+    assert m["exported"] == 3 and [(q["reason"], q["location"]) for q in quarantined] == [
+        ("wrong_type", "conversation 1 (id c1)"), ("wrong_type", "conversation 3 (id c3)")]
