@@ -12,7 +12,7 @@ from pathlib import Path
 
 from logtune.sources.export import EmptySource, ExportParams, export_source, load_source
 from logtune.io import read_json, write_json
-from logtune.params import load_params
+from logtune.params import ParamsError, load_params
 from logtune.sources import SourceError
 
 
@@ -29,16 +29,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    params = load_params(args.params, "export", ExportParams)
-    source = load_source(args.params, args.source)
-    previous = read_json(args.metrics) if args.metrics.is_file() else None
     try:
+        params = load_params(args.params, "export", ExportParams)
+        source = load_source(args.params, args.source)
+        previous = read_json(args.metrics) if args.metrics.is_file() else None
         metrics = export_source(source, args.out, params, previous=previous)
-    except (SourceError, EmptySource, FileNotFoundError, sqlite3.DatabaseError) as e:
+    except (SourceError, EmptySource, ParamsError, FileNotFoundError, sqlite3.DatabaseError) as e:
         if args.debug:
             raise
         # Bad input is the user's to fix, not a bug: one line naming the file and place, no traceback.
-        print(f"export {source.name}: error: {e}", file=sys.stderr)
+        print(f"export {args.source}: error: {e}", file=sys.stderr)
         return 1
     write_json(args.metrics, metrics)
     print(f"export {source.name}: read {metrics['read']}, exported {metrics['exported']}, "

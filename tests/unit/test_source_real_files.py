@@ -35,3 +35,24 @@ def test_real_file_exports_with_a_balanced_ledger(real_dir, tmp_path, kind, rel,
                    if any(w in d.lower() for w in ("rating", "feedback", "label", "emoji", "vote", "rank", "chosen",
                                                    "rejected", "score", "thumb"))}
     assert feedbackish == set()
+
+
+def test_every_oasst_vote_reaches_a_rating(real_dir):
+    # Issue #14: 0 of the emoji votes came out of one form. Independently of the adapter: every assistant
+    # row whose +1/-1 counts differ must carry that sign as its rating on each path through it.
+    import json
+    from logtune.sources import oasst
+    rows = [json.loads(line) for line in (real_dir / "oasst1" / "oasst1_validation_en.jsonl").open(encoding="utf-8")]
+    votes = {}
+    for r in rows:
+        counts = dict(zip((r.get("emojis") or {}).get("name", []), (r.get("emojis") or {}).get("count", [])))
+        balance = counts.get("+1", 0) - counts.get("-1", 0)
+        if r["role"] == "assistant" and balance:
+            votes[r["message_id"]] = 1 if balance > 0 else -1
+    seen = {}
+    for item in oasst.read(real_dir / "oasst1" / "oasst1_validation_en.jsonl", {}, "oasst"):
+        for m in item.get("messages", []):
+            if m["role"] == "assistant":
+                seen[m["id"]] = m["rating"]
+    exported_votes = {k: v for k, v in votes.items() if k in seen}
+    assert len(exported_votes) > 300 and all(seen[k] == v for k, v in exported_votes.items())
