@@ -30,7 +30,7 @@ def webui(tmp_path: Path) -> Path:
 
 def test_open_webui_preset_walks_the_active_branch_and_joins_every_rating(tmp_path):
     items = list(sql.read(webui(tmp_path), {"preset": "open_webui"}, "webui"))
-    dropped_or_warned = notes(items, "_warnings")
+    warned, dropped = notes(items, "_warnings"), notes(items)
     convs, bad = split(items)
     assert_contract(convs, tmp_path)
     branch = {c["source_id"]: c for c in convs}["c-branch"]
@@ -49,7 +49,8 @@ def test_open_webui_preset_walks_the_active_branch_and_joins_every_rating(tmp_pa
         ("broken_tree", "table chat row id c-loop message x2"),
         ("orphan_feedback", "table feedback row id f-3"),
         ("unknown_rating", "table feedback row id f-4")]
-    assert dropped_or_warned == {}
+    assert (warned, dropped) == ({}, {"messages_json[].sources": 1})
+    assert json.loads(annot["messages"][1]["feedback_meta"]) == {"rating": 1, "comment": "quick"}
 
 
 def test_open_webui_export_ledger_balances_and_every_rating_is_accounted(tmp_path):

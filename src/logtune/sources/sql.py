@@ -35,7 +35,9 @@ Order of turns: by parent id when the messages carry one: the active branch is w
 (the message flagged current, or the session's current_id, else the latest leaf) up to the root, and
 each turn's siblings (a regenerated reply, an edited question) are kept in its feedback_meta
 `alternatives` (id, role, content, rating, note), as the chatgpt_export adapter does; messages deeper
-in other branches are counted as the warning `off_branch_messages`. Without parent ids, by time with a
+in other branches are counted as the warning `off_branch_messages` (and `off_branch_ratings` for the
+rated ones). Keys of an embedded message that are neither mapped nor the tree's or UI's state (Open
+WebUI's `sources` citations, `files`, ...) are counted in `dropped_fields` as `messages_json[].<key>`. Without parent ids, by time with a
 stable tie-break (same instant: system, user, assistant, tool, then the database's id order), counting
 `ambiguous_order` once per session where two turns share an instant. Timestamps may be ISO text or epoch
 seconds or milliseconds (`timestamps: auto|iso|epoch_s|epoch_ms`; auto tells them apart by size);
@@ -66,6 +68,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from collections import Counter
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
@@ -74,6 +77,7 @@ from typing import Any, Callable, Iterator, Mapping
 from logtune.ids import conversation_id, prompt_version
 from logtune.sources import SourceError, quarantine
 from logtune.sources._shared import TIME_UNITS, Unfit, json_text, parse_rating, parse_time
+from logtune.sources._shared import unmapped as _unmapped
 
 KIND = "sql"
 SESSION_FIELDS = ("id", "created_at", "status", "error", "system_prompt", "model_version", "context", "task_type",
@@ -84,6 +88,8 @@ RATING_FIELDS = ("id", "message_id", "rating", "note", "created_at", "meta")
 REQUIRED = {"sessions": ("id",), "messages": ("id", "session_id", "role", "content"), "ratings": ("message_id", "rating")}
 OPTIONS = {"preset", "url", "sessions", "messages", "message_fields", "ratings", "timestamps", "task_type", "provenance"}
 ROLES = {"user", "assistant", "system", "tool"}
+# keys of an embedded (Open WebUI) message that hold the tree or the UI's state, not dialogue or feedback
+EMBEDDED_STATE = {"id", "childrenIds", "done", "models", "modelName", "modelIdx", "userContext", "lastSentence"}
 ROLE_RANK = {"system": 0, "user": 1, "assistant": 2, "tool": 3}   # the tie-break at one instant
 _BATCH_ROWS = 10_000
 
@@ -111,7 +117,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "current_id": "chat.history.currentId"}},
         "message_fields": {
             "id": "id", "parent_id": "parentId", "role": "role", "content": "content", "created_at": "timestamp",
-            "model": "model", "rating": "annotation.rating", "feedback_note": "annotation.comment"},
+            "model": "model", "rating": "annotation.rating", "feedback_note": "annotation.comment",
+            "feedback_meta": "annotation"},   # the whole annotation (reason, tags, details) is kept
         "ratings": {"table": "feedback", "columns": {
             "id": "id", "message_id": "meta.message_id", "rating": "data.rating", "note": "data.comment",
             "created_at": "created_at", "meta": "data"}},
@@ -350,6 +357,8 @@ class Reader:
         if unknown:
             raise SourceError(f"{KIND}: option 'message_fields': unknown key '{unknown[0]}'")
         self.message_fields = {f: tuple(v.split(".")) for f, v in fields.items() if v}
+        # keys of an embedded message that are mapped, or only the tree's and the UI's state
+        self._message_keys = {p[0] for p in self.message_fields.values()} | EMBEDDED_STATE
         self.ratings = _relation(db, "ratings", spec["ratings"], RATING_FIELDS) if spec.get("ratings") else None
         self.feedback: dict[str, list[dict[str, Any]]] = {}
         self.used_feedback: set[int] = set()
@@ -486,7 +495,8 @@ class Reader:
         sid = _plain_value(get("id"))
         created_at, _ = self._time(get("created_at"), f"session {sid} created_at", where)
         id_at = None if self.embedded else self._m_names.index(self.messages.columns["id"][0])
-        messages = self._embedded(get("messages_json"), sid, where) if self.embedded else [
+        dropped: list[str] = []
+        messages = self._embedded(get("messages_json"), sid, where, dropped) if self.embedded else [
             self._message(r, f"{self.messages.label} row id {_plain_value(r[id_at])}", order)
             for order, r in enumerate(rows)]
         warnings: dict[str, int] = {}
@@ -505,6 +515,8 @@ class Reader:
         }
         if warnings:
             conv["_warnings"] = warnings
+        if dropped:
+            conv["_dropped_fields"] = dict(Counter(dropped))
         return conv
 
     def _row_dict(self, row: tuple) -> dict[str, Any]:
@@ -539,7 +551,7 @@ class Reader:
             m[field] = _at(value, path) if path and value is not None else value
         return self._checked(m, where, order)
 
-    def _embedded(self, value: Any, sid: Any, where: str) -> list[dict[str, Any]]:
+    def _embedded(self, value: Any, sid: Any, where: str, dropped: list[str]) -> list[dict[str, Any]]:
         if value is None:
             return []
         items = list(value.values()) if isinstance(value, dict) else value
@@ -549,6 +561,7 @@ class Reader:
         for order, m in enumerate(items):
             fields = {f: _at(m, path) for f, path in self.message_fields.items()}
             fields.setdefault("id", m.get("id"))
+            dropped += [f"messages_json[].{k}" for k in _unmapped(m, self._message_keys)]
             out.append(self._checked(fields, f"{where} message {fields.get('id')}", order))
         return out
 
@@ -633,9 +646,12 @@ class Reader:
             sibs = [s for s in children.get(m["parent_id"] if m["parent_id"] in by_id else None, []) if s is not m]
             alternatives[m["id"]] = sibs
             shown.update(s["id"] for s in sibs)
-        off = len(messages) - len(shown)
+        off = [m for m in messages if m["id"] not in shown]
         if off:
-            warnings["off_branch_messages"] = off
+            warnings["off_branch_messages"] = len(off)
+            rated = sum(1 for m in off if m["rating"] is not None)
+            if rated:   # a rating deep in an abandoned branch: on no turn and no alternative, so counted here
+                warnings["off_branch_ratings"] = rated
         self._join_ratings(path, alternatives)
         return path
 
