@@ -230,6 +230,7 @@ class Database:
     def __init__(self, path: str | Path, url: str | None):
         self.path = str(url or path)
         self.open: list[Any] = []
+        self.checking_text = False
         self.sqlite = None
         self.engine = None
         if url is None or url.startswith("sqlite:///"):
@@ -261,9 +262,17 @@ class Database:
 
     def _sqlite(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.sqlite_uri, uri=True)
-        con.text_factory = _text_factory
+        if self.checking_text:
+            con.text_factory = _text_factory
         self.open.append(con)
         return con
+
+    def check_text(self) -> None:
+        """From now on read TEXT through `_text_factory` (invalid UTF-8 flagged per value, never a crash)."""
+        for con in self.open:
+            con.close()
+        self.open = []
+        self.checking_text = True
 
     def columns(self, source: str, named: str) -> set[str]:
         try:
@@ -286,6 +295,8 @@ class Database:
                 for values in batch:
                     yield dict(zip(names, values))
         except Exception as e:
+            if isinstance(e, sqlite3.OperationalError) and "decode" in str(e) and not self.checking_text:
+                raise _Undecodable() from None
             if isinstance(e, (sqlite3.DatabaseError,)) or type(e).__module__.startswith("sqlalchemy"):
                 raise SourceError(f"{self.path}: the database broke while being read ({e})") from None
             raise
@@ -297,6 +308,8 @@ class Database:
             except sqlite3.DatabaseError as e:
                 if isinstance(e, sqlite3.OperationalError) and "no such" in str(e):
                     raise
+                if isinstance(e, sqlite3.OperationalError) and "decode" in str(e) and not self.checking_text:
+                    raise _Undecodable() from None
                 raise SourceError(f"{self.path}: the database broke while being read ({e})") from None
             return cursor.fetchmany, cursor.description
         con = self.engine.connect().execution_options(stream_results=True)
@@ -327,8 +340,19 @@ def read(path: str | Path, options: Mapping[str, Any] | None = None, source_name
     """Yield one conversation or quarantine per session row (id order), then orphan messages and ratings."""
     spec = _spec(options or {})
     db = Database(path, spec.get("url"))
+    done = 0
     try:
-        yield from Reader(db, spec, source_name, max_message_chars).items()
+        try:   # SQLite's own (C) text decoding first: fast, but it stops at the first text that is not UTF-8
+            for item in Reader(db, spec, source_name, max_message_chars).items():
+                yield item
+                done += 1
+        except _Undecodable:
+            # Again from the start with text read as bytes and checked per value, so that text is
+            # quarantined with its row; the items already given are not given twice (same order).
+            db.check_text()
+            for i, item in enumerate(Reader(db, spec, source_name, max_message_chars).items()):
+                if i >= done:
+                    yield item
     finally:
         db.close()
 
@@ -346,6 +370,7 @@ class Reader:
             (f, col[0], col[1]) for f, col in self.messages.columns.items() if col is not None and f != "session_id"]
         # the joined message stream's columns: "_sid", the message table's mapped columns, "_null"
         self._m_names = [] if self.messages is None else ["_sid", *_select("m", self.messages)[1], "_null"]
+        self._m_id_at = None if self.messages is None else self._m_names.index(self.messages.columns["id"][0])
         # seed 000's shape (no JSON paths, no current flag, rewrite or model column): read in one step
         flat = ("id", "role", "content", "created_at", "rating", "feedback_note", "feedback_meta", "parent_id")
         cols = None if self.messages is None else self.messages.columns
@@ -471,6 +496,17 @@ class Reader:
         except _Quarantine as q:
             raise _Quarantine(q.reason, f"column '{col[0]}': {q.detail}", where) from None
 
+    def _session_value(self, row: dict[str, Any], name: str, where: str) -> Any:
+        col = self.sessions.columns[name]
+        if col is None:
+            return None
+        if not col[1]:
+            return row[col[0]]
+        try:
+            return _at(row[col[0]], col[1])
+        except _Quarantine as q:
+            raise _Quarantine(q.reason, f"column '{col[0]}': {q.detail}", where) from None
+
     def _time(self, value: Any, what: str, where: str) -> tuple[str | None, float | None]:
         if value is None:
             return None, None
@@ -491,17 +527,31 @@ class Reader:
     # -- one session ----------------------------------------------------------------------------------
 
     def _conversation(self, srow: dict[str, Any], rows: list[dict[str, Any]], where: str) -> dict[str, Any]:
-        get = lambda name: self._value(srow, self.sessions, name, where)  # noqa: E731
+        types = set(map(type, srow.values()))
+        if bytes in types or BadText in types:    # rare: checked value by value, naming the column
+            get = lambda name: self._value(srow, self.sessions, name, where)  # noqa: E731
+        else:
+            get = lambda name: self._session_value(srow, name, where)  # noqa: E731
         sid = _plain_value(get("id"))
         created_at, _ = self._time(get("created_at"), f"session {sid} created_at", where)
-        id_at = None if self.embedded else self._m_names.index(self.messages.columns["id"][0])
+        id_at = self._m_id_at
         dropped: list[str] = []
-        messages = self._embedded(get("messages_json"), sid, where, dropped) if self.embedded else [
-            self._message(r, f"{self.messages.label} row id {_plain_value(r[id_at])}", order)
-            for order, r in enumerate(rows)]
         warnings: dict[str, int] = {}
-        ordered = self._ordered(messages, get("current_id"), warnings, where)
-        out = [self._turn(m) for m in ordered]
+        fast = self._fast_turns(rows) if self._flat is not None else None
+        if fast is not None:
+            fast.sort(key=_TURN_ORDER)
+            out = [t[3] for t in fast]
+            if len({t[0] for t in fast}) < len(fast):
+                warnings["ambiguous_order"] = 1
+            if self.feedback:
+                self._join_ratings(out, {})
+            ordered = []
+        else:
+            messages = self._embedded(get("messages_json"), sid, where, dropped) if self.embedded else [
+                self._message(r, f"{self.messages.label} row id {_plain_value(r[id_at])}", order)
+                for order, r in enumerate(rows)]
+            ordered = self._ordered(messages, get("current_id"), warnings, where)
+            out = [self._turn(m) for m in ordered]
         model = get("model_version") or next((m["model"] for m in reversed(ordered) if m.get("model")), None)
         system_prompt, context = get("system_prompt"), get("context")
         conv = {
@@ -518,6 +568,37 @@ class Reader:
         if dropped:
             conv["_dropped_fields"] = dict(Counter(dropped))
         return conv
+
+    def _fast_turns(self, rows: list[tuple]) -> list[tuple] | None:
+        """(time, role rank, order, turn) per message for seed 000's plain shape (ISO times, no parent ids,
+        thumbs 1/-1), or None as soon as a row needs the general path (which then checks and names it).
+        The hot loop of a million-message export: one tuple unpack and one dict per message."""
+        if self.unit not in ("auto", "iso"):
+            return None
+        out = []
+        flat, max_chars, roles, rank, utc = self._flat, self.max_chars, ROLES, ROLE_RANK, timezone.utc
+        for order, row in enumerate(rows):
+            mid, role, content, created, rating, note, meta, parent = flat(row)
+            if not (type(content) is str and (type(mid) is int or type(mid) is str) and role in roles
+                    and (rating is None or (type(rating) is int and (rating == 1 or rating == -1)))
+                    and (max_chars is None or len(content) <= max_chars) and type(created) is str
+                    and created[4:5] == "-" and (note is None or type(note) is str)
+                    and (meta is None or type(meta) is str) and parent is None):
+                return None
+            rewrite = None
+            if meta is not None:
+                is_object, rewrite = _meta_rewrite(meta)
+                if not is_object:
+                    return None
+            try:
+                parsed = datetime.fromisoformat(created)
+            except ValueError:
+                return None
+            ts = (parsed if parsed.tzinfo else parsed.replace(tzinfo=utc)).timestamp()
+            out.append((ts, rank[role], order, {
+                "id": str(mid), "role": role, "content": content, "created_at": created, "tool_calls": None,
+                "rating": rating, "feedback_note": note, "rewrite": rewrite, "feedback_meta": meta}))
+        return out
 
     def _row_dict(self, row: tuple) -> dict[str, Any]:
         return dict(zip(self._m_names, row))
@@ -721,6 +802,13 @@ class Reader:
         return {"id": m["id"], "role": m["role"], "content": m["content"], "created_at": m["created_at"],
                 "tool_calls": None, "rating": m["rating"], "feedback_note": m["feedback_note"],
                 "rewrite": m["rewrite"], "feedback_meta": m["feedback_meta"]}
+
+
+_TURN_ORDER = itemgetter(0, 1, 2)   # time, role rank, database order: never the turn dicts themselves
+
+
+class _Undecodable(Exception):
+    """SQLite met TEXT that is not UTF-8 while decoding it itself: read again, checking each value."""
 
 
 class _Quarantine(Exception):
