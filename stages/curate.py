@@ -1,6 +1,6 @@
 """Curate exported conversations: keep the good ones, keep every reject with its reason.
 
-dvc: python stages/curate.py data/exported data/curated --golden golden/golden.jsonl --params params.yaml --metrics metrics/curate.json
+dvc: python stages/curate.py data/exported data/curated --golden golden/golden.jsonl --params params.yaml --metrics metrics/curate.json --current-sources
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 from logtune import records
 from logtune.curate import CurateParams, curate, read_exported
 from logtune.golden.overlap import load_golden
-from logtune.io import write_json, write_rows
-from logtune.params import load_params
+from logtune.io import read_rows, write_json, write_rows
+from logtune.params import load_params, source_names
 from logtune.rules import load_rules
 
 
@@ -23,7 +23,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--golden", type=Path, required=True, help="golden set JSONL, kept out of training")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--current-sources", action="store_true",
+                    help="read only <name>.parquet for the sources params.yaml lists now (a removed source's "
+                         "old export may still sit in the folder)")
     return ap.parse_args(argv)
+
+
+def exported(args: argparse.Namespace) -> list[dict]:
+    if not args.current_sources:
+        return read_exported(args.exported)
+    names = source_names(args.params)
+    stale = sorted(p.name for p in args.exported.glob("*.parquet") if p.stem not in names)
+    if stale:
+        print(f"curate: not reading {', '.join(stale)}: no longer a source in {args.params}")
+    return [row for name in names for row in read_rows(args.exported / f"{name}.parquet")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params, "curate", CurateParams)
     # a relative rules path is relative to the params file (the repo root, where dvc runs)
     rules = load_rules(None if params.rules is None else args.params.parent / params.rules)
-    result = curate(read_exported(args.exported), params, load_golden(args.golden), rules)
+    result = curate(exported(args), params, load_golden(args.golden), rules)
     write_rows(args.out / "conversations.parquet", result.kept, records.CONVERSATION)
     write_rows(args.out / "rejected.parquet", result.rejected, records.REJECTED)
     write_json(args.metrics, result.metrics)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from logtune.train.recipes import RECIPE_ARGS, recipe
-from logtune.sources import SourceError, assistant_sqlite, is_quarantine
+from logtune.sources.export import ExportParams, Ledger, SourceParams, checked_items, quarantine_line
+from logtune.sources import SourceError, is_quarantine
 from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
 from logtune.dryrun import replay as _dryrun
 from logtune.gate import report as _report, review as _review
@@ -89,13 +90,16 @@ def _options(text: str | None) -> dict[str, Any]:
 
 
 def _conversations(args: argparse.Namespace, quarantined: Counter) -> Iterator[dict[str, Any]]:
-    """The DB's conversations via the assistant_sqlite adapter; quarantine items go to the quarantine file."""
+    """The DB's conversations through export's own checks (`logtune.sources.export.checked_items`: the same adapter,
+    schema and duplicate checks as the export stage); quarantine items go to the quarantine file."""
     qpath = Path(str(args.out) + ".quarantine.jsonl")
+    source = SourceParams(name=args.source, kind=args.kind, path=str(args.db), options=_options(args.options))
+    ledger = Ledger()
     with _atomic(qpath) as qfile:
-        for item in assistant_sqlite.read(args.db, _options(args.options), args.source):
+        for item in checked_items(source, ExportParams(max_message_chars=None), ledger):
             if is_quarantine(item):
                 quarantined[item["reason"]] += 1
-                qfile.write(_line({"source": args.source, **item}))
+                qfile.write(quarantine_line(args.source, item))
             else:
                 yield item
 
@@ -175,6 +179,8 @@ DB_EXPORT_ARGS = (
                                'e.g. \'{"message_table": "msgs"}\'')),
     (("--source",), dict(default="support", help="source name the conversation ids are derived from "
                                                  "(as in params.yaml: sources; default: support)")),
+    (("--kind",), dict(default="assistant_sqlite", choices=("assistant_sqlite", "sql"),
+                       help="source kind: assistant_sqlite (default) or sql (any mapping or preset in --options)")),
 )
 
 # --------------------------------------------------------------------------------------- issue 4

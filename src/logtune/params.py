@@ -113,3 +113,31 @@ def load_params(path: str | Path, section: str, cls: type[T]) -> T:
 def from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
     """Build `cls` from an in-memory mapping (tests, nested sections)."""
     return _build(cls, data, where)
+
+
+def source_entries(params_path: str | Path) -> list[dict[str, Any]]:
+    """The `sources` entries as `{name, kind, path, options}` dicts, in file order.
+
+    `sources` is a mapping keyed by source name (`support: {kind, path, options}`): DVC's `foreach`
+    then tracks each entry as its own param (`sources.support`), so editing one source re-exports only
+    that source. A list of `{name, kind, path, options}` is accepted too (every source then re-exports
+    when any changes).
+    """
+    sources = read_params(params_path).get("sources")
+    if isinstance(sources, dict):
+        entries = []
+        for name, entry in sources.items():
+            if not isinstance(entry, dict):
+                raise ParamsError(f"{params_path}: sources.{name} must be a mapping with kind, path, options")
+            if "name" in entry and entry["name"] != name:
+                raise ParamsError(f"{params_path}: sources.{name} has a different name '{entry['name']}'")
+            entries.append({"name": name, **entry})
+        return entries
+    if isinstance(sources, list) and all(isinstance(e, dict) for e in sources):
+        return sources
+    raise ParamsError(f"{params_path}: 'sources' must map source names to {{kind, path, options}}")
+
+
+def source_names(params_path: str | Path) -> list[str]:
+    """The names of the sources `params.yaml` lists now, in file order (what export writes and curate reads)."""
+    return [str(e.get("name")) for e in source_entries(params_path)]

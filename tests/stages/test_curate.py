@@ -1,6 +1,7 @@
 """The curate stage end to end on the hand-written fixture (tests/fixtures/curate/README.md)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,31 @@ def test_rules_path_is_relative_to_the_params_file_and_null_means_no_rules(stage
     params.write_text("curate:\n  rules: null\n")
     out = run(stage, tmp_path, repo_root, "none", params=params)
     assert "c11-auto-rule" in {c["id"] for c in read_rows(out / "conversations.parquet")}
+
+
+def test_a_source_removed_from_params_leaves_the_curated_set(stage, tmp_path, repo_root):
+    # Issue #14: after deleting a source from params.yaml its old data/exported/<name>.parquet stayed on
+    # disk and its rows stayed in training. With --current-sources (dvc.yaml passes it, and lists
+    # `sources` in curate's params so the removal re-runs curate) only the listed sources are read.
+    exported = tmp_path / "exported"
+    rows = json.loads((FIXTURES / "conversations.json").read_text())
+    write_rows(exported / "desk.parquet", rows[:7], records.CONVERSATION)
+    write_rows(exported / "oldbot.parquet", rows[7:], records.CONVERSATION)
+    base = (repo_root / "params.yaml").read_text()
+    shutil.copytree(repo_root / "rules", tmp_path / "rules")   # the rules path is relative to the params file
+    body = base.split("\nsources:\n")[0] + "\nsources:\n  desk: {kind: assistant_sqlite, path: a.db}\n{old}\n" + \
+        "export:" + base.split("\nexport:", 1)[1]
+
+    def curated(old: str) -> set[str]:
+        params = tmp_path / "params.yaml"
+        params.write_text(body.replace("{old}", old))
+        assert stage("curate").main([str(exported), str(tmp_path / "out"), "--golden", str(FIXTURES / "golden.jsonl"),
+                                     "--params", str(params), "--metrics", str(tmp_path / "m.json"),
+                                     "--current-sources"]) == 0
+        out = tmp_path / "out"
+        return {r["id"] for f in ("conversations.parquet", "rejected.parquet") for r in read_rows(out / f)}
+
+    both = curated("  oldbot: {kind: sharegpt, path: b.json}")
+    desk_only = curated("")
+    assert {r["id"] for r in rows[7:]} <= both
+    assert desk_only == {r["id"] for r in rows[:7]}

@@ -8,8 +8,22 @@ from logtune.records import CONVERSATION
 
 
 def split(items):
-    """(conversations, quarantine entries) from an adapter's items."""
+    """(conversations, quarantine entries) from an adapter's items, with the adapter's notes (dropped fields,
+    warnings) taken off as export takes them off; `notes(items)` counts them."""
+    items = list(items)
+    for i in items:
+        i.pop("_dropped_fields", None)
+        i.pop("_warnings", None)
     return [i for i in items if not i.get("quarantine")], [i for i in items if i.get("quarantine")]
+
+
+def notes(items, key="_dropped_fields"):
+    """The adapter's notes summed over its items (`_dropped_fields` or `_warnings`), as export counts them."""
+    total = {}
+    for i in items:
+        for name, n in (i.get(key) or {}).items():
+            total[name] = total.get(name, 0) + n
+    return total
 
 
 def assert_contract(convs, tmp_path):

@@ -125,13 +125,21 @@ def test_unknown_option_key_is_an_error(tmp_path):
         read_all(make_db(tmp_path / "a.db"), {"sesion_table": "x"})
 
 
-def test_blob_values_are_decoded_as_text_in_the_fast_path(tmp_path):
-    # SQLite stores whatever it is given: a BLOB in a text column must come out as text, not bytes
+def test_blob_values_are_decoded_as_text_and_invalid_utf8_is_flagged_not_replaced(tmp_path):
+    # SQLite stores whatever it is given: a UTF-8 BLOB in a text column comes out as text; a BLOB or TEXT
+    # that is not UTF-8 quarantines its session (issue #15: never passed on as U+FFFD, never a crash).
     path = make_db(tmp_path / "a.db", FIXTURE.read_text(encoding="utf-8") + """
         INSERT INTO support_session VALUES (7, '2025-01-07T09:00:00Z', 'u', 'ok', NULL, NULL, NULL, X'7B7D');
-        INSERT INTO support_message VALUES (20, 7, 'user', X'68C3A9FF', '2025-01-07T09:00:01Z', NULL, NULL, NULL);""")
-    (conv,) = [i for i in read_all(path) if i.get("source_id") == "7"]
-    assert conv["context"] == "{}" and conv["messages"][0]["content"] == "h\u00e9\ufffd"
+        INSERT INTO support_message VALUES (20, 7, 'user', X'68C3A9', '2025-01-07T09:00:01Z', NULL, NULL, NULL);
+        INSERT INTO support_session VALUES (8, '2025-01-07T09:00:00Z', 'u', 'ok', NULL, NULL, NULL, NULL);
+        INSERT INTO support_message VALUES (21, 8, 'user', X'68C3A9FF', '2025-01-07T09:00:01Z', NULL, NULL, NULL);
+        INSERT INTO support_session VALUES (9, '2025-01-07T09:00:00Z', 'u', 'ok', NULL, NULL, NULL, NULL);
+        INSERT INTO support_message VALUES (22, 9, 'user', CAST(X'68C3A9FF' AS TEXT), '2025-01-07T09:00:01Z', NULL, NULL, NULL);""")
+    items = read_all(path)
+    (conv,) = [i for i in items if i.get("source_id") == "7"]
+    assert conv["context"] == "{}" and conv["messages"][0]["content"] == "h\u00e9"
+    bad = [(q["reason"], q["location"]) for q in items if is_quarantine(q) and q["reason"] == "invalid_utf8"]
+    assert bad == [("invalid_utf8", "table support_message row id 21"), ("invalid_utf8", "table support_message row id 22")]
 
 
 def test_a_session_without_messages_between_others_keeps_sessions_and_messages_aligned(tmp_path):

@@ -109,3 +109,43 @@ def test_every_command_is_registered_with_a_help_line():
     with pytest.raises(SystemExit) as e:
         cli.main([])
     assert e.value.code == 2
+
+
+def test_export_jsonl_and_the_export_stage_share_one_validation_path(tmp_path, monkeypatch):
+    # Issue #14: export-jsonl accepted integer timestamps that the export stage quarantined. Both now go
+    # through logtune.sources.export.checked_items: epoch integers become ISO text in both, and whatever the
+    # stage's schema check or duplicate-id check quarantines, export-jsonl quarantines the same way.
+    from logtune.sources import export
+    from logtune.io import read_rows
+    path = tmp_path / "epoch.db"
+    con = sqlite3.connect(path)
+    con.executescript(FIXTURE.read_text(encoding="utf-8").split("INSERT INTO")[0] + """
+        INSERT INTO support_session VALUES (1, 1747914973, 'u', 'ok', NULL, NULL, NULL, NULL);
+        INSERT INTO support_message VALUES (1, 1, 'user', 'q', 1747914973, NULL, NULL, NULL),
+                                           (2, 1, 'assistant', 'a', 1747914974, 1, NULL, NULL);""")
+    con.close()
+    out = tmp_path / "c.jsonl"
+    assert cli.main(["export-jsonl", "--db", str(path), "--out", str(out)]) == 0
+    stage = export.export_source(export.SourceParams("support", "assistant_sqlite", str(path)), tmp_path / "x",
+                                 export.ExportParams(max_message_chars=None))
+    assert stage["exported"] == 1 and lines(out) == read_rows(tmp_path / "x" / "support.parquet")
+    assert lines(out)[0]["created_at"] == "2025-05-22T11:56:13Z"
+    # the stage's schema check reaches export-jsonl: a row the schema refuses is quarantined by both
+    monkeypatch.setattr(export, "_conforms", lambda validator: None)
+    monkeypatch.setattr(export, "schema_problem", lambda v, c: "created_at: 1747914973 is not of type 'string', 'null'")
+    assert cli.main(["export-jsonl", "--db", str(path), "--out", str(out)]) == 0
+    (q,) = lines(Path(str(out) + ".quarantine.jsonl"))
+    assert (q["reason"], lines(out)) == ("schema", [])
+
+
+def test_export_jsonl_reads_any_sql_preset(tmp_path):
+    db = tmp_path / "webui.db"
+    con = sqlite3.connect(db)
+    con.executescript((FIXTURE.parent / "sql" / "open_webui.sql").read_text(encoding="utf-8"))
+    con.close()
+    out = tmp_path / "webui.jsonl"
+    assert cli.main(["export-jsonl", "--db", str(db), "--out", str(out), "--kind", "sql",
+                     "--options", '{"preset": "open_webui"}']) == 0
+    assert [c["source_id"] for c in lines(out)] == ["c-annot", "c-branch"]
+    assert sorted(q["reason"] for q in lines(Path(str(out) + ".quarantine.jsonl"))) == [
+        "broken_tree", "orphan_feedback", "unknown_rating"]

@@ -39,7 +39,8 @@ def test_active_branch_tool_calls_alternatives_and_feedback(tmp_path):
     assert json.loads(tool["tool_calls"]) == {"tool_call_id": None, "name": "python"}
     assert (a3["rating"], a3["feedback_note"]) == (-1, "Too slow, just say 4")
     assert json.loads(a3["feedback_meta"]) == {
-        "feedback": {"id": "a3", "create_time": "2023-11-14T22:13:30+00:00", "tags": ["not-helpful"]}}
+        "feedback": {"id": "a3", "create_time": "2023-11-14T22:13:30+00:00", "tags": ["not-helpful"],
+                     "workspace_id": None, "storage_protocol": "zstd::1.5.5.1"}}
     assert (a4["rating"], a4["feedback_note"]) == (1, None)
 
 
@@ -85,11 +86,16 @@ def test_real_chatgpt_export(real_dir, tmp_path):
 
 def test_corrupted_export_raises_or_quarantines(tmp_path, real_dir):
     src = (real_dir / "chatgpt_export" / "conversations.json").read_bytes()
+    # A truncated or byte-damaged export: the damaged conversation is quarantined with its byte offsets,
+    # not the whole file rejected with a traceback (issue #15).
     (tmp_path / "conversations.json").write_bytes(src[: len(src) // 3])
-    with pytest.raises(ValueError, match=r"conversations\.json: not a chatgpt_export file"):
-        list(chatgpt_export.read(tmp_path / "conversations.json", {}, "c"))
+    (q,) = list(chatgpt_export.read(tmp_path / "conversations.json", {}, "c"))
+    assert q["reason"] == "broken_json" and q["location"].startswith("bytes ")
     (tmp_path / "conversations.json").write_bytes(src.replace(b"average", b"av\xffrage", 1))
-    with pytest.raises(ValueError, match="not UTF-8"):
+    (q,) = list(chatgpt_export.read(tmp_path / "conversations.json", {}, "c"))
+    assert q["reason"] == "invalid_utf8" and "not UTF-8 at byte" in q["detail"]
+    (tmp_path / "conversations.json").write_bytes(b"not json")
+    with pytest.raises(ValueError, match=r"conversations\.json: not a chatgpt_export file"):
         list(chatgpt_export.read(tmp_path / "conversations.json", {}, "c"))
     (tmp_path / "message_feedback.json").write_text("{}")
     (tmp_path / "conversations.json").write_bytes(src)

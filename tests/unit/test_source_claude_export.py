@@ -66,9 +66,12 @@ def test_real_claude_exports(real_dir, tmp_path):
 
 def test_corrupted_export_raises_or_quarantines(tmp_path, real_dir):
     src = (real_dir / "claude_export" / "artifacts.json").read_bytes()
-    (tmp_path / "cut.json").write_bytes(src[:-200])
-    with pytest.raises(ValueError, match=r"cut\.json: not a claude_export file"):
-        list(claude_export.read(tmp_path / "cut.json", {}, "c"))
+    (tmp_path / "cut.json").write_bytes(src[:-200])   # the last conversation cut off: quarantined, the rest read
+    convs, bad = split(claude_export.read(tmp_path / "cut.json", {}, "c"))
+    assert (len(convs), [q["reason"] for q in bad]) == (len(json.loads(src)) - 1, ["broken_json"])
+    (tmp_path / "junk.json").write_text("junk")
+    with pytest.raises(ValueError, match=r"junk\.json: not a claude_export file"):
+        list(claude_export.read(tmp_path / "junk.json", {}, "c"))
     (tmp_path / "obj.json").write_text('{"uuid": "x"}')
     with pytest.raises(ValueError, match=r"obj\.json: not a claude_export file: top level is dict"):
         list(claude_export.read(tmp_path / "obj.json", {}, "c"))

@@ -20,7 +20,7 @@ def test_folder_reads_files_in_name_order_and_accounts_for_every_record(tmp_path
     assert [c["source_id"] for c in convs] == ["g1", "b.json#0", "l1"]
     assert [(q["reason"], q["location"]) for q in bad] == [
         ("unknown_role", "file a.json record 1"), ("broken_tool_call", "file a.json record 2"),
-        ("wrong_type", "file a.json record 3"), ("broken_json", "file c.jsonl line 2"), ("broken_json", "file d.json")]
+        ("wrong_type", "file a.json record 3"), ("broken_json", "file c.jsonl line 2"), ("broken_json", "file d.json bytes 1-31")]
 
     g1 = convs[0]
     assert g1["id"] == conversation_id("sg", "g1")
@@ -43,8 +43,10 @@ def test_single_file_options_and_whole_file_errors(tmp_path):
     convs, bad = split(list(sharegpt.read(FOLDER / "b.json", {"task_type": "chat_open", "provenance": "synthetic"}, "x")))
     assert (len(convs), len(bad)) == (1, 0)
     assert (convs[0]["task_type"], convs[0]["provenance"]) == ("chat_open", "synthetic")
-    with pytest.raises(ValueError, match=r"d\.json: not a sharegpt file"):
-        list(sharegpt.read(FOLDER / "d.json", {}, "x"))
+    (q,) = sharegpt.read(FOLDER / "d.json", {}, "x")   # cut off inside its only record
+    assert (q["reason"], q["location"]) == ("broken_json", "file d.json bytes 1-31")
+    with pytest.raises(ValueError, match=r"notes\.txt: not a sharegpt file: not JSON"):
+        list(sharegpt.read(FOLDER / "notes.txt", {}, "x"))
     (tmp_path / "n.json").write_text("42")
     with pytest.raises(ValueError, match=r"n\.json: not a sharegpt file: top level is int"):
         list(sharegpt.read(tmp_path / "n.json", {}, "x"))
@@ -90,12 +92,18 @@ def test_real_glaive_toolcall_sample(real_dir, tmp_path):
 
 def test_corrupted_real_file_is_a_clear_error_and_bad_records_are_quarantined(tmp_path, real_dir):
     src = (real_dir / "glaive_toolcall" / "glaive_toolcall_en_demo.json").read_bytes()
+    records = json.loads(src)
+    # Cut in half: every whole record before the cut is read, the cut one is quarantined with its offsets.
     (tmp_path / "cut.json").write_bytes(src[: len(src) // 2])
-    with pytest.raises(ValueError, match=r"cut\.json: not a sharegpt file: not JSON"):
-        list(sharegpt.read(tmp_path / "cut.json", {}, "g"))
-    (tmp_path / "flip.json").write_bytes(src[:1000] + b"\xff" + src[1001:])
-    with pytest.raises(ValueError, match=r"flip\.json: not a sharegpt file: not UTF-8"):
-        list(sharegpt.read(tmp_path / "flip.json", {}, "g"))
+    convs, bad = split(sharegpt.read(tmp_path / "cut.json", {}, "g"))
+    assert len(convs) > 100 and [q["reason"] for q in bad] == ["broken_json"]
+    assert [c["source_id"] for c in convs] == [f"cut.json#{i}" for i in range(len(convs))]
+    assert bad[0]["location"].startswith("file cut.json bytes ") and bad[0]["location"].endswith(f"-{len(src) // 2}")
+    # One flipped byte: only the record holding it is quarantined; the 299 others are read.
+    at = src.index(b"chicken")
+    (tmp_path / "flip.json").write_bytes(src[:at] + b"\xff" + src[at + 1:])
+    convs, bad = split(sharegpt.read(tmp_path / "flip.json", {}, "g"))
+    assert (len(convs), [q["reason"] for q in bad]) == (len(records) - 1, ["invalid_utf8"])
     raw = json.loads(src)[:5]
     raw[1]["conversations"][0]["value"] = 7                  # wrong type
     del raw[2]["conversations"][1]["from"]                   # missing field

@@ -37,17 +37,21 @@ def test_fixture():
 def test_corrupted_input(tmp_path):
     data = FIXTURE.read_bytes()
     cut = tmp_path / "cut.json"
-    cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(SourceError, match="cut.json: not a squad_v2 file"):
-        list(squad_v2.read(cut, {}, "s"))
+    cut.write_bytes(data[: len(data) // 2])   # articles before the cut are read, the cut one is quarantined
+    items = list(squad_v2.read(cut, {}, "s"))
+    assert items[-1]["reason"] == "broken_json" and items[-1]["location"].startswith("bytes ")
+    (tmp_path / "junk.json").write_text("junk")
+    with pytest.raises(SourceError, match="junk.json: not a squad_v2 file"):
+        list(squad_v2.read(tmp_path / "junk.json", {}, "s"))
     shape = tmp_path / "list.json"
     shape.write_text("[1, 2]")
     with pytest.raises(SourceError, match="list.json: not a squad_v2 file"):
         list(squad_v2.read(shape, {}, "s"))
     flipped = tmp_path / "flipped.json"
     flipped.write_bytes(data.replace(b"Normandy located", b"Normandy \xffocated"))
-    with pytest.raises(SourceError, match="flipped.json"):
-        list(squad_v2.read(flipped, {}, "s"))
+    items = list(squad_v2.read(flipped, {}, "s"))
+    bad = [i for i in items if i.get("quarantine")]
+    assert [q["reason"] for q in bad] == ["invalid_utf8"] and "not UTF-8 at byte" in bad[0]["detail"]
     with pytest.raises(FileNotFoundError, match="none.json"):
         list(squad_v2.read(tmp_path / "none.json", {}, "s"))
 

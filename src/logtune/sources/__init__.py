@@ -3,7 +3,9 @@
 A source kind is a module with `read(path, options, source_name) -> Iterator[Item]`, where an Item is
 either a conversation dict (the `records.CONVERSATION` layout) or a quarantine entry
 `{"quarantine": True, "reason", "detail", "location", "record"}` for input that could not become one
-(`location` like "table support_message row id 17" or "line 12"). An adapter raises `SourceError`
+(`location` like "table support_message row id 17", "line 12" or "bytes 1200-1544"). An item may carry
+`_dropped_fields` ({field name: count}: what the format held and the Conversation has no place for) and
+`_warnings` ({name: count}); export takes both off into its metrics. An adapter raises `SourceError`
 (naming the path, and the table/column or line) when the input as a whole is unreadable. Adding a
 kind = adding one module and one line to `KINDS`. Not for cleaning: an adapter maps faithfully and
 leaves judging content to `curate`.
@@ -32,7 +34,8 @@ def is_quarantine(item: dict[str, Any]) -> bool:
 # kind name (params.yaml: sources[].kind) -> module. Imported on first use, so one adapter that fails
 # to import breaks only the sources of that kind.
 KINDS: dict[str, str | ModuleType] = {
-    "assistant_sqlite": "logtune.sources.assistant_sqlite",  # seed 000's SQLite log DB (the default)
+    "assistant_sqlite": "logtune.sources.assistant_sqlite",  # seed 000's SQLite log DB (the default): a preset of `sql`
+    "sql": "logtune.sources.sql",                            # any database by mapping or preset (open_webui, ...)
     "messages_jsonl": "logtune.sources.messages_jsonl",
     "openai_chat_log": "logtune.sources.openai_chat_log",
     "chatgpt_export": "logtune.sources.chatgpt_export",
@@ -45,6 +48,7 @@ KINDS: dict[str, str | ModuleType] = {
     "hh_rlhf": "logtune.sources.hh_rlhf",
     "squad_v2": "logtune.sources.squad_v2",
     "dolly": "logtune.sources.dolly",
+    "bfcl": "logtune.sources.bfcl",                          # Berkeley Function Calling Leaderboard cases
 }
 
 

@@ -58,20 +58,26 @@ from logtune.sources import _shared
 KIND = "chatgpt_export"
 OPTIONS = ("feedback_path", "task_type", "provenance")
 FEEDBACK_FILE = "message_feedback.json"
-RATINGS = {"thumbsup": 1, "thumbsdown": -1}
+# feedback entry fields that become columns (rating, note) or the join key; user_id is left out on purpose
+FEEDBACK_COLUMNS = ("conversation_id", "message_id", "rating", "content", "user_id")
+# conversation fields mapped, or left out as app state (archive flag, plugin/gizmo ids, voice, origin)
+CONVERSATION_FIELDS = ("id", "conversation_id", "mapping", "current_node", "create_time", "update_time",
+                       "default_model_slug", "is_archived", "plugin_ids", "gizmo_id", "voice", "conversation_origin",
+                       "conversation_template_id", "safe_urls")
 REASONING_TYPES = ("thoughts", "reasoning_recap")
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One item per conversation in file order, then one quarantine per unjoined feedback entry."""
     opts = _shared.check_options(source_name, options, OPTIONS)
-    doc = _shared.load_json_document(path, KIND)
-    if not isinstance(doc, list):
-        raise _shared.SourceError(f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list")
     feedback, unjoinable = load_feedback(_feedback_path(Path(path), opts))
     joined: set[str] = set()
     exported: set[str] = set()
-    for i, record in enumerate(doc):
+    for item in _shared.load_json_records(path, KIND):
+        if isinstance(item, dict):   # a damaged stretch of the file, quarantined with its byte offsets
+            yield item
+            continue
+        i, record = item
         if isinstance(record, dict):
             exported.add(str(record.get("conversation_id") or record.get("id")))
         try:
@@ -100,16 +106,24 @@ def load_feedback(path: Path | None) -> tuple[dict[str, dict], list[dict]]:
     """Feedback entries by rated message id, and quarantines for entries that cannot be joined."""
     if path is None:
         return {}, []
-    doc = _shared.load_json_document(path, "ChatGPT message_feedback")
-    if not isinstance(doc, list):
-        raise _shared.SourceError(f"{path}: not a ChatGPT message_feedback file: top level is not a list")
     by_message, bad = {}, []
-    for i, entry in enumerate(doc):
+    for item in _shared.load_json_records(path, "ChatGPT message_feedback"):
+        if isinstance(item, dict):
+            bad.append({**item, "location": f"{path.name} {item['location']}"})
+            continue
+        i, entry = item
         where = f"{path.name} entry {i}"
         if not isinstance(entry, dict) or not (entry.get("message_id") or entry.get("id")):
             bad.append(_shared.quarantine("missing_field", "feedback entry without a message id", where, entry))
-        elif str(entry.get("rating")).lower() not in RATINGS:
-            bad.append(_shared.quarantine("unknown_rating", f"rating {entry.get('rating')!r}", where, entry))
+            continue
+        try:
+            _shared.parse_rating(entry.get("rating"))
+            if entry.get("rating") is None:
+                raise _shared.Unfit("unknown_rating", "no rating")
+            for key in ("create_time", "update_time"):
+                _shared.to_iso(entry.get(key))
+        except _shared.Unfit as e:
+            bad.append(_shared.quarantine(e.reason, f"{e}", where, entry))
         else:
             message_id = str(entry.get("message_id") or entry["id"])
             if message_id in by_message:  # rated twice: the later rating is the user's final word
@@ -128,18 +142,29 @@ def _feedback_fields(entry: dict) -> dict:
         body = {"text": content}  # a plain-text note is still the user's note
     body = body if isinstance(body, dict) else {}
     note = body.get("text") if isinstance(body.get("text"), str) and body.get("text") else None
-    meta = {"id": entry.get("id"), "create_time": entry.get("create_time"), "tags": body.get("tags") or []}
-    return {"rating": RATINGS[str(entry["rating"]).lower()], "feedback_note": note, "feedback": meta}
+    # Everything else the entry says (old: id, create_time; new: evaluation_name, update_time, ...) is
+    # kept; only the rater's user id is left out on purpose (it names a person, not the example).
+    meta = {k: v for k, v in entry.items() if k not in FEEDBACK_COLUMNS}
+    meta["tags"] = body.get("tags") or []
+    meta.update({f"content_{k}": v for k, v in body.items() if k not in ("text", "tags")})
+    return {"rating": _shared.parse_rating(entry["rating"]), "feedback_note": note, "feedback": meta}
 
 
-def _text(msg: dict) -> str | None:
-    """Visible text of a node's message, None when it has none to show."""
+def _text(msg: dict, dropped: list[str] | None = None) -> str | None:
+    """Visible text of a node's message, None when it has none to show; non-text parts go to `dropped`."""
     content = msg.get("content") or {}
+    if not isinstance(content, dict):
+        raise _shared.Unfit("wrong_type", f"message {msg.get('id')}: content is {type(content).__name__}, not an object")
     ctype = content.get("content_type")
     if ctype in REASONING_TYPES:
         return None
+    if content.get("parts") is not None and not isinstance(content["parts"], list):
+        raise _shared.Unfit("wrong_type", f"message {msg.get('id')}: parts is {type(content['parts']).__name__}, "
+                            "not a list")
     if isinstance(content.get("parts"), list):
         text = "\n".join(p for p in content["parts"] if isinstance(p, str))
+        if dropped is not None and any(not isinstance(p, str) for p in content["parts"]):
+            dropped.append("content.parts (non-text)")   # images, audio: the models trained here are text-only
     elif isinstance(content.get("text"), str):
         text = content["text"]
     elif isinstance(content.get("result"), str):
@@ -177,6 +202,7 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
     if not all(isinstance(n, dict) for n in mapping.values()):
         raise _shared.Unfit("wrong_type", "every mapping node must be an object")
     branch = _active_branch(mapping, current)
+    dropped: list[str] = _shared.unmapped(record, CONVERSATION_FIELDS)
     messages, model_slug, used = [], None, []
     for node_id in branch:
         node = mapping[node_id]
@@ -184,7 +210,7 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
         if not isinstance(msg, dict) or _hidden(msg):
             continue
         role = ((msg.get("author") or {}).get("role"))
-        text = _text(msg)
+        text = _text(msg, dropped)
         if role not in ("system", "user", "assistant", "tool") or text is None:
             continue
         recipient = msg.get("recipient") or "all"
@@ -207,6 +233,8 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
                 meta["alternatives"] = alts
         if m["id"] in feedback:
             fields = _feedback_fields(feedback[m["id"]])
+            if "user_id" in feedback[m["id"]]:
+                dropped.append("feedback.user_id")
             m["rating"], m["feedback_note"] = fields["rating"], fields["feedback_note"]
             meta["feedback"] = fields["feedback"]
             used.append(m["id"])
@@ -216,10 +244,10 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
     if not any(m["role"] in ("user", "assistant") for m in messages):
         raise _shared.Unfit("empty_conversation", f"{len(branch)} nodes on the active branch, no visible dialogue")
     joined.update(used)
-    return _shared.conversation(
+    return _shared.note(_shared.conversation(
         source_name, str(record.get("conversation_id") or record.get("id")), messages,
         created_at=record.get("create_time"), model_version=record.get("default_model_slug") or model_slug,
-        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), status="ok")
+        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), status="ok"), dropped)
 
 
 def _alternatives(mapping: dict, node_id: str, feedback: dict[str, dict], used: list[str]) -> list[dict]:

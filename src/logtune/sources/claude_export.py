@@ -41,15 +41,17 @@ from logtune.sources import _shared
 KIND = "claude_export"
 OPTIONS = ("task_type", "provenance", "keep_thinking", "keep_attachments")
 ROLES = {"human": "user", "assistant": "assistant"}
+MESSAGE_FIELDS = ("uuid", "sender", "text", "content", "created_at", "updated_at", "attachments")
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per exported conversation, in file order."""
     opts = _shared.check_options(source_name, options, OPTIONS)
-    doc = _shared.load_json_document(path, KIND)
-    if not isinstance(doc, list):
-        raise _shared.SourceError(f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list")
-    for i, record in enumerate(doc):
+    for item in _shared.load_json_records(path, KIND):
+        if isinstance(item, dict):   # a damaged stretch of the file, quarantined with its byte offsets
+            yield item
+            continue
+        i, record = item
         try:
             yield export_to_conversation(record, opts, source_name)
         except _shared.Unfit as e:
@@ -133,6 +135,12 @@ def export_to_conversation(record: Any, opts: dict, source_name: str) -> dict:
     messages = _shared.merge_same_role(messages)
     if not any(m["content"].strip() or m["tool_calls"] for m in messages):
         raise _shared.Unfit("empty_conversation", f"{len(raw)} messages, none with text")
-    return _shared.conversation(source_name, record["uuid"], messages, created_at=record.get("created_at"),
+    dropped = _shared.unmapped(record, ("uuid", "chat_messages", "created_at", "updated_at", "account"))
+    for m in raw:   # the account id names a person and update times add nothing: left out on purpose
+        dropped += _shared.unmapped(m, MESSAGE_FIELDS, "chat_messages[].")
+        if not opts.get("keep_thinking", False):
+            dropped += ["content[].thinking" for b in m.get("content") or []
+                        if isinstance(b, dict) and b.get("type") == "thinking"]
+    return _shared.note(_shared.conversation(source_name, record["uuid"], messages, created_at=record.get("created_at"),
                                 task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"),
-                                status="ok")
+                                status="ok"), dropped)

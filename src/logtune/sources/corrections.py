@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
-                                    quarantine, json_text)
+                                    note, quarantine, json_text, unmapped)
 
 KIND = "corrections"
 SPELLINGS = {
@@ -77,7 +77,9 @@ def _correction(row: Any, line_no: int, name: str, opts: dict[str, Any], source_
     provenance = fix["provenance"] if fix["provenance"] in PROVENANCES else opts.get("provenance", "synthetic")
     source_id = str(fix["id"]) if fix["id"] is not None else f"{name}:{line_no}"
     task_type = fix["task_type"] or opts.get("task_type", "tool_use")
-    return conversation(source_name, source_id, messages, task_type=task_type, context=context, provenance=provenance)
+    spelled = {name for names in SPELLINGS.values() for name in names}
+    return note(conversation(source_name, source_id, messages, task_type=task_type, context=context,
+                             provenance=provenance), unmapped(row, spelled))
 
 
 def _text(value: Any) -> str:

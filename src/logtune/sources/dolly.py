@@ -22,7 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import check_fields, check_options, conversation, map_json_lines, message, quarantine
+from logtune.sources._shared import (check_fields, check_options, conversation, map_json_lines, message, note,
+                                    quarantine, unmapped)
 
 KIND = "dolly"
 
@@ -41,10 +42,10 @@ def _instruction(row: Any, line_no: int, name: str, opts: dict[str, Any], source
     if not row["instruction"].strip() or not row["response"].strip():
         return quarantine("empty_conversation", "instruction or response is blank", f"line {line_no}", row)
     context = (row.get("context") or "").strip()
-    return conversation(
+    return note(conversation(
         source_name, f"{name}:{line_no}",
         [message("user", row["instruction"]), message("assistant", row["response"])],
         task_type=opts.get("task_type") or row.get("category") or "general",
         context={"text": context} if context else None,
         provenance=opts.get("provenance", "real"),
-    )
+    ), unmapped(row, ("instruction", "context", "response", "category")))

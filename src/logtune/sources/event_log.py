@@ -28,12 +28,11 @@ Options: `task_type` (the task type when a call has none, default "general"), `p
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any, Iterator
 
 from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
-                                    quarantine, json_text)
+                                    note, quarantine, json_text, to_iso, unmapped)
 
 KIND = "event_log"
 SPELLINGS = {
@@ -81,7 +80,8 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
                 message("assistant", output.get("speech"), tool_calls=output.get("intents") or None,
                         feedback_meta=meta)]
     error = call["error"]
-    return conversation(
+    spelled = {name for names in SPELLINGS.values() for name in names}
+    return note(conversation(
         source_name, str(call["id"]) if call["id"] is not None else f"{name}:{line_no}", messages,
         task_type=call["task_type"] or opts.get("task_type", "general"),
         context=call["context"], confidence=call["confidence"],
@@ -89,11 +89,10 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
         latency_ms=call["latency_ms"], cost=call["cost"], created_at=_iso(call["created_at"]),
         status="error" if error else "ok", error=error if error is None or isinstance(error, str) else json_text(error),
         provenance=opts.get("provenance", "real"),
-    )
+    ), unmapped(row, spelled))
 
 
 def _iso(value: Any) -> str | None:
-    """ISO text as logged; a JavaScript Date.now() number (epoch ms) as ISO-8601 UTC."""
-    if value is None or isinstance(value, str):
-        return value
-    return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    """ISO text as logged; a JavaScript Date.now() number (epoch ms) as ISO-8601 UTC; Unfit("wrong_type")
+    for text that is no time ("yesterday"), never kept as it is."""
+    return to_iso(value, "auto" if isinstance(value, str) else "epoch_ms")

@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import jsonschema
 import pyarrow as pa
 
 from logtune import records
 from logtune.io import RowWriter
-from logtune.params import ParamsError, from_dict, read_params
+from logtune.params import ParamsError, from_dict, source_entries
 from logtune.schema_check import compile_conforms
 from logtune.sources import get_adapter, quarantine
 
@@ -38,34 +38,38 @@ class SourceParams:
     kind: str
     path: str
     options: dict[str, Any] = field(default_factory=dict)  # adapter-specific (table/column mapping, ...)
+    allow_empty: bool | None = None  # this source may export 0 rows after exporting some (null: export.allow_empty)
 
 
 @dataclass(frozen=True)
 class ExportParams:
-    max_message_chars: int = 20000
+    max_message_chars: int | None = 20000
+    # A source that exported rows last time and now exports none is an error (a truncated dump, a wrong
+    # path, a dropped table) unless allowed here or per source: an empty source would silently empty training.
+    allow_empty: bool = False
 
 
-def source_entries(params_path: str | Path) -> list[dict[str, Any]]:
-    """The `sources` entries as `{name, kind, path, options}` dicts, in file order.
+RECORD_EXCERPT_CHARS = 2000     # a quarantined record larger than QUARANTINE_RECORD_MAX_CHARS keeps this much
+QUARANTINE_RECORD_MAX_CHARS = 65536
 
-    `sources` is a mapping keyed by source name (`support: {kind, path, options}`): DVC's `foreach`
-    then tracks each entry as its own param (`sources.support`), so editing one source re-exports only
-    that source. A list of `{name, kind, path, options}` is accepted too (every source then re-exports
-    when any changes).
-    """
-    sources = read_params(params_path).get("sources")
-    if isinstance(sources, dict):
-        entries = []
-        for name, entry in sources.items():
-            if not isinstance(entry, dict):
-                raise ParamsError(f"{params_path}: sources.{name} must be a mapping with kind, path, options")
-            if "name" in entry and entry["name"] != name:
-                raise ParamsError(f"{params_path}: sources.{name} has a different name '{entry['name']}'")
-            entries.append({"name": name, **entry})
-        return entries
-    if isinstance(sources, list) and all(isinstance(e, dict) for e in sources):
-        return sources
-    raise ParamsError(f"{params_path}: 'sources' must map source names to {{kind, path, options}}")
+
+class EmptySource(ValueError):
+    """A source that had rows at its last export and has none now (see ExportParams.allow_empty)."""
+
+
+@dataclass
+class Ledger:
+    """What one export read and did with it: the counts behind `metrics/export/<source>.json`."""
+    read: int = 0
+    messages: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    dropped_fields: Counter = field(default_factory=Counter)
+    warnings: Counter = field(default_factory=Counter)
+
+    def take_notes(self, item: dict[str, Any]) -> None:
+        """Count (and take off the item) what the adapter noted: fields it could not carry, warnings."""
+        self.dropped_fields.update(item.pop("_dropped_fields", None) or {})
+        self.warnings.update(item.pop("_warnings", None) or {})
 
 
 def load_source(params_path: str | Path, name: str) -> SourceParams:
@@ -197,55 +201,102 @@ def _fewer_gc_passes(gen0: int = 50_000):
 
 
 def export_source(source: SourceParams, out_dir: str | Path, params: ExportParams,
-                  schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
-    """Write `<out_dir>/<name>.parquet` and `<name>.quarantine.jsonl`; return the export ledger."""
+                  schema_path: str | Path = SCHEMA_PATH, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write `<out_dir>/<name>.parquet` and `<name>.quarantine.jsonl`; return the export ledger.
+
+    `previous` is the last export's metrics (if any): a source that exported rows then and none now
+    raises EmptySource (outputs untouched) unless `allow_empty`; an empty source is always a warning.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    adapter = get_adapter(source.kind)
+    get_adapter(source.kind)   # an unknown kind fails before any file is touched
     validator = conversation_validator(schema_path)
-    reasons: Counter[str] = Counter()
-    counts: Counter[str] = Counter()
+    ledger = Ledger()
     # Written under temporary names and moved in place at the end: an unreadable source leaves no
     # half-written output behind for a later stage to pick up.
     parquet, qpath = out_dir / f"{source.name}.parquet", out_dir / f"{source.name}.quarantine.jsonl"
     tmp_parquet, tmp_q = parquet.with_name(parquet.name + ".tmp"), qpath.with_name(qpath.name + ".tmp")
     try:
         with _fewer_gc_passes():
-            exported = _write(adapter, source, params, validator, tmp_parquet, tmp_q, reasons, counts)
+            exported = _write(source, params, validator, tmp_parquet, tmp_q, ledger)
+            _check_not_emptied(source, params, exported, previous)
     except BaseException:
         tmp_parquet.unlink(missing_ok=True)
         tmp_q.unlink(missing_ok=True)
         raise
     os.replace(tmp_parquet, parquet)
     os.replace(tmp_q, qpath)
-    read, messages = counts["read"], counts["messages"]
-    quarantined = sum(reasons.values())
-    if read != exported + quarantined:  # the ledger must balance: nothing is dropped silently
-        raise RuntimeError(f"export {source.name}: read {read} != exported {exported} + quarantined {quarantined}")
-    return {"source": source.name, "read": read, "exported": exported, "quarantined": quarantined,
-            "quarantined_by_reason": dict(sorted(reasons.items())), "messages_exported": messages}
+    quarantined = sum(ledger.reasons.values())
+    if ledger.read != exported + quarantined:  # the ledger must balance: nothing is dropped silently
+        raise RuntimeError(f"export {source.name}: read {ledger.read} != exported {exported} + quarantined {quarantined}")
+    if ledger.read == 0:
+        ledger.warnings["empty_source"] += 1
+    metrics = {"source": source.name, "read": ledger.read, "exported": exported, "quarantined": quarantined,
+               "quarantined_by_reason": dict(sorted(ledger.reasons.items())), "messages_exported": ledger.messages}
+    if ledger.dropped_fields:
+        metrics["dropped_fields"] = dict(sorted(ledger.dropped_fields.items()))
+    if ledger.warnings:
+        metrics["warnings"] = dict(sorted(ledger.warnings.items()))
+    return metrics
 
 
-def _write(adapter, source: SourceParams, params: ExportParams, validator, parquet: Path, qpath: Path,
-           reasons: Counter, counts: Counter) -> int:
-    items, max_chars = _read(adapter, source, params.max_message_chars)
+def _check_not_emptied(source: SourceParams, params: ExportParams, exported: int, previous: dict[str, Any] | None) -> None:
+    allowed = params.allow_empty if source.allow_empty is None else source.allow_empty
+    before = (previous or {}).get("exported") or 0
+    if exported == 0 and before > 0 and not allowed:
+        raise EmptySource(f"{source.path}: source '{source.name}' exported 0 conversations, but {before} at its last "
+                          f"export; set sources.{source.name}.allow_empty (or export.allow_empty) if that is right")
+
+
+def checked_items(source: SourceParams, params: ExportParams, ledger: Ledger,
+                  validator: jsonschema.Draft202012Validator | None = None) -> Iterator[dict[str, Any]]:
+    """The source's items after export's checks: each conversation that may be exported, or a quarantine entry.
+
+    The one validation path: the export stage and `logtune export-jsonl` both go through it. Checks the
+    schema and the message length, and quarantines a conversation whose source id came before
+    (`duplicate_id`: two rows with one id would be one conversation twice downstream). Counts go to `ledger`.
+    """
+    validator = validator or conversation_validator()
+    items, max_chars = _read(get_adapter(source.kind), source, params.max_message_chars)
     # The per-conversation loop of a million-message export: the common case (a conversation the compiled
     # check proves conforming, with no length limit left to apply here) goes straight to the writer.
     conforms = _conforms(validator) if max_chars is None else None
-    read = messages = 0
-    with ConversationWriter(parquet) as writer, open(qpath, "w", encoding="utf-8") as qfile:
-        for item in items:
-            read += 1
+    seen: set[str] = set()
+    for item in items:
+        ledger.read += 1
+        if "_dropped_fields" in item or "_warnings" in item:
+            ledger.take_notes(item)
+        if not item.get("quarantine"):
+            if conforms is None or not conforms(item):
+                item = check_conversation(item, validator, max_chars, source)
             if not item.get("quarantine"):
-                if conforms is None or not conforms(item):
-                    item = check_conversation(item, validator, max_chars, source)
-                if not item.get("quarantine"):
-                    writer.write(item)
-                    messages += len(item["messages"])
+                sid = item["source_id"]
+                if sid not in seen:
+                    seen.add(sid)
+                    ledger.messages += len(item["messages"])
+                    yield item
                     continue
-            reasons[item["reason"]] += 1
-            qfile.write(json.dumps({"source": source.name, **item}, sort_keys=True, ensure_ascii=False,
-                                   default=str) + "\n")
+                item = quarantine("duplicate_id", f"source id {sid!r} occurred before in this source",
+                                  f"{source.kind} {source.path} id {sid}", item)
+        ledger.reasons[item["reason"]] += 1
+        yield item
+
+
+def quarantine_line(source_name: str, item: dict[str, Any]) -> str:
+    """One quarantine entry as a JSON line; a huge record (a 50 MB message) keeps a bounded excerpt."""
+    record = item.get("record")
+    text = record if isinstance(record, str) else json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+    if len(text) > QUARANTINE_RECORD_MAX_CHARS:
+        item = {**item, "record": {"excerpt": text[:RECORD_EXCERPT_CHARS], "chars": len(text)}}
+    return json.dumps({"source": source_name, **item}, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+def _write(source: SourceParams, params: ExportParams, validator, parquet: Path, qpath: Path, ledger: Ledger) -> int:
+    with ConversationWriter(parquet) as writer, open(qpath, "w", encoding="utf-8") as qfile:
+        for item in checked_items(source, params, ledger, validator):
+            if not item.get("quarantine"):
+                writer.write(item)
+            else:
+                qfile.write(quarantine_line(source.name, item))
         writer.flush()
-        counts["read"], counts["messages"] = read, messages
         return writer.count

@@ -22,8 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, map_json_lines, message, quarantine,
-                                    split_transcript)
+from logtune.sources._shared import (check_fields, check_options, conversation, map_json_lines, message, note,
+                                    quarantine, split_transcript, unmapped)
 
 KIND = "hh_rlhf"
 SPEAKERS = {"Human": "user", "Assistant": "assistant"}
@@ -54,5 +54,5 @@ def _pair(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
         return quarantine("empty_reply", "the chosen final reply is blank", where, row)
     messages = [message(role, content) for role, content in chosen[:-1]]
     messages.append(message("assistant", chosen[-1][1], feedback_meta={"rejected": rejected[-1][1]}))
-    return conversation(source_name, f"{name}:{line_no}", messages,
-                        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"))
+    return note(conversation(source_name, f"{name}:{line_no}", messages, task_type=opts.get("task_type", "chat"),
+                             provenance=opts.get("provenance", "real")), unmapped(row, ("chosen", "rejected")))

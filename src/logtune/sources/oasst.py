@@ -41,13 +41,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import check_fields, check_options, conversation, iter_json_lines, message, quarantine
+from logtune.sources._shared import (Unfit, check_fields, check_options, conversation, iter_json_lines, message, note,
+                                    quarantine, to_iso)
 
 KIND = "oasst"
 ROLES = {"prompter": "user", "assistant": "assistant"}
 REQUIRED = {"message_id": str, "message_tree_id": str, "role": str, "text": str}
 OPTIONAL = {"parent_id": str, "created_date": str, "deleted": bool, "synthetic": bool, "review_result": bool,
-            "rank": (int, float), "emojis": dict, "labels": dict}
+            "rank": (int, float), "emojis": (dict, list), "labels": (dict, list), "lang": str, "review_count": int,
+            "model_name": str, "detoxify": dict}
+# Row fields kept in the reply's feedback_meta beside rank/emojis/labels (lang, review_count, model_name,
+# detoxify scores) or used for the tree (ids, tree_state: every exported tree is ready_for_export);
+# anything else a row holds is counted in the export metrics as a dropped field. user_id is left out on
+# purpose: it names a person, not the example.
+KEPT = set(REQUIRED) | set(OPTIONAL) | {"tree_state", "replies"}
+META_FIELDS = ("lang", "review_count", "model_name", "detoxify")
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
@@ -59,17 +67,49 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
         yield from _read_indexed(path, opts, source_name)
 
 
-def _checked_rows(path: str | Path, seen_ids: set[str] | None) -> Iterator[tuple[int, dict[str, Any]] | dict[str, Any]]:
-    """(line_no, row) for each well-formed row, or a quarantine item; duplicates checked when seen_ids is given."""
+def _rows(path: str | Path) -> Iterator[tuple[Any, int, Any] | dict[str, Any]]:
+    """(row key, line_no, row) per message row, or a quarantine item for a bad line.
+
+    Flat message rows (one per line) and the tree export (one tree per line: `{"message_tree_id",
+    "tree_state", "prompt": {message, "replies": [message, ...]}}`) are both read; a tree's messages are
+    flattened with their parent ids (the key is (line, index in the tree))."""
     for item in iter_json_lines(path, KIND):
         if isinstance(item, dict):
             yield item
             continue
-        line_no, row = item
+        line_no, obj = item
+        if isinstance(obj, dict) and "message_id" not in obj and isinstance(obj.get("prompt"), dict):
+            stack, k = [(obj["prompt"], None)], 0
+            while stack:
+                node, parent = stack.pop()
+                row = {key: v for key, v in node.items() if key != "replies"} if isinstance(node, dict) else node
+                if isinstance(row, dict):
+                    row.setdefault("parent_id", parent)
+                    row.setdefault("message_tree_id", obj.get("message_tree_id"))
+                yield (line_no, k), line_no, row
+                k += 1
+                replies = node.get("replies") if isinstance(node, dict) else None
+                stack.extend((r, node.get("message_id")) for r in reversed(replies or []))
+        else:
+            yield line_no, line_no, obj
+
+
+def _checked_rows(path: str | Path, seen_ids: set[str] | None) -> Iterator[tuple[Any, int, dict[str, Any]] | dict[str, Any]]:
+    """(key, line_no, row) for each well-formed row, or a quarantine item; duplicates checked when seen_ids is given."""
+    for item in _rows(path):
+        if isinstance(item, dict):
+            yield item
+            continue
+        key, line_no, row = item
         where = f"line {line_no}"
         problem = check_fields(row, REQUIRED, OPTIONAL)
         if problem is None and row["role"] not in ROLES:
             problem = ("wrong_type", f"role '{row['role']}' is neither prompter nor assistant")
+        if problem is None:
+            try:
+                to_iso(row.get("created_date"))
+            except Unfit as e:
+                problem = (e.reason, f"created_date: {e}")
         if problem:
             yield quarantine(*problem, where, row)
         elif seen_ids is not None and row["message_id"] in seen_ids:
@@ -77,26 +117,26 @@ def _checked_rows(path: str | Path, seen_ids: set[str] | None) -> Iterator[tuple
         else:
             if seen_ids is not None:
                 seen_ids.add(row["message_id"])
-            yield line_no, row
+            yield key, line_no, row
 
 
 def _read_indexed(path: str | Path, opts: dict[str, Any], source_name: str) -> Iterator[dict[str, Any]]:
     # Pass 1: quarantine bad rows and count each tree's good rows (no texts kept).
-    good_lines: set[int] = set()
+    good_lines: set[Any] = set()
     remaining: dict[str, int] = {}
     for item in _checked_rows(path, set()):
         if isinstance(item, dict):
             yield item
             continue
-        line_no, row = item
-        good_lines.add(line_no)
+        key, line_no, row = item
+        good_lines.add(key)
         remaining[row["message_tree_id"]] = remaining.get(row["message_tree_id"], 0) + 1
     # Pass 2: buffer rows per tree, emit a tree once its last row has been read.
     open_trees: dict[str, list[dict[str, Any]]] = {}
     for item in _checked_rows(path, None):
         if isinstance(item, dict) or item[0] not in good_lines:
             continue
-        line_no, row = item
+        _, line_no, row = item
         tree_id = row["message_tree_id"]
         open_trees.setdefault(tree_id, []).append({**row, "_line": line_no})
         remaining[tree_id] -= 1
@@ -111,7 +151,7 @@ def _read_contiguous(path: str | Path, opts: dict[str, Any], source_name: str) -
         if isinstance(item, dict):
             yield item
             continue
-        line_no, row = item
+        _, line_no, row = item
         if row["message_tree_id"] != tree_id:
             if rows:
                 yield from _tree_items(rows, opts, source_name)
@@ -128,6 +168,13 @@ def _read_contiguous(path: str | Path, opts: dict[str, Any], source_name: str) -
 
 def _tree_items(rows: list[dict[str, Any]], opts: dict[str, Any], source_name: str) -> Iterator[dict[str, Any]]:
     """Quarantine the unusable rows of one tree, then yield one conversation per root-to-leaf path."""
+    dropped = [k for r in rows for k in r if k not in KEPT and k != "_line"]
+    for item in _tree_paths(rows, opts, source_name):
+        yield note(item, dropped) if dropped else item
+        dropped = []   # each row's fields are counted once, on the tree's first item
+
+
+def _tree_paths(rows: list[dict[str, Any]], opts: dict[str, Any], source_name: str) -> Iterator[dict[str, Any]]:
     keep_deleted = opts.get("keep_deleted", False)
     deleted = {r["message_id"] for r in rows if r.get("deleted") and not keep_deleted}
     live = {r["message_id"]: r for r in rows if r["message_id"] not in deleted}
@@ -210,6 +257,7 @@ def _path_conversation(path: list[dict[str, Any]], children: dict[str | None, li
                     if s is not node and s["role"] == "assistant"]
         meta = {"rank": node.get("rank"), "emojis": votes, "labels": _counts(node.get("labels"), "value"),
                 "review_result": node.get("review_result"), "synthetic": node.get("synthetic"), "siblings": siblings}
+        meta.update({k: node[k] for k in META_FIELDS if node.get(k) is not None})
         if node.get("deleted"):
             meta["deleted"] = True
         messages.append(message(role, node["text"], id=node["message_id"], created_at=node.get("created_date"),
@@ -220,8 +268,14 @@ def _path_conversation(path: list[dict[str, Any]], children: dict[str | None, li
                         provenance=opts.get("provenance") or ("synthetic" if synthetic else "real"))
 
 
-def _counts(table: dict[str, Any] | None, field: str) -> dict[str, Any]:
-    """OASST's column-wise {"name": [...], field: [...]} as {name: value}."""
+def _counts(table: dict[str, Any] | list | None, field: str) -> dict[str, Any]:
+    """Emoji counts or label values as {name: value}, from every form OASST ships them in:
+    column-wise {"name": [...], field: [...]} (the flat message dumps), a list [{"name": "+1", "count": 3}, ...]
+    (the tree export's emojis), {name: {"value": v, "count": n}} (its labels), or plain {name: value}."""
     if not table:
         return {}
-    return dict(zip(table.get("name") or [], table.get(field) or []))
+    if isinstance(table, list):
+        return {e["name"]: e.get(field) for e in table if isinstance(e, dict) and "name" in e}
+    if isinstance(table.get("name"), list):
+        return dict(zip(table.get("name") or [], table.get(field) or []))
+    return {name: (v.get(field) if isinstance(v, dict) else v) for name, v in table.items()}

@@ -41,9 +41,10 @@ from logtune.sources import _shared
 
 KIND = "openai_chat_log"
 OPTIONS = ("task_type", "provenance")
+# line fields mapped (client ids are left out on purpose: they identify a customer, not the example)
+TOP_FIELDS = ("id", "request_id", "timestamp", "request", "response", "latency_ms", "duration_ms", "latency_s", "cost",
+              "cost_usd", "confidence", "approval", "approval_status", "feedback", "error", "client_id")
 TASK_FIELDS = ("workload", "workload_id", "route", "route_id", "task")
-RATINGS = {1: 1, -1: -1, "1": 1, "-1": -1, "+1": 1, "up": 1, "down": -1, "thumbsup": 1, "thumbsdown": -1,
-           "positive": 1, "negative": -1}
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
@@ -56,20 +57,22 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
 
 
 def _rating(value: Any) -> int | None:
+    return _shared.parse_rating(value)
+
+
+def _number(value: Any, name: str = "value") -> float | None:
+    """A logged number, None when absent; Unfit("wrong_type") for anything else (`"fast"` is no latency)."""
     if value is None:
         return None
-    if isinstance(value, bool):  # bool first: True == 1 and False == 0 as dict keys
-        return 1 if value else -1
-    key = value.lower() if isinstance(value, str) else value
-    if isinstance(key, float) and key in (1.0, -1.0):
-        key = int(key)
-    if key not in RATINGS:
-        raise _shared.Unfit("unknown_rating", f"feedback rating {value!r} is not up/down")
-    return RATINGS[key]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise _shared.Unfit("wrong_type", f"{name} is {value!r}, not a number")
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _approval(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise _shared.Unfit("wrong_type", f"approval is {value!r}, not text")
 
 
 def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str) -> dict:
@@ -108,8 +111,8 @@ def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str
             reply["rating"] = _rating(feedback)
         reply["feedback_meta"] = _shared.json_text(meta) if meta else None
     task_type = next((obj[f] for f in TASK_FIELDS if isinstance(obj.get(f), str) and obj[f]), None)
-    latency = _number(obj.get("latency_ms", obj.get("duration_ms")))
-    if latency is None and _number(obj.get("latency_s")) is not None:
+    latency = _number(obj.get("latency_ms", obj.get("duration_ms")), "latency_ms")
+    if latency is None and _number(obj.get("latency_s"), "latency_s") is not None:
         latency = _number(obj["latency_s"]) * 1000.0
     try:
         context = _shared.tools_context(request.get("tools"))
@@ -117,13 +120,14 @@ def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str
         raise _shared.Unfit("wrong_type", f"request.tools: {e}") from None
     source_id = obj.get("id") or obj.get("request_id") or (response or {}).get("id") or fallback_id
     approval = obj.get("approval", obj.get("approval_status"))
-    return _shared.conversation(
+    dropped = _shared.unmapped(obj, TOP_FIELDS + TASK_FIELDS)
+    return _shared.note(_shared.conversation(
         source_name, str(source_id), messages,
         task_type=task_type or opts.get("task_type", "chat"),
         model_version=(response or {}).get("model") or request.get("model"),
         context=context, created_at=obj.get("timestamp"),
         status="error" if error_text or not choices else "ok",
         error=error_text or (None if choices else "no response logged"),
-        confidence=_number(obj.get("confidence")), approval=approval if isinstance(approval, str) else None,
-        latency_ms=latency, cost=_number(obj.get("cost", obj.get("cost_usd"))),
-        provenance=opts.get("provenance", "real"))
+        confidence=_number(obj.get("confidence"), "confidence"), approval=_approval(approval),
+        latency_ms=latency, cost=_number(obj.get("cost", obj.get("cost_usd")), "cost"),
+        provenance=opts.get("provenance", "real")), dropped)

@@ -18,8 +18,14 @@ function_call -> an assistant turn with canonical tool_calls (merged into a prec
 observation/function/tool -> a tool turn. source_id = the record's `id`, else `<file name>#<index>`
 (`<file name>:<line>` for JSONL); message ids are the turn index. `tools` become CONTEXT
 `{"tools": [...]}`. Fields other than these (e.g. per-turn sentiment or lexical analysis some dumps
-add) are ignored. A record starting with a gpt turn (ShareGPT splits long chats into chunks) is kept
+add) are not mapped, and counted (see below). A record starting with a gpt turn (ShareGPT splits long chats into chunks) is kept
 as it is: whether a reply without its question is trainable is for build to decide.
+
+Feedback (LLaMA-Factory's own forms): a preference record (`conversations` + `chosen` / `rejected`,
+each a `{"from": "gpt", "value": ...}` turn or text) ends with the chosen reply as an assistant turn whose
+feedback_meta holds `{"rejected": ...}` (build makes the DPO pair from it); a KTO record's `kto_tag`
+(true/false) is the last assistant turn's rating (+1/-1). Record or turn fields not mapped here (images,
+per-turn analysis fields) are counted in the export metrics' `dropped_fields`, never dropped silently.
 
 Quarantined per record: wrong_type (record not an object, turns not a list, value not text),
 missing_field (no conversations / from / value), unknown_role, broken_tool_call, empty_conversation;
@@ -44,6 +50,8 @@ ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assi
          "bard": "assistant", "bing": "assistant", "model": "assistant", "system": "system",
          "function_call": "assistant", "observation": "tool", "function": "tool", "tool": "tool"}
 SUFFIXES = (".json", ".jsonl", ".jsonl.gz")
+# Record fields this adapter maps; any other is counted in the export metrics as dropped (e.g. images).
+RECORD_FIELDS = ("id", "conversations", "system", "tools", "chosen", "rejected", "kto_tag")
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
@@ -75,22 +83,21 @@ def _read_file(path: Path, opts: dict, source_name: str, in_folder: bool) -> Ite
                                      path.read_bytes()[:_shared.RECORD_PREFIX_CHARS])
         return
     try:
-        doc = _shared.load_json_document(path, KIND)
+        if path.read_bytes()[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):   # one record per file
+            records = enumerate([_shared.load_json_document(path, KIND)])
+        else:   # an array: records before and after a damaged stretch are still read
+            records = _shared.load_json_records(path, KIND)
+        for item in records:
+            if isinstance(item, dict):
+                yield {**item, "location": f"file {path.name} {item['location']}"}
+                continue
+            i, record = item
+            yield _one(record, f"{path.name}#{i}", f"file {path.name} record {i}", opts, source_name)
     except ValueError as e:
         if not in_folder:
             raise
         reason = "invalid_utf8" if "not UTF-8" in str(e) else "broken_json"
         yield _shared.quarantine(reason, str(e), f"file {path.name}", path.read_bytes()[:_shared.RECORD_PREFIX_CHARS])
-        return
-    if not isinstance(doc, (list, dict)):
-        detail = f"{path}: not a {KIND} file: top level is {type(doc).__name__}, not a list or object"
-        if not in_folder:
-            raise _shared.SourceError(detail)
-        yield _shared.quarantine("wrong_type", detail, f"file {path.name}", doc)
-        return
-    records = doc if isinstance(doc, list) else [doc]
-    for i, record in enumerate(records):
-        yield _one(record, f"{path.name}#{i}", f"file {path.name} record {i}", opts, source_name)
 
 
 def _one(record: Any, fallback_id: str, location: str, opts: dict, source_name: str) -> dict:
@@ -110,6 +117,8 @@ def record_to_conversation(record: Any, fallback_id: str, opts: dict, source_nam
     if not isinstance(turns, list):
         raise _shared.Unfit("wrong_type", f"`conversations` is {type(turns).__name__}, not a list")
     messages, last_call = [], None
+    dropped = [k for k in record if k not in RECORD_FIELDS]
+    dropped += [f"conversations[].{k}" for t in turns if isinstance(t, dict) for k in t if k not in ("from", "value")]
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
             raise _shared.Unfit("missing_field", f"turn {i} has no `from`/`value`")
@@ -131,16 +140,43 @@ def record_to_conversation(record: Any, fallback_id: str, opts: dict, source_nam
             messages.append(_shared.message(role, turn["value"], id=i, tool_calls=link))
         else:
             messages.append(_shared.message(role, turn["value"], id=i))
+    if "chosen" in record or "rejected" in record:
+        messages.append(_preference_reply(record, len(turns)))
     messages = _shared.merge_same_role(messages)
     if not any(m["role"] != "system" for m in messages):
         raise _shared.Unfit("empty_conversation", "no turns besides the system prompt")
+    if "kto_tag" in record:
+        if not isinstance(record["kto_tag"], bool):
+            raise _shared.Unfit("wrong_type", f"`kto_tag` is {type(record['kto_tag']).__name__}, not true/false")
+        last = next((m for m in reversed(messages) if m["role"] == "assistant"), None)
+        if last is None:
+            raise _shared.Unfit("missing_field", "`kto_tag` labels a reply, but no assistant turn is there")
+        last["rating"] = 1 if record["kto_tag"] else -1
     try:
         context = _shared.tools_context(record.get("tools"))
     except ValueError as e:
         raise _shared.Unfit("wrong_type", f"`tools`: {e}") from None
     system = record.get("system")
     source_id = record.get("id")
-    return _shared.conversation(
+    return _shared.note(_shared.conversation(
         source_name, str(source_id) if source_id is not None else fallback_id, messages,
         system_prompt=system if isinstance(system, str) and system.strip() else None, context=context,
-        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), status="ok")
+        task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), status="ok"), dropped)
+
+
+def _preference_reply(record: dict, index: int) -> dict:
+    """LLaMA-Factory's preference form: the chosen reply as the final assistant turn, the rejected one in its
+    feedback_meta (`{"rejected": ...}`, as hh_rlhf writes it, so build makes the DPO pair)."""
+    texts = {}
+    for side in ("chosen", "rejected"):
+        value = record.get(side)
+        if value is None:
+            raise _shared.Unfit("missing_field", f"`{side}` is missing beside `{'rejected' if side == 'chosen' else 'chosen'}`")
+        if isinstance(value, dict):
+            if value.get("from") is not None and ROLES.get(str(value["from"]).lower()) != "assistant":
+                raise _shared.Unfit("wrong_type", f"`{side}` is not an assistant turn (from {value.get('from')!r})")
+            value = value.get("value")
+        if not isinstance(value, str):
+            raise _shared.Unfit("wrong_type", f"`{side}` is {type(value).__name__}, not a turn or text")
+        texts[side] = value
+    return _shared.message("assistant", texts["chosen"], id=index, feedback_meta={"rejected": texts["rejected"]})

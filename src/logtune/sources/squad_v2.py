@@ -27,12 +27,11 @@ Options: `task_type` (default "extractive"), `unanswerable_task_type` (default "
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import SourceError
-from logtune.sources._shared import check_fields, check_options, conversation, message, quarantine, require_file
+from logtune.sources._shared import (check_fields, check_options, conversation, load_json_records, message, note,
+                                    quarantine, require_file, unmapped)
 
 KIND = "squad_v2"
 
@@ -41,14 +40,12 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
     """Yield one conversation or quarantine item per question, in document order."""
     opts = check_options(source_name, options, {"task_type", "unanswerable_task_type", "provenance"})
     path = require_file(path)
-    try:
-        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{path}: not a {KIND} file: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        raise SourceError(f"{path}: not a {KIND} file: top level must be an object with a 'data' list")
     seen: set[str] = set()
-    for a, article in enumerate(doc["data"], 1):
+    for item in load_json_records(path, KIND, key="data"):
+        if isinstance(item, dict):   # a damaged stretch of the file (whole articles), quarantined with its offsets
+            yield item
+            continue
+        a, article = item[0] + 1, item[1]
         if check_fields(article, {"paragraphs": list}, {"title": str}):
             yield quarantine("wrong_type", "an article must be an object with a 'paragraphs' list",
                              f"article {a}", article)
@@ -89,5 +86,6 @@ def _question(qa: Any, text: Any, title: str | None, where: str, seen: set[str],
             return quarantine("missing_field", "an answerable question has no answer text", where, qa)
         reply = message("assistant", answers[0]["text"], id=f"{qa['id']}:a", feedback_meta={"answers": answers})
         task_type = opts.get("task_type", "extractive")
-    return conversation(source_name, qa["id"], [user, reply], task_type=task_type, context=context,
-                        provenance=opts.get("provenance", "real"))
+    return note(conversation(source_name, qa["id"], [user, reply], task_type=task_type, context=context,
+                             provenance=opts.get("provenance", "real")),
+                unmapped(qa, ("id", "question", "answers", "plausible_answers", "is_impossible")))
