@@ -25,6 +25,7 @@ from logtune.recipes import RECIPE_ARGS, recipe
 from logtune.sources import SourceError, assistant_sqlite, is_quarantine
 from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
 from logtune import dryrun as _dryrun, monitor as _monitor, release as _release, report as _report, review as _review  # noqa: E501 (issue 7)
+from logtune.serve import cli as _serve  # issue 16
 
 EXIT_USAGE = 2  # argparse's own code for bad input: a bad DB or bad options is the caller's input too
 
@@ -311,6 +312,10 @@ COMMANDS = (
     Command("release", _release.command, _release.ARGS),       # issue 7: promote -> release/champion + manifest
     Command("monitor", _monitor.command, _monitor.ARGS),       # issue 7: production logs vs alert thresholds
     Command("recipe", recipe, RECIPE_ARGS),
+    Command("serve", _serve.serve_command, _serve.SERVE_ARGS),              # issue 16: the collection service
+    Command("serve-key", _serve.key_command, _serve.KEY_ARGS),              # issue 16: scoped API keys
+    Command("serve-stamp", _serve.stamp_command, _serve.STAMP_ARGS),        # issue 16: the export's store stamp
+    Command("retention", _serve.retention_command, _serve.RETENTION_ARGS),  # issue 16: --dry-run, --hold
 )
 
 

@@ -45,6 +45,7 @@ KINDS: dict[str, str | ModuleType] = {
     "hh_rlhf": "logtune.sources.hh_rlhf",
     "squad_v2": "logtune.sources.squad_v2",
     "dolly": "logtune.sources.dolly",
+    "serve_store": "logtune.sources.serve_store",  # issue 16: the collection service's store (logtune serve)
 }
 
 
