@@ -23,7 +23,7 @@ import uvicorn
 from logtune.serve.app import Service, create_app
 from logtune.serve.auth import create_key
 from logtune.serve.config import ServeParams
-from logtune.serve.store import Store
+from logtune.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

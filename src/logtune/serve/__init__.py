@@ -2,8 +2,8 @@
 loop's control panel (dataset and workflow jobs, retention, monitoring), over one store.
 
 Modules:
-  store      the store (SQLite in WAL mode, or PostgreSQL): versioned migrations, the group-commit writer,
-             the layout the export stage reads (`logtune.sources.serve_store`)
+  writer     the group-commit writer over `logtune.store` (the store's layout and migrations live on the
+             ground floor, `logtune/store.py`: the export stage's `serve_store` source reads it too)
   auth       scoped API keys (write / read / admin), stored hashed, compared in constant time; rate limits
   models     the request bodies (strict: unknown field, wrong type or over-long field is a 422 naming it)
   proxy      `POST /v1/chat/completions` forwarded to an upstream model server, streamed back unchanged

@@ -11,7 +11,7 @@ Endpoints (scope in brackets; `/docs` and `/openapi.json` describe every body):
   POST /v1/chat/completions   [write] logging proxy
 POST bodies take an `Idempotency-Key` header: a retry with the same key and body gets the first answer
 (header `Idempotent-Replayed: true`) and logs nothing twice; the same key with another body is a 409.
-A 200 from /api/log or /api/feedback means committed (group commit, `store.GroupCommitWriter`).
+A 200 from /api/log or /api/feedback means committed (group commit, `serve.writer.GroupCommitWriter`).
 The server's own log lines carry method, route, status, time and key id: never a body, a query string
 or a header value. Not for the pipeline's logic: that stays in the stages.
 """
@@ -33,8 +33,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from logtune import dryrun as _dryrun
-from logtune.monitor import MonitorParams, load_baseline
+from logtune.dryrun import replay as _dryrun
+from logtune.release.monitor import MonitorParams, load_baseline
 from logtune.params import load_params
 from logtune.rules import load_rules
 from logtune.serve import logs as _logs
@@ -45,7 +45,8 @@ from logtune.serve.config import ServeParams
 from logtune.serve.jobs import JobRunner, dataset_command, workflow_command
 from logtune.serve.models import DatasetPrepare, DryrunRequest, FeedbackRequest, LogRequest, SimulateRequest, WorkflowStart
 from logtune.serve.stats import Counters, prometheus_text, store_monitor
-from logtune.serve.store import Conflict, GroupCommitWriter, Store, StoreError, redact_url
+from logtune.serve.writer import GroupCommitWriter
+from logtune.store import Conflict, Store, StoreError, redact_url
 
 log = logging.getLogger("logtune.serve")
 STATS_WINDOW_H = 24        # /api/logs/stats and /metrics judge the last 24 h unless `since` says otherwise
@@ -80,7 +81,7 @@ class Service:
         train = Path(self.params.workflow.repo) / "data" / "train"
         if not trained or not train.is_dir():
             return {}
-        from logtune.export import source_entries
+        from logtune.sources.export import source_entries
         names = [e["name"] for e in source_entries(Path(self.params.workflow.repo) / "params.yaml")
                  if e.get("kind") == "serve_store"]
         held = _retention.hold_training_set(self.store, train, names, dataset="data/train", ref=job["id"])

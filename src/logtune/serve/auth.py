@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from logtune.serve.store import Store, now_iso
+from logtune.store import Store, now_iso
 
 SCOPES = ("write", "read", "admin")
 PREFIX = "lt_"

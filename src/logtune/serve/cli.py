@@ -15,7 +15,7 @@ import json
 import sys
 
 from logtune.serve.config import load_serve_params
-from logtune.serve.store import Store, StoreError, redact_url, resolve_url
+from logtune.store import Store, StoreError, redact_url, resolve_url
 
 
 def _store(args: argparse.Namespace) -> Store:

@@ -31,7 +31,7 @@ from typing import Any
 from logtune.serve.config import WorkflowParams
 from logtune.serve.logs import new_id
 from logtune.serve.models import DatasetPrepare, WorkflowConfig
-from logtune.serve.store import JOB_COLUMNS, Store, dumps, loads, now_iso
+from logtune.store import JOB_COLUMNS, Store, dumps, loads, now_iso
 
 LEDGERS = ("metrics/curate.json", "metrics/build.json", "metrics/rewrite.json", "metrics/mix.json",
            "metrics/validate.json")
@@ -156,7 +156,7 @@ class JobRunner:
 
     def write_stamps(self) -> list[str]:
         """Stamp every serve_store source of the repo's params with this store's current state."""
-        from logtune.export import source_entries
+        from logtune.sources.export import source_entries
         from logtune.sources.serve_store import write_stamp
         written = []
         params = self.repo / "params.yaml"

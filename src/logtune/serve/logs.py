@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable
 
 from logtune.serve.models import FeedbackRequest, LogRequest
-from logtune.serve.store import CALL_COLUMNS, Conflict, Cursor, dumps, loads, now_iso
+from logtune.store import CALL_COLUMNS, Conflict, Cursor, dumps, loads, now_iso
 
 
 class NotFound(LookupError):

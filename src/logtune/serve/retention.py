@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from logtune.ids import conversation_id
 from logtune.serve.config import RetentionParams
-from logtune.serve.store import Store, now_iso
+from logtune.store import Store, now_iso
 
 IDEMPOTENCY_DAYS = 7
 

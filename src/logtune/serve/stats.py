@@ -14,9 +14,9 @@ import threading
 from collections import Counter, defaultdict
 from typing import Any
 
-from logtune.monitor import CHECKS, MonitorParams, monitor_calls
+from logtune.release.monitor import CHECKS, MonitorParams, monitor_calls
 from logtune.rules import Rules
-from logtune.serve.store import Store, redact_url
+from logtune.store import Store, redact_url
 from logtune.sources.serve_store import thumbs_of, to_item
 
 GROUP_KEYS = ("n_calls", "error_rate", "p95_latency_ms", "mean_confidence", "confidence_drop", "rejection_rate",

@@ -41,7 +41,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.serve.store import ENV_URL, Store, StoreError, dialect_of, loads
+from logtune.store import ENV_URL, Store, StoreError, dialect_of, loads
 from logtune.sources import SourceError
 from logtune.sources import _shared
 
