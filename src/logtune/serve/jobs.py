@@ -177,6 +177,8 @@ class JobRunner:
             stamps = self.write_stamps()
             log.append(f"[logtune] stamped {', '.join(stamps) or 'no serve_store source'}\n$ {' '.join(command[2:])}\n")
             env = {**os.environ, "LOGTUNE_DB_URL": self.store.url}
+            if (self.repo / "src" / "logtune").is_dir():   # the repo's stages run the repo's own library
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.repo / "src"), env.get("PYTHONPATH")]))
             self._proc = proc = subprocess.Popen(command, cwd=self.repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                  text=True, env=env, start_new_session=True)
             reader = threading.Thread(target=lambda: log.extend(iter(proc.stdout.readline, "")), daemon=True)
