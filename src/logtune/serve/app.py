@@ -192,7 +192,10 @@ def create_app(service: Service) -> FastAPI:
 
     app = FastAPI(title="logtune collection service", version="1",
                   description="Seed 003's logging API, an OpenAI-compatible logging proxy, and the loop's jobs.",
-                  lifespan=lifespan)
+                  lifespan=lifespan,
+                  # FastAPI's built-in OpenTelemetry records validation failures with their messages (which
+                  # can quote a body) and costs ~0.1 ms a request: off. Put tracing in front if you want it.
+                  telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
     if p.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(p.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"])
