@@ -123,16 +123,6 @@ def _wait(port: int, path: str = "/health", timeout: float = 60.0) -> None:
     raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout} s")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def _proxy_overhead(direct: str, proxied: str, key: str, n: int) -> dict:
     import httpx2
     req = {"model": "tiny", "messages": [{"role": "user", "content": "Hi"}]}
@@ -162,9 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path)
     args = ap.parse_args(argv)
 
-    from logtune.serve.auth import create_key
     from logtune.store import Store
-    from tests.unit.serve_server import free_port
+    from tests.unit.serve_server import free_port, make_keys, stop_process
 
     try:
         import uvloop
@@ -182,16 +171,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. load
     store_url = str(workdir / "load.db")
-    store = Store(store_url)
-    store.migrate()
-    key = create_key(store, "bench", ["write"])
+    key = make_keys(store_url)["write"]
     port = free_port()
     proc = _start_server(workdir, store_url, params, port, env)
     try:
         asyncio.run(_load(port, key, args.clients, 1.5))          # warm-up (not counted)
         run = asyncio.run(_load(port, key, args.clients, args.seconds))
     finally:
-        _stop(proc)
+        stop_process(proc)
+    store = Store(store_url)
     lat = run["latencies_ms"]
     results["load"] = {"acknowledged": len(lat), "seconds": round(run["wall_s"], 2),
                        "calls_per_s": round(len(lat) / run["wall_s"], 1), "p50_ms": round(percentile(lat, 0.5), 2),
@@ -202,15 +190,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. kill -9 mid-run
     kill_url = str(workdir / "kill.db")
-    store = Store(kill_url)
-    store.migrate()
-    key = create_key(store, "bench", ["write"])
+    key = make_keys(kill_url)["write"]
     port = free_port()
     proc = _start_server(workdir, kill_url, params, port, env)
     try:
         run = asyncio.run(_load(port, key, args.clients, args.kill_after + 5, kill_after=args.kill_after, pid=proc.pid))
     finally:
         proc.wait(timeout=10)
+    store = Store(kill_url)
     stored = {r[0] for r in store.query("SELECT id FROM calls")}
     store.close()
     lost = set(run["acked"]) - stored
@@ -221,22 +208,18 @@ def main(argv: list[str] | None = None) -> int:
     up = subprocess.Popen([sys.executable, "-c", "import uvicorn, sys; from tests.unit.fake_upstream import app; "
                            f"uvicorn.run(app, host='127.0.0.1', port={upstream_port}, log_level='warning')"],
                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proxy_url = str(workdir / "proxy.db")
-    store = Store(proxy_url)
-    store.migrate()
-    key = create_key(store, "bench", ["write"])
-    store.close()
+    key = make_keys(str(workdir / "proxy.db"))["write"]
     port = free_port()
     try:
         _wait(upstream_port)
-        proc = _start_server(workdir, proxy_url, params, port, env)
+        proc = _start_server(workdir, str(workdir / "proxy.db"), params, port, env)
         try:
             results["proxy"] = _proxy_overhead(f"http://127.0.0.1:{upstream_port}/v1", f"http://127.0.0.1:{port}/v1",
                                                key, args.proxy_requests)
         finally:
-            _stop(proc)
+            stop_process(proc)
     finally:
-        _stop(up)
+        stop_process(up)
 
     load, kill, proxy = results["load"], results["kill9"], results["proxy"]
     results["targets"] = {

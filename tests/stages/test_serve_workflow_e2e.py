@@ -34,6 +34,7 @@ def _repo_copy(dest: Path) -> Path:
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["sources"] = {"serve": {"kind": "serve_store", "path": "data/serve/store.json", "options": {}}}
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (dest / "dvc.lock").unlink()    # it names this checkout's outputs, which the copy's empty cache does not hold
     env = {**GIT_ENV, "PATH": __import__("os").environ["PATH"]}
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         subprocess.run(cmd, cwd=dest, check=True, env=env, timeout=60)
@@ -57,8 +58,20 @@ def _calls(n: int) -> list[dict]:
     return out
 
 
+def _wait(client, url: str, pick=lambda body: body) -> dict:
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        job = pick(client.get(url).json())
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(2)
+    raise AssertionError(f"{url}: still {job['status']} after 900 s")
+
+
 @pytest.mark.slow
-def test_workflow_runs_the_data_stages_on_logged_calls_and_accounts_for_each(tmp_path):
+def test_workflow_runs_the_data_stages_on_logged_calls_and_accounts_for_each(tmp_path, monkeypatch):
+    for name, value in GIT_ENV.items():       # `dvc exp run` commits an experiment ref
+        monkeypatch.setenv(name, value)
     repo = _repo_copy(tmp_path / "repo")
     params = replace(ServeParams(), workflow=WorkflowParams(repo=str(repo), data_target="mix", timeout_s=600))
     (tmp_path / "svc").mkdir()
@@ -79,15 +92,19 @@ def test_workflow_runs_the_data_stages_on_logged_calls_and_accounts_for_each(tmp
         start = s.client("admin").post("/api/workflow/start", json={"config": {"enableFineTuning": False}})
         assert start.status_code == 200, start.text
         wf = start.json()["workflowId"]
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline:
-            status = s.client("read").get(f"/api/workflow/status/{wf}").json()
-            if status["status"] not in ("queued", "running"):
-                break
-            time.sleep(2)
+        status = _wait(s.client("read"), f"/api/workflow/status/{wf}")
         assert status["status"] == "succeeded", status["log"][-3000:]
         listed = s.client("read").get("/api/workflow/list").json()["workflows"]
         assert listed[0]["id"] == wf and "log" not in listed[0]
+
+        # seed 003's dataset preparation: the same stages with its filters, as a DVC experiment
+        prep = s.client("admin").post("/api/dataset/prepare", json={"taskTypes": ["game", "website"],
+                                                                   "minConfidence": 0.5, "excludeRejected": True})
+        assert prep.status_code == 200, prep.text
+        job_id = prep.json()["jobId"]
+        dataset = _wait(s.client("read"), "/api/dataset/list",
+                        lambda body: next(d for d in body["datasets"] if d["id"] == job_id))
+        assert dataset["status"] == "succeeded", s.client("read").get(f"/api/workflow/status/{job_id}").json()["log"]
 
     ledgers = status["result"]
     export = ledgers["export"]["serve"]
@@ -100,3 +117,10 @@ def test_workflow_runs_the_data_stages_on_logged_calls_and_accounts_for_each(tmp
     assert reasons["auto_rule:unsure_intent"] > 0 and reasons["not_approved"] > 0 and reasons["error_status"] == 6
     assert "mix" in ledgers and ledgers["datasets"]            # the data stages ran to the mix
     assert status["command"][2:] == ["dvc", "repro", "mix"]
+
+    filtered = dataset["ledgers"]["curate"]
+    assert dataset["ledgers"]["export"]["serve"]["read"] == len(ids)
+    assert filtered["read"] == filtered["kept"] + filtered["rejected"]
+    assert filtered["rejected_by_reason"]["task_type_excluded"] > 0
+    assert filtered["rejected_by_reason"]["low_confidence"] > 0
+    assert filtered["kept"] < curate["kept"]
