@@ -123,6 +123,15 @@ def _wait(port: int, path: str = "/health", timeout: float = 60.0) -> None:
     raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout} s")
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _proxy_overhead(direct: str, proxied: str, key: str, n: int) -> dict:
     import httpx2
     req = {"model": "tiny", "messages": [{"role": "user", "content": "Hi"}]}
@@ -176,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     proc = _start_server(workdir, store_url, params, port, env)
     try:
         asyncio.run(_load(port, key, args.clients, 1.5))          # warm-up (not counted)
+        cpu0 = _cpu_s(proc.pid)
         run = asyncio.run(_load(port, key, args.clients, args.seconds))
+        cpu1 = _cpu_s(proc.pid)
     finally:
         stop_process(proc)
     store = Store(store_url)
@@ -185,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
                        "calls_per_s": round(len(lat) / run["wall_s"], 1), "p50_ms": round(percentile(lat, 0.5), 2),
                        "p99_ms": round(percentile(lat, 0.99), 2), "max_ms": round(max(lat), 2),
                        "errors": len(run["errors"])}
+    if cpu0 is not None and cpu1 is not None and lat:
+        # CPU the server spent per acknowledged call (all its threads): what one free core could sustain,
+        # independent of how much of the shared machine the server got during the run
+        per_call = (cpu1 - cpu0) * 1000 / len(lat)
+        results["load"].update(server_cpu_ms_per_call=round(per_call, 3),
+                               one_core_capacity_calls_per_s=round(1000 / per_call))
     results["load"]["stored"] = store.query("SELECT COUNT(*) FROM calls")[0][0]
     store.close()
 

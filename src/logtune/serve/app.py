@@ -372,6 +372,7 @@ def create_app(service: Service) -> FastAPI:
 
     # -------------------------------------------------------------------------------- proxy
     _client: dict[str, Any] = {}
+    _pending: set[asyncio.Task] = set()     # proxy log writes in flight (held so they are not collected)
 
     def client():
         if "c" not in _client:
@@ -432,7 +433,11 @@ def create_app(service: Service) -> FastAPI:
                         chunks.append(chunk)
                         yield chunk
                 finally:
-                    await finish()
+                    # logged in its own task: the stream's end is not held back by the commit (an fsync),
+                    # and a client that disconnects mid-stream still gets its partial call logged
+                    task = asyncio.create_task(finish())
+                    _pending.add(task)
+                    task.add_done_callback(_pending.discard)
             return StreamingResponse(relay(), status_code=upstream.status_code, headers=passthrough)
         async for chunk in upstream.aiter_raw():
             chunks.append(chunk)
