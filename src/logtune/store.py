@@ -217,10 +217,8 @@ class Store:
     def schema_version(self) -> int:
         try:
             return int(self.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])
-        except Exception:  # noqa: BLE001 - no table yet: version 0 (sqlite3 and psycopg raise different types)
-            if self.dialect == "postgres":
-                self.connection().rollback() if not self.connection().autocommit else None
-            return 0
+        except Exception:  # noqa: BLE001 - no table yet: version 0 (sqlite3 and psycopg raise different types;
+            return 0        # the read connection is in autocommit mode on PostgreSQL, so nothing is left aborted)
 
     def migrate(self) -> int:
         """Apply the missing migrations; return the schema version. A newer store than this code is an error."""

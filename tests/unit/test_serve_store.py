@@ -253,3 +253,19 @@ def test_hold_training_set_finds_the_calls_a_training_file_came_from(store, writ
     assert retention.hold_training_set(store, tmp_path / "train", ["serve"], "data/train") == 1
     assert store.query("SELECT call_id FROM training_refs")[0][0] == a
     assert b not in {r[0] for r in store.query("SELECT call_id FROM training_refs")}
+
+
+def test_the_service_runs_on_this_store(store_url, tmp_path):
+    """The same endpoints over HTTP on each engine: log, feedback, read back, readiness."""
+    from tests.unit.serve_server import running
+    with running(tmp_path, url=store_url) as s:
+        w = s.client("write")
+        resp = w.post("/api/log", json={"taskType": "game", "llmPrompt": "p", "aceyOutput": {"speech": "s"}},
+                      headers={"Idempotency-Key": "k"})
+        again = w.post("/api/log", json={"taskType": "game", "llmPrompt": "p", "aceyOutput": {"speech": "s"}},
+                       headers={"Idempotency-Key": "k"})
+        assert resp.status_code == again.status_code == 200 and again.json() == resp.json()
+        assert w.post("/api/feedback", json={"logId": resp.json()["id"], "thumbs": "up"}).status_code == 200
+        logs_ = s.client("read").get("/api/logs").json()["logs"]
+        assert [x["id"] for x in logs_] == [resp.json()["id"]] and logs_[0]["feedback"][0]["thumbs"] == "up"
+        assert s.client(None).get("/ready").json()["store"] == ("postgres" if "postgresql" in store_url else "sqlite")
