@@ -122,25 +122,29 @@ def _resolve(fut: asyncio.Future, result: Any, error: BaseException | None) -> N
 
 # ------------------------------------------------------------------------------------------------ guard
 
-class _TooLarge(Exception):
-    pass
-
-
 class Guard:
-    """Pure ASGI middleware: body size cap (413), request counters, and the body-free access log."""
+    """Pure ASGI middleware: body size cap (413), request counters, the body-free access log, and fast paths.
 
-    def __init__(self, app, service: Service):
+    A fast path is an ASGI handler for one (method, path) that answers without FastAPI's routing and
+    dependency machinery: `POST /api/log`, the hot path, runs the same `authenticate`, validation and
+    `commit_write` as its FastAPI route (which stays for /docs) at about half the CPU per call.
+    """
+
+    def __init__(self, app, service: Service, fast: dict | None = None):
         self.app, self.service = app, service
         self.limit = service.params.max_body_bytes
+        self.fast = fast or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         start = time.perf_counter()
         status = [0]
+        route = None
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _send_json(send, 413, {"detail": f"request body over {self.limit} bytes (serve.max_body_bytes)"})
+            await _reply(send, 413, {"detail": f"request body over {self.limit} bytes (serve.max_body_bytes)"},
+                         {"connection": "close"})
             status[0] = 413
         else:
             seen = [0]
@@ -153,25 +157,110 @@ class Guard:
                         raise HTTPException(413, f"request body over {self.limit} bytes (serve.max_body_bytes)")
                 return message
 
-            async def sending(message):
-                if message["type"] == "http.response.start":
-                    status[0] = message["status"]
-                await send(message)
-            await self.app(scope, limited, sending)
-        route = getattr(scope.get("route"), "path", "unmatched")
+            handler = self.fast.get((scope["method"], scope["path"]))
+            if handler is not None:
+                status[0], route = await handler(scope, limited, send), scope["path"]
+            else:
+                async def sending(message):
+                    if message["type"] == "http.response.start":
+                        status[0] = message["status"]
+                    await send(message)
+                await self.app(scope, limited, sending)
+        route = route or getattr(scope.get("route"), "path", "unmatched")
         self.service.counters.request(route, status[0])
         if self.service.params.access_log:
             key = scope.get("state", {}).get("key_id", "-")
             log.info("%s %s %d %.1fms key=%s", scope["method"], route, status[0], (time.perf_counter() - start) * 1000, key)
 
 
-async def _send_json(send, status: int, body: dict[str, Any]) -> None:
+async def _reply(send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
+    """A JSON response straight on the ASGI channel; returns the status."""
     import json
-    raw = json.dumps(body).encode()
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
-                            (b"connection", b"close")]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()), *extra]})
     await send({"type": "http.response.body", "body": raw})
+    return status
+
+
+async def _read_body(receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise HTTPException(400, "client disconnected")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def authenticate(service: Service, headers, scope_name: str, state: dict) -> ApiKey:
+    """The request's API key if it is valid, has the scope and is within its rate; else HTTPException 401/403/429."""
+    auth = headers.get("authorization", "")
+    presented = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
+    key = service.keys.verify(presented)
+    if key is None:
+        raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    state["key_id"] = key.id
+    if not key.allows(scope_name):
+        raise HTTPException(403, f"this key lacks the '{scope_name}' scope")
+    ok, wait = service.limiter.allow(key.id)
+    if not ok:
+        raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": f"{max(wait, 0.001):.3f}"})
+    return key
+
+
+def validation_payload(errors: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """400 for malformed JSON, else 422 whose `field` names the first bad field (no input values echoed)."""
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return 400, {"detail": "malformed JSON body", "errors": errors, "field": None}
+    loc = errors[0]["loc"] if errors else []
+    field = ".".join(str(x) for x in (loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc))
+    return 422, {"detail": errors, "field": field or None}
+
+
+async def commit_write(service: Service, op, key: ApiKey, idem: str | None, body_json: str,
+                       kind: str | None) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """Run a write through group commit with its idempotency key: (status, body, headers) once committed."""
+    if idem is not None and not (0 < len(idem) <= 200):
+        raise HTTPException(422, "Idempotency-Key must be 1-200 characters")
+    try:
+        status, response, replayed = await service.write(
+            _logs.idempotent(op, key.id, idem, _logs.request_hash(body_json.encode())))
+    except Conflict as e:
+        raise HTTPException(409, str(e)) from None
+    except _logs.NotFound as e:
+        raise HTTPException(404, str(e)) from None
+    except StoreError as e:
+        raise HTTPException(503, f"store unavailable: {e}") from None
+    if kind and not replayed:
+        service.counters.log(kind)
+    return status, response, {"Idempotent-Replayed": "true"} if replayed else None
+
+
+def fast_log(service: Service):
+    """The ASGI fast path of POST /api/log (see Guard)."""
+    from pydantic import ValidationError
+    from starlette.datastructures import Headers
+
+    async def handle(scope, receive, send) -> int:
+        headers = Headers(scope=scope)
+        try:
+            key = authenticate(service, headers, "write", scope.setdefault("state", {}))
+            raw = await _read_body(receive)
+            try:
+                body = LogRequest.model_validate_json(raw)
+            except ValidationError as e:
+                return await _reply(send, *validation_payload(
+                    [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_input=False)]))
+            result = await commit_write(service, _logs.log_op(_logs.log_row(body, key.id)), key,
+                                        headers.get("idempotency-key"), body.model_dump_json(), "log")
+            return await _reply(send, *result)
+        except HTTPException as e:
+            return await _reply(send, e.status_code, {"detail": e.detail}, e.headers)
+    return handle
 
 
 # ------------------------------------------------------------------------------------------------ app
@@ -199,49 +288,22 @@ def create_app(service: Service) -> FastAPI:
     if p.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(p.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"])
-    app.add_middleware(Guard, service=service)
+    app.add_middleware(Guard, service=service, fast={("POST", "/api/log"): fast_log(service)})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
-        if any(e["type"] == "json_invalid" for e in errors):
-            return JSONResponse({"detail": "malformed JSON body", "errors": errors, "field": None}, status_code=400)
-        loc = errors[0]["loc"] if errors else []
-        field = ".".join(str(x) for x in (loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc))
-        return JSONResponse({"detail": errors, "field": field or None}, status_code=422)
+        status, payload = validation_payload(exc.errors())
+        return JSONResponse(payload, status_code=status)
 
     def scope(name: str):
         async def check(request: Request) -> ApiKey:
-            auth = request.headers.get("authorization", "")
-            presented = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("x-api-key")
-            key = service.keys.verify(presented)
-            if key is None:
-                raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
-            request.scope.setdefault("state", {})["key_id"] = key.id
-            if not key.allows(name):
-                raise HTTPException(403, f"this key lacks the '{name}' scope")
-            ok, wait = service.limiter.allow(key.id)
-            if not ok:
-                raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": f"{max(wait, 0.001):.3f}"})
-            return key
+            return authenticate(service, request.headers, name, request.scope.setdefault("state", {}))
         return Depends(check)
 
     async def run_write(op, key: ApiKey, request: Request, body_json: str, kind: str | None):
-        idem = request.headers.get("idempotency-key")
-        if idem is not None and not (0 < len(idem) <= 200):
-            raise HTTPException(422, "Idempotency-Key must be 1-200 characters")
-        try:
-            status, response, replayed = await service.write(
-                _logs.idempotent(op, key.id, idem, _logs.request_hash(body_json.encode())))
-        except Conflict as e:
-            raise HTTPException(409, str(e)) from None
-        except _logs.NotFound as e:
-            raise HTTPException(404, str(e)) from None
-        except StoreError as e:
-            raise HTTPException(503, f"store unavailable: {e}") from None
-        if kind and not replayed:
-            service.counters.log(kind)
-        return JSONResponse(response, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None)
+        status, response, headers = await commit_write(service, op, key, request.headers.get("idempotency-key"),
+                                                       body_json, kind)
+        return JSONResponse(response, status_code=status, headers=headers)
 
     # -------------------------------------------------------------------------------- health
     @app.get("/health")
@@ -259,6 +321,8 @@ def create_app(service: Service) -> FastAPI:
     # -------------------------------------------------------------------------------- logging
     @app.post("/api/log")
     async def log_call(body: LogRequest, request: Request, key: ApiKey = scope("write")):
+        """Log one LLM call (seed 003). Served by Guard's fast path with the same checks; this route is its
+        declaration for /docs (and what runs if the fast path is taken out)."""
         row = _logs.log_row(body, key.id)
         return await run_write(_logs.log_op(row), key, request, body.model_dump_json(), "log")
 
