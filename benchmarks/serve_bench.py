@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kill-after", type=float, default=3.0)
     ap.add_argument("--proxy-requests", type=int, default=400)
     ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--synchronous", default="FULL", choices=("FULL", "NORMAL"),
+                    help="serve.sqlite_synchronous (NORMAL: no fsync per commit; survives kill -9, not power loss)")
     args = ap.parse_args(argv)
 
     from logtune.store import Store
@@ -172,10 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="serve-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    results: dict = {"clients": args.clients, "cpus": os.cpu_count()}
+    results: dict = {"clients": args.clients, "cpus": os.cpu_count(), "sqlite_synchronous": args.synchronous}
     upstream_port = free_port()
     params = workdir / "params.yaml"
-    params.write_text(f"serve:\n  rate_limit_per_s: null\n  rules: {ROOT / 'rules' / 'auto_rules.yaml'}\n"
+    params.write_text(f"serve:\n  rate_limit_per_s: null\n  sqlite_synchronous: {args.synchronous}\n"
+                      f"  rules: {ROOT / 'rules' / 'auto_rules.yaml'}\n"
                       f"  proxy:\n    upstream: http://127.0.0.1:{upstream_port}/v1\n", encoding="utf-8")
 
     # 1. load

@@ -60,7 +60,8 @@ class Service:
         self.params = params
         self.store = Store(store_url)
         self.store.migrate()
-        self.writer = GroupCommitWriter(self.store, max_batch=params.group_commit_max)
+        self.writer = GroupCommitWriter(self.store, max_batch=params.group_commit_max,
+                                        sqlite_synchronous=params.sqlite_synchronous)
         self.keys = KeyRing(self.store)
         self.limiter = RateLimiter(params.rate_limit_per_s, params.rate_limit_burst)
         self.counters = Counters()

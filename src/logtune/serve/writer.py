@@ -32,7 +32,10 @@ class GroupCommitWriter:
     committed. If the commit itself fails every op of the group gets the error.
     """
 
-    def __init__(self, store: Store, max_batch: int = 256, max_wait_s: float = 0.0):
+    def __init__(self, store: Store, max_batch: int = 256, max_wait_s: float = 0.0, sqlite_synchronous: str = "FULL"):
+        if sqlite_synchronous.upper() not in ("FULL", "NORMAL"):
+            raise ValueError(f"sqlite_synchronous must be FULL or NORMAL, got {sqlite_synchronous!r}")
+        self.sqlite_synchronous = sqlite_synchronous.upper()
         self.store = store
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s   # extra wait for a fuller group; 0: groups form from what queued meanwhile
@@ -51,6 +54,7 @@ class GroupCommitWriter:
             # Checkpoints (WAL -> main file, with their own fsyncs) run on a separate connection and thread,
             # not inside a group's COMMIT, where they showed as latency spikes.
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._conn.execute(f"PRAGMA synchronous={self.sqlite_synchronous}")
             self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="logtune-checkpoint", daemon=True)
             self._checkpointer.start()
         self._started = True
