@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--kill-after", type=float, default=3.0)
     ap.add_argument("--proxy-requests", type=int, default=400)
-    ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--workdir", type=Path, help="keep the stores here (default: a temp folder, removed)")
     ap.add_argument("--synchronous", default="FULL", choices=("FULL", "NORMAL"),
                     help="serve.sqlite_synchronous (NORMAL: no fsync per commit; survives kill -9, not power loss)")
     args = ap.parse_args(argv)
@@ -249,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         "proxy overhead p50 < 5 ms": proxy["plain"]["overhead_p50_ms"] < TARGET_PROXY_MS,
     }
     print(json.dumps(results, indent=2))
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)   # the stores are ~10 MB each; keep them with --workdir
     return 0
 
 

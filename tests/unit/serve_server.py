@@ -64,14 +64,14 @@ class Running:
 
 
 @contextlib.contextmanager
-def running(tmp_path: Path, params: ServeParams | None = None, url: str | None = None):
+def running(tmp_path: Path, params: ServeParams | None = None, url: str | None = None, fast_paths: bool = True):
     """The service in a uvicorn server thread on 127.0.0.1:<free port>; yields a `Running`."""
     url = url or str(tmp_path / "store.db")
     keys = make_keys(url)
     params = replace(params or ServeParams(), host="127.0.0.1", port=free_port(),
                      rules=str(ROOT / "rules" / "auto_rules.yaml"))
     service = Service(params, url, params_path=ROOT / "params.yaml")
-    config = uvicorn.Config(create_app(service), host="127.0.0.1", port=params.port, access_log=False,
+    config = uvicorn.Config(create_app(service, fast_paths=fast_paths), host="127.0.0.1", port=params.port, access_log=False,
                             log_level="warning", loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -17,9 +17,10 @@ CALL = {"taskType": "game", "llmPrompt": "Chat: !dice", "aceyOutput": {"speech":
         "promptVersion": "v3", "sessionId": "s-1"}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    with running(tmp_path_factory.mktemp("serve")) as s:
+@pytest.fixture(scope="module", params=[True, False], ids=["fast-path", "fastapi-route"])
+def srv(request, tmp_path_factory):
+    """Every endpoint test runs twice: POST /api/log on its ASGI fast path and on its FastAPI route."""
+    with running(tmp_path_factory.mktemp("serve"), fast_paths=request.param) as s:
         yield s
 
 

@@ -266,7 +266,8 @@ def fast_log(service: Service):
 
 # ------------------------------------------------------------------------------------------------ app
 
-def create_app(service: Service) -> FastAPI:
+def create_app(service: Service, fast_paths: bool = True) -> FastAPI:
+    """The application; `fast_paths=False` serves POST /api/log through its FastAPI route (tests compare both)."""
     p = service.params
 
     @asynccontextmanager
@@ -289,7 +290,7 @@ def create_app(service: Service) -> FastAPI:
     if p.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(p.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"])
-    app.add_middleware(Guard, service=service, fast={("POST", "/api/log"): fast_log(service)})
+    app.add_middleware(Guard, service=service, fast={("POST", "/api/log"): fast_log(service)} if fast_paths else {})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
