@@ -143,10 +143,11 @@ class Guard:
         status = [0]
         route = None
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _reply(send, 413, {"detail": f"request body over {self.limit} bytes (serve.max_body_bytes)"},
-                         {"connection": "close"})
-            status[0] = 413
+        if length is not None and not length.isdigit():
+            status[0] = await _reply(send, 400, {"detail": "bad Content-Length"}, {"connection": "close"})
+        elif length is not None and int(length) > self.limit:
+            status[0] = await _reply(send, 413, {"detail": f"request body over {self.limit} bytes (serve.max_body_bytes)"},
+                                     {"connection": "close"})
         else:
             seen = [0]
 
