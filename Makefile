@@ -40,6 +40,7 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/export_bench.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/packing_bench.py
+	$(BIN)/python benchmarks/serve_bench.py
 
 # Loss and learning-rate curves of the last run, rendered offline (vega vendored in plots/): open dvc_plots/index.html
 plots: install

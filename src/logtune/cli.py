@@ -28,6 +28,7 @@ from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
 from logtune.dryrun import replay as _dryrun
 from logtune.gate import report as _report, review as _review
 from logtune.release import monitor as _monitor, promote as _release
+from logtune.serve import cli as _serve  # issue 16
 
 EXIT_USAGE = 2  # argparse's own code for bad input: a bad DB or bad options is the caller's input too
 
@@ -320,6 +321,10 @@ COMMANDS = (
     Command("release", _release.command, _release.ARGS),       # issue 7: promote -> release/champion + manifest
     Command("monitor", _monitor.command, _monitor.ARGS),       # issue 7: production logs vs alert thresholds
     Command("recipe", recipe, RECIPE_ARGS),
+    Command("serve", _serve.serve_command, _serve.SERVE_ARGS),              # issue 16: the collection service
+    Command("serve-key", _serve.key_command, _serve.KEY_ARGS),              # issue 16: scoped API keys
+    Command("serve-stamp", _serve.stamp_command, _serve.STAMP_ARGS),        # issue 16: the export's store stamp
+    Command("retention", _serve.retention_command, _serve.RETENTION_ARGS),  # issue 16: --dry-run, --hold
 )
 
 

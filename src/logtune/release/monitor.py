@@ -123,44 +123,49 @@ def monitor(paths: Iterable[str | Path], p: MonitorParams, rules: Rules,
             baseline: dict[str, Any] | None = None) -> dict[str, Any]:
     """The monitoring report (metrics/monitor.json): numbers, per-task counts, thresholds, alerts."""
     files = log_files(paths)
+    calls = (call for path in files for call in read_calls(path))
+    return {"files": [str(f) for f in files], **monitor_calls(calls, p, rules, baseline)}
+
+
+def monitor_calls(calls: Iterable[tuple[dict[str, Any], str | None]], p: MonitorParams, rules: Rules,
+                  baseline: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report over (conversation, thumbs) pairs from any reader (event-log files, the service's store)."""
     n = errors = rejected = human_rejected = rated = down = 0
     latencies: list[float] = []
     confidences: list[float] = []
     tags: Counter[str] = Counter()
     by_task: dict[str, Counter[str]] = defaultdict(Counter)
-    for path in files:
-        for conv, rating in read_calls(path):
-            n += 1
-            task = conv.get("task_type") or "unknown"
-            failed: list[str] = []
-            if conv["status"] == "error":
-                errors += 1
-                failed.append("error")
-            if conv["latency_ms"] is not None:
-                latencies.append(conv["latency_ms"])
-            if conv["confidence"] is not None:
-                confidences.append(conv["confidence"])
-            keep, rule = rules.decide(conv)   # the same engine and file as curate: the numbers agree
-            if not keep:
-                rejected += 1
-                failed.append(REASON_PREFIX + rule)
-            if conv["approval"] == "rejected":
-                human_rejected += 1
-                failed.append("approval:rejected")
-            if rating is not None:
-                rated += 1
-                if rating == "down":
-                    down += 1
-                    failed.append("thumbs_down")
-            tags.update(failed)
-            by_task[task]["calls"] += 1
-            by_task[task].update(failed)
+    for conv, rating in calls:
+        n += 1
+        task = conv.get("task_type") or "unknown"
+        failed: list[str] = []
+        if conv["status"] == "error":
+            errors += 1
+            failed.append("error")
+        if conv["latency_ms"] is not None:
+            latencies.append(conv["latency_ms"])
+        if conv["confidence"] is not None:
+            confidences.append(conv["confidence"])
+        keep, rule = rules.decide(conv)   # the same engine and file as curate: the numbers agree
+        if not keep:
+            rejected += 1
+            failed.append(REASON_PREFIX + rule)
+        if conv["approval"] == "rejected":
+            human_rejected += 1
+            failed.append("approval:rejected")
+        if rating is not None:
+            rated += 1
+            if rating == "down":
+                down += 1
+                failed.append("thumbs_down")
+        tags.update(failed)
+        by_task[task]["calls"] += 1
+        by_task[task].update(failed)
     mean_conf = sum(confidences) / len(confidences) if confidences else None
     drop = None
     if baseline is not None and mean_conf is not None:
         drop = baseline["mean_confidence"] - mean_conf
     report: dict[str, Any] = {
-        "files": [str(f) for f in files],
         "n_calls": n,
         "error_rate": _rate(errors, n),
         "p95_latency_ms": p95(latencies),
@@ -206,12 +211,18 @@ def command(args) -> int:
     try:
         rules = load_rules(args.rules if args.rules else p.rules)
         baseline = load_baseline(args.baseline or args.release)
-        report = monitor(args.logs, p, rules, baseline)
+        if args.store:    # issue 16: the collection service's store, split by model and prompt version
+            from logtune.serve.stats import store_monitor
+            report = store_monitor(args.store, p, rules, baseline, since=args.since)
+        elif args.logs:
+            report = monitor(args.logs, p, rules, baseline)
+        else:
+            raise MonitorError("give log files/folders, or --store URL (the `logtune serve` store)")
     except (MonitorError, RulesError, SourceError, OSError) as e:
         print(f"logtune monitor: error: {e}", file=sys.stderr)
         return 2
     write_json(args.out, report)
-    print(f"logtune monitor: {report['n_calls']} calls in {len(report['files'])} file(s): error rate "
+    print(f"logtune monitor: {report['n_calls']} calls in {len(report.get('files', [args.store]))} file(s)/store: error rate "
           f"{report['error_rate']}, p95 {report['p95_latency_ms']} ms, confidence {report['mean_confidence']} "
           f"(drop {report['confidence_drop']}), rejections {report['rejection_rate']}, thumbs down "
           f"{report['thumbs_down_rate']}; wrote {args.out}")
@@ -225,7 +236,9 @@ def command(args) -> int:
 
 
 ARGS = (
-    (("logs",), dict(nargs="+", help="event-log JSONL files or folders of them (*.jsonl, *.jsonl.gz)")),
+    (("logs",), dict(nargs="*", help="event-log JSONL files or folders of them (*.jsonl, *.jsonl.gz)")),
+    (("--store",), dict(help="read the `logtune serve` store instead (a SQLite path or postgresql:// URL)")),
+    (("--since",), dict(help="with --store: calls received at or after this ISO time")),
     (("--params",), dict(default="params.yaml", help="its `monitor` section sets the thresholds (absent: seed 003's)")),
     (("--rules",), dict(help="auto-rules YAML (default: params monitor.rules)")),
     (("--baseline",), dict(help="JSON with the baseline mean_confidence (a monitor.json); overrides --release")),

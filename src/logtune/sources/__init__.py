@@ -49,6 +49,7 @@ KINDS: dict[str, str | ModuleType] = {
     "squad_v2": "logtune.sources.squad_v2",
     "dolly": "logtune.sources.dolly",
     "bfcl": "logtune.sources.bfcl",                          # Berkeley Function Calling Leaderboard cases
+    "serve_store": "logtune.sources.serve_store",  # issue 16: the collection service's store (logtune serve)
 }
 
 
