@@ -297,6 +297,28 @@ PREVIEW_ARGS = (
                                          "(default: the repo's params.yaml)")),
 )
 
+# -------------------------------------------------------------------------------------- issue 12
+
+def gate(args: argparse.Namespace) -> int:
+    """Print the gate's recorded decision; with --check exit 0 promote, 1 reject, 2 missing or stale."""
+    from logtune.verdict import EXIT_NO_DECISION, check
+
+    code, lines = check(args.root if args.root is not None else repo_root(), args.gate)
+    stream = sys.stderr if code == EXIT_NO_DECISION else sys.stdout
+    for line in lines:
+        print(f"logtune gate: {line}", file=stream)
+    if not args.check and code != EXIT_NO_DECISION:
+        return 0   # without --check a reject is information, not a failure
+    return code
+
+
+GATE_ARGS = (
+    (("--check",), dict(action="store_true", help="for CI: exit 1 on reject and 2 when the decision is missing or "
+                                                  "stale against dvc.lock (without it, a reject exits 0)")),
+    (("--root",), dict(type=Path, help="the logtune repository (default: the one holding the current folder)")),
+    (("--gate",), dict(type=Path, help="the decision file (default: ROOT/metrics/gate.json)")),
+)
+
 # name -> command. Later issues add report here.
 COMMANDS = (
     Command("export-jsonl", export_jsonl, DB_EXPORT_ARGS),
@@ -311,6 +333,7 @@ COMMANDS = (
     Command("release", _release.command, _release.ARGS),       # issue 7: promote -> release/champion + manifest
     Command("monitor", _monitor.command, _monitor.ARGS),       # issue 7: production logs vs alert thresholds
     Command("recipe", recipe, RECIPE_ARGS),
+    Command("gate", gate, GATE_ARGS),                  # issue 12: the recorded decision, for CI
 )
 
 
