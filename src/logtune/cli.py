@@ -278,7 +278,13 @@ def preview(args: argparse.Namespace) -> int:
         config = sft_config(section, out)       # the trainer's own settings, defaults included
     from transformers import AutoTokenizer
 
+    from logtune.chat_templates import ChatTemplateError, require_markers
+
     tokenizer = AutoTokenizer.from_pretrained(model)
+    try:
+        require_markers(tokenizer, f"preview --model {model}")
+    except ChatTemplateError as e:
+        raise CliError(str(e)) from None
     blocks = preview_blocks(read_rows(data), tokenizer, n=args.n, seed=args.seed, color=sys.stdout.isatty(),
                             max_length=config.max_length, truncation_mode=config.truncation_mode,
                             completion_only_loss=config.completion_only_loss is not False,

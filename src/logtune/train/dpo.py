@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from logtune.chat_templates import require_markers
 from logtune.train.config import dpo_config, limit_cpu_threads
 from logtune.train.loading import MARKER, base_dir_of, load_model, read_marker, save_adapter, untrained_of, write_marker
 from logtune.train.sft import batch_token_shares, format_loss, loss_history, parameter_counts
@@ -71,6 +72,7 @@ def run_preference(objective: str, trainer_cls: type, sft_dir: str | Path, datas
     base = base_dir_of(sft_dir)
     model, tokenizer = load_model(sft_dir, trainable=True, gradient_checkpointing=bool(args.gradient_checkpointing),
                                   init_kwargs=args.model_init_kwargs)
+    require_markers(tokenizer, f"{objective} on {sft_dir}")
     trainer = trainer_cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                           callbacks=[log.callback(objective)] if log is not None else None)
     trained = len(trainer.train_dataset)  # TRL drops examples that truncation to max_length leaves empty

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from logtune.chat_templates import require_markers
 from logtune.train.config import (check_sft_section, limit_cpu_threads, lora_config, quantization_kwargs,
                                   sft_config, untrained_mode)
 from logtune.train.curriculum import curriculum_params, plan
@@ -120,6 +121,7 @@ def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | P
     model, tokenizer = load_model(base_dir, trainable=True, quantization=quant,
                                   gradient_checkpointing=bool(args.gradient_checkpointing),
                                   init_kwargs=args.model_init_kwargs)
+    require_markers(tokenizer, f"sft on {base_dir}")  # assistant-only loss needs the base stage's training template
     if (mode := untrained_mode(section)) is not None:
         return save_untrained(model, tokenizer, out_dir, base_dir, section, mode, runs, quant, threads, echo)
     state = {"model": model, "main": True}
