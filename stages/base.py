@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from logtune.io import read_rows, write_json
-from logtune.train.pretrained import base_params, build
+from logtune.base.pretrained import base_params, build
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

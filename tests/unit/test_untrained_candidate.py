@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from logtune.evaluate.golden import read_golden
+from logtune.golden.contract import read_golden
 from logtune.evaluate.run import EvaluateParams, case_messages, evaluate_model
-from logtune.gate import GateParams, decide
+from logtune.gate.decide import GateParams, decide
 from logtune.params import ParamsError, load_params
 from logtune.train.config import check_sft_section
 from logtune.train.dpo import train_dpo
-from logtune.train.loading import load_model, read_marker, untrained_of
+from logtune.models import load_model, read_marker, untrained_of
 from logtune.train.sft import train_sft
 from tests.fixtures.evaluate.tiny_model import save_tiny_model
 from tests.unit.tiny_training import LORA, SFT, rows, sft_rows

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from logtune.cli import main as cli
-from logtune.evaluate.scores import mean_scores
+from logtune.scores import mean_scores
 from logtune.io import write_rows
 from logtune.records import EVAL_RESULT
 from logtune.verdict import check, file_md5

@@ -22,7 +22,7 @@ or the tokenizer's EOS).
 A training variant renders exactly the text of its original, except where the original itself would
 make training and inference disagree; each such change is named in the variant's header comment
 (Mistral's system message, Gemma 2's missing system role, Llama 3.2's date). Ground floor: imports
-nothing from logtune. Not for building tokenizers (`logtune.train.tokenizer`).
+nothing from logtune. Not for building tokenizers (`logtune.base.tokenizer`).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ markers), and generation_config's eos ids extended with the family's end-of-turn
 tokenizer every later stage reads from models/base trains, masks and stops the same way. A template
 that cannot be patched stops the stage with the fix (`base.chat_template: PATH`).
 
-`base.chat_template` is read here rather than by `logtune.train.tiny.BaseParams` (`base_params`), so
-the tiny model's parameters stay that module's own. Not for the tiny model (`logtune.train.tiny`).
+`base.chat_template` is read here rather than by `logtune.base.tiny.BaseParams` (`base_params`), so
+the tiny model's parameters stay that module's own. Not for the tiny model (`logtune.base.tiny`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from logtune.chat_templates import resolve, stop_token_ids, template_version
 from logtune.params import ParamsError, from_dict, read_params
-from logtune.train.tiny import BaseParams, build_base
+from logtune.base.tiny import BaseParams, build_base
 
 
 def base_params(path: str | Path) -> tuple[BaseParams, str | None]:
@@ -39,7 +39,7 @@ def build(conversations: list[dict[str, Any]], out_dir: str | Path, params: Base
     if params.model == "tiny":
         if chat_template is not None:
             raise ParamsError("base.chat_template: only for a Hub id or local path; the tiny model builds its own "
-                              "template (logtune.train.tokenizer.CHAT_TEMPLATE)")
+                              "template (logtune.base.tokenizer.CHAT_TEMPLATE)")
         return build_base(conversations, out_dir, params, log=log)
     return copy_pretrained(params.model, out_dir, params.padding_side, chat_template)
 
@@ -50,8 +50,8 @@ def copy_pretrained(name: str | Path, out_dir: str | Path, padding_side: str = "
     carries the training chat template. ChatTemplateError (naming the fix) when no template can be made."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from logtune.train.loading import write_marker
-    from logtune.train.tokenizer import CHAT_TEMPLATE
+    from logtune.base.tokenizer import CHAT_TEMPLATE
+    from logtune.models import write_marker
 
     tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True, padding_side=padding_side)
     model = AutoModelForCausalLM.from_pretrained(name, local_files_only=True)

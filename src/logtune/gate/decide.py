@@ -1,7 +1,7 @@
 """The release gate: may the candidate model replace its baseline, or is it worse beyond noise?
 
 Input: evaluate's per-case results (records.EVAL_RESULT rows: `case_id`, `model`, `passed`, `tags`, and
-`scores`, JSON {metric: value in [0, 1] or null}; see `logtune.evaluate.scores`). A model's metric is
+`scores`, JSON {metric: value in [0, 1] or null}; see `logtune.scores`). A model's metric is
 the mean of its non-null per-case values, so every metric can be bootstrapped by resampling cases.
 
 How a delta is judged (`rule`, params `gate.rule`). Let `regression` = how far the candidate is worse
@@ -34,7 +34,7 @@ nothing the evaluation measured is silently ignored.
 Also here: per-case flips (passed under the baseline, fails under the candidate: `broken`; the reverse:
 `fixed`), per-tag deltas for the tags params list (gated like the overall ones), and which baseline to
 use (`champion`, the last release, falls back to `base` with a note when evaluate did not score one).
-Not for computing the metrics (that is `logtune.evaluate`) nor for the rollout plan (`logtune.rollout`).
+Not for computing the metrics (that is `logtune.evaluate`) nor for the rollout plan (`logtune.gate.rollout`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from logtune.evaluate.scores import DIRECTIONS, loads_scores
+from logtune.scores import DIRECTIONS, loads_scores
 
 RULES = ("significant", "point", "non_inferior")
 CORRECTIONS = ("bonferroni", "none")
@@ -356,7 +356,7 @@ def not_gated(paired: Paired, p: GateParams) -> dict[str, str]:
     out = {}
     for metric in sorted(seen - set(p.tolerances)):
         if metric not in DIRECTIONS:
-            out[metric] = "unknown to logtune.evaluate.scores.DIRECTIONS: no direction, reported only"
+            out[metric] = "unknown to logtune.scores.DIRECTIONS: no direction, reported only"
         elif not DIRECTIONS[metric]:
             out[metric] = "no direction (neither higher nor lower is better): reported only"
         else:
