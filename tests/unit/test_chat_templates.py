@@ -136,3 +136,16 @@ def test_a_model_folder_without_markers_is_stopped_before_training():
     tok = tokenizer_for("llama3_1")
     with pytest.raises(ChatTemplateError, match="sft on models/base: .*dvc repro base"):
         require_markers(tok, "sft on models/base")
+
+
+TRL_COPIES = ["qwen2_5", "qwen2_5_training", "qwen3", "llama3", "llama3_training", "llama3_1", "llama3_2", "gemma",
+              "gemma3", "gemma3_training", "phi3", "phi3_training", "phi3_5", "phi3_5_training"]
+
+
+@pytest.mark.parametrize("stem", TRL_COPIES)
+def test_templates_taken_from_trl_are_byte_identical_to_the_installed_trl(stem):
+    from pathlib import Path
+
+    import trl
+
+    assert read_template(stem) == (Path(trl.__file__).parent / "chat_templates" / f"{stem}.jinja").read_text()
