@@ -93,12 +93,12 @@ def check_chat_template(model_dir: str | Path) -> str | None:
 
     base = base_dir_of(model_dir)
     mine, theirs = chat_template_of(model_dir), chat_template_of(base)
-    if mine is not None and not has_markers(mine):
-        raise EvaluateError(f"{model_dir}: its chat template has no {{% generation %}} markers, so it is not the "
-                            f"training template the `base` stage writes (logtune.chat_templates): re-run `dvc repro base`")
     if mine != theirs:
         raise EvaluateError(f"chat template mismatch: {model_dir} has {template_version(mine)}, its base {base} "
                             f"has {template_version(theirs)}; score with the template the model was trained with")
+    if mine is not None and not has_markers(mine):
+        raise EvaluateError(f"{model_dir}: its chat template has no {{% generation %}} markers, so it is not the "
+                            f"training template the `base` stage writes (logtune.chat_templates): re-run `dvc repro base`")
     return template_version(mine)
 
 
