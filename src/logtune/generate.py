@@ -29,6 +29,15 @@ def stop_ids(model: Any, tokenizer: Any) -> list[int]:
     return sorted({tokenizer.eos_token_id, *extra})
 
 
+def final_answer(text: str) -> str:
+    """The reply without a reasoning block: Qwen3's training template has the model open its turn with
+    `<think>...</think>` (empty when the data has no reasoning), and `<think>` is not a special token, so
+    decoding keeps it. The answer is what follows the block; a reply cut off inside it has none."""
+    if "<think>" in text:
+        text = text.split("</think>", 1)[1] if "</think>" in text else ""
+    return text.strip()
+
+
 def left_pad(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """input_ids and attention_mask with every row padded on the left to the longest row."""
     width = max(len(ids) for ids in batch)
@@ -76,7 +85,7 @@ def generate_replies(model: Any, tokenizer: Any, conversations: list[list[dict[s
             ends = [k for k, t in enumerate(tokens) if t in stops]
             if ends:  # everything after the first stop token is padding from the other rows of the batch
                 tokens = tokens[:ends[0]]
-            replies[i] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            replies[i] = final_answer(tokenizer.decode(tokens, skip_special_tokens=True))
         if log:
             done = min((b + 1) * batch_size, len(order))
             log(f"[evaluate{' ' + label if label else ''}] batch {b + 1}/{n_batches}: "
