@@ -28,8 +28,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The gate stage always succeeds (a reject is a result); the check after it prints the verdict and fails
+# `make repro` on a reject (exit 1) or a decision that does not match dvc.lock (exit 2), as CI does.
 repro: install
 	$(BIN)/dvc repro
+	$(BIN)/logtune gate --check
 
 test: install
 	$(BIN)/python -m pytest

@@ -1,4 +1,4 @@
-"""Build the base model: pre-train the tiny Llama on the curated text, or copy a local/Hub checkpoint in.
+"""Build the base model: pre-train the tiny Llama on the curated text, or copy a local/Hub checkpoint in with its training chat template.
 
 dvc: python stages/base.py data/curated/conversations.parquet models/base --params params.yaml --metrics metrics/base.json
 """
@@ -9,8 +9,7 @@ import argparse
 from pathlib import Path
 
 from logtune.io import read_rows, write_json
-from logtune.params import load_params
-from logtune.base.tiny import BaseParams, build_base
+from logtune.base.pretrained import base_params, build
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -24,13 +23,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    params = load_params(args.params, "base", BaseParams)
+    params, chat_template = base_params(args.params)   # base.chat_template: a training template of your own
     conversations = read_rows(args.conversations) if params.model == "tiny" else []
-    metrics = build_base(conversations, args.out, params)
+    metrics = build(conversations, args.out, params, chat_template)
     write_json(args.metrics, metrics)
     print(f"base: {metrics['model']}, {metrics['params']:,} params, vocab {metrics['vocab_size']}"
           + (f", pre-train loss {metrics['loss_first']:.3f} -> {metrics['loss_last']:.3f} in {metrics['seconds']}s"
-             if "loss_last" in metrics else ""))
+             if "loss_last" in metrics else "")
+          + (f", chat template {metrics['chat_template']['family']} ({metrics['chat_template']['source']})"
+             if "chat_template" in metrics else ""))
     return 0
 
 

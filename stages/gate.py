@@ -1,5 +1,8 @@
 """Decide whether the candidate model may replace its baseline (paired bootstrap per metric), and plan its rollout.
 
+Always exits 0 with the decision written (a reject is a result: `dvc exp run` records it); CI fails on a
+reject through `logtune gate --check`.
+
 dvc: python stages/gate.py metrics/eval.json --results data/eval/results.parquet --params params.yaml --metrics metrics/gate.json --rollout metrics/rollout.json --review data/gate/review.html
 """
 
@@ -10,9 +13,10 @@ from pathlib import Path
 
 from logtune.gate.decide import GateParams, decide
 from logtune.io import read_json, read_rows, write_json
-from logtune.params import load_params
+from logtune.params import load_params, read_params
 from logtune.gate.review import write_review
 from logtune.gate.rollout import RolloutParams, plan
+from logtune.verdict import gate_inputs, summary_lines
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -31,27 +35,24 @@ def main(argv=None) -> int:
     p = load_params(args.params, "gate", GateParams)
     rows = read_rows(args.results)
     gate = decide(rows, p, read_json(args.eval_metrics))
+    # what the decision was made from, so `logtune gate --check` can tell a stale gate.json from dvc.lock's
+    gate["inputs"] = gate_inputs([args.eval_metrics, args.results], read_params(args.params).get("gate"))
     write_json(args.metrics, gate)
     if args.rollout:
         rollout = plan(rows, gate, p, load_params(args.params, "rollout", RolloutParams))
         write_json(args.rollout, rollout)
     if args.review:
         write_review(args.review, rows, gate)
-    print(f"[gate] {gate['decision']}: candidate {gate['candidate']} vs baseline {gate['baseline']} "
-          f"on {gate['n_cases']} cases (rule {gate['rule']}); flips: {gate['flips']['n_fixed']} fixed, "
-          f"{gate['flips']['n_broken']} broken")
+    for line in summary_lines(gate):
+        print(f"[gate] {line}")
     for line in gate["notes"]:
         print(f"[gate]   note: {line}")
-    for line in gate["reasons"]:
-        print(f"[gate]   REGRESSION {line}")
-    for line in gate["warnings"]:
-        print(f"[gate]   warning: {line}")
     for metric in gate["skipped"]:
         print(f"[gate]   skipped {metric}: null for one of the models, not comparable")
     if args.rollout:
         print(f"[gate] rollout: may enter {rollout['may_enter'] or 'no stage'}"
               + (f"; stopped at {rollout['stopped_at']}" if rollout["stopped_at"] else ""))
-    return 0 if gate["decision"] == "promote" else 1
+    return 0  # a reject is a result, not a failure: `logtune gate --check` turns it into exit 1
 
 
 if __name__ == "__main__":

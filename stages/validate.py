@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from logtune.chat_templates import require_markers
 from logtune.io import write_json
 from logtune.params import load_params
 from logtune.validate.gates import ValidateParams, failure_lines, metrics, report, summary_lines, validate_built
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     params = load_params(args.params, "validate", ValidateParams)
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
+    if tokenizer is not None:  # the training template the base stage wrote, or a clear error naming the fix
+        require_markers(tokenizer, f"validate --tokenizer {args.tokenizer}")
     outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params, tokenizer=tokenizer)
     write_json(args.metrics, metrics(outcome))  # before failing: the metrics say what failed
     if args.data_docs:  # also before failing: a failed gate is when the page is most wanted

@@ -288,7 +288,13 @@ def preview(args: argparse.Namespace) -> int:
         config = sft_config(section, out)       # the trainer's own settings, defaults included
     from transformers import AutoTokenizer
 
+    from logtune.chat_templates import ChatTemplateError, require_markers
+
     tokenizer = AutoTokenizer.from_pretrained(model)
+    try:
+        require_markers(tokenizer, f"preview --model {model}")
+    except ChatTemplateError as e:
+        raise CliError(str(e)) from None
     blocks = preview_blocks(read_rows(data), tokenizer, n=args.n, seed=args.seed, color=sys.stdout.isatty(),
                             max_length=config.max_length, truncation_mode=config.truncation_mode,
                             completion_only_loss=config.completion_only_loss is not False,
@@ -305,6 +311,28 @@ PREVIEW_ARGS = (
     (("--seed",), dict(type=int, default=0, help="which examples: the sample's seed (default: 0)")),
     (("--params",), dict(type=Path, help="params.yaml whose `sft` section sets max_length and the loss masks "
                                          "(default: the repo's params.yaml)")),
+)
+
+# -------------------------------------------------------------------------------------- issue 12
+
+def gate(args: argparse.Namespace) -> int:
+    """Print the gate's recorded decision; with --check exit 0 promote, 1 reject, 2 missing or stale."""
+    from logtune.verdict import EXIT_NO_DECISION, check
+
+    code, lines = check(args.root if args.root is not None else repo_root(), args.gate)
+    stream = sys.stderr if code == EXIT_NO_DECISION else sys.stdout
+    for line in lines:
+        print(f"logtune gate: {line}", file=stream)
+    if not args.check and code != EXIT_NO_DECISION:
+        return 0   # without --check a reject is information, not a failure
+    return code
+
+
+GATE_ARGS = (
+    (("--check",), dict(action="store_true", help="for CI: exit 1 on reject and 2 when the decision is missing or "
+                                                  "stale against dvc.lock (without it, a reject exits 0)")),
+    (("--root",), dict(type=Path, help="the logtune repository (default: the one holding the current folder)")),
+    (("--gate",), dict(type=Path, help="the decision file (default: ROOT/metrics/gate.json)")),
 )
 
 # name -> command. Later issues add report here.
@@ -325,6 +353,7 @@ COMMANDS = (
     Command("serve-key", _serve.key_command, _serve.KEY_ARGS),              # issue 16: scoped API keys
     Command("serve-stamp", _serve.stamp_command, _serve.STAMP_ARGS),        # issue 16: the export's store stamp
     Command("retention", _serve.retention_command, _serve.RETENTION_ARGS),  # issue 16: --dry-run, --hold
+    Command("gate", gate, GATE_ARGS),                  # issue 12: the recorded decision, for CI
 )
 
 

@@ -21,6 +21,23 @@ def prompt_token_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
+def stop_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Where a reply ends: the tokenizer's EOS and every eos id in the model's generation config (the `base`
+    stage adds a family's end-of-turn token there: Gemma's <end_of_turn>, Phi-3's <|end|>, ...)."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    extra = configured if isinstance(configured, list) else [configured] if configured is not None else []
+    return sorted({tokenizer.eos_token_id, *extra})
+
+
+def final_answer(text: str) -> str:
+    """The reply without a reasoning block: Qwen3's training template has the model open its turn with
+    `<think>...</think>` (empty when the data has no reasoning), and `<think>` is not a special token, so
+    decoding keeps it. The answer is what follows the block; a reply cut off inside it has none."""
+    if "<think>" in text:
+        text = text.split("</think>", 1)[1] if "</think>" in text else ""
+    return text.strip()
+
+
 def left_pad(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """input_ids and attention_mask with every row padded on the left to the longest row."""
     width = max(len(ids) for ids in batch)
@@ -45,6 +62,7 @@ def generate_replies(model: Any, tokenizer: Any, conversations: list[list[dict[s
     eos_id = tokenizer.eos_token_id
     if eos_id is None:
         raise ValueError("tokenizer has no eos_token: generation could not stop at the end of a reply")
+    stops = stop_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_id
     prompts = [prompt_token_ids(tokenizer, c) for c in conversations]
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
@@ -60,13 +78,14 @@ def generate_replies(model: Any, tokenizer: Any, conversations: list[list[dict[s
             out = model.generate(
                 input_ids=input_ids.to(device), attention_mask=mask.to(device),
                 max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                eos_token_id=eos_id, pad_token_id=pad_id,
+                eos_token_id=stops, pad_token_id=pad_id,
             )
         new_tokens = out[:, input_ids.shape[1]:].tolist()
         for i, tokens in zip(idx, new_tokens):
-            if eos_id in tokens:  # everything after EOS is padding from the other rows of the batch
-                tokens = tokens[:tokens.index(eos_id)]
-            replies[i] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            ends = [k for k, t in enumerate(tokens) if t in stops]
+            if ends:  # everything after the first stop token is padding from the other rows of the batch
+                tokens = tokens[:ends[0]]
+            replies[i] = final_answer(tokenizer.decode(tokens, skip_special_tokens=True))
         if log:
             done = min((b + 1) * batch_size, len(order))
             log(f"[evaluate{' ' + label if label else ''}] batch {b + 1}/{n_batches}: "

@@ -6,6 +6,8 @@ Every model directory holds the tokenizer (with its chat template) and `logtune_
 DIRECTORY, so directories moved together (a tmp_path, a DVC checkout elsewhere) still load.
 An adapter trained on a quantized base (QLoRA) also records `"quantization": {BitsAndBytesConfig
 kwargs}`, so whatever loads it (preference training, evaluate) loads its base the way it was trained.
+An adapter saved without training (`sft.untrained`) records `"untrained": "zero" | "random"`, so
+preference training passes it through instead of repairing it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class ModelDirError(ValueError):
 
 
 def write_marker(model_dir: str | Path, kind: str, base_dir: str | Path | None = None,
-                 quantization: dict[str, Any] | None = None) -> dict[str, Any]:
+                 quantization: dict[str, Any] | None = None, untrained: str | None = None) -> dict[str, Any]:
     """Write `logtune_model.json`; for an adapter, `base_dir` is stored relative to `model_dir`, and
     `quantization` (BitsAndBytesConfig kwargs) when its base was loaded quantized."""
     info: dict[str, Any] = {"kind": kind}
@@ -35,6 +37,8 @@ def write_marker(model_dir: str | Path, kind: str, base_dir: str | Path | None =
         info["base"] = Path(os.path.relpath(Path(base_dir).resolve(), Path(model_dir).resolve())).as_posix()
         if quantization:
             info["quantization"] = dict(sorted(quantization.items()))
+        if untrained:
+            info["untrained"] = untrained
     write_json(Path(model_dir) / MARKER, info)
     return info
 
@@ -53,6 +57,11 @@ def base_dir_of(model_dir: str | Path) -> Path:
     """The full base model's directory: `model_dir` itself, or the adapter's base resolved against it."""
     info = read_marker(model_dir)
     return Path(model_dir) if info["kind"] == "full" else (Path(model_dir) / info["base"]).resolve()
+
+
+def untrained_of(model_dir: str | Path) -> str | None:
+    """`zero` / `random` for an adapter saved without training (sft.untrained), else None."""
+    return read_marker(model_dir).get("untrained")
 
 
 def quantization_of(model_dir: str | Path) -> dict[str, Any] | None:
@@ -109,7 +118,7 @@ def load_model(model_dir: str | Path, *, trainable: bool = False, quantization: 
 
 
 def save_adapter(model, tokenizer, out_dir: str | Path, base_dir: str | Path,
-                 quantization: dict[str, Any] | None = None) -> None:
+                 quantization: dict[str, Any] | None = None, untrained: str | None = None) -> None:
     """Save only the trained ("default") adapter, the tokenizer and the marker into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +128,7 @@ def save_adapter(model, tokenizer, out_dir: str | Path, base_dir: str | Path,
     model.save_pretrained(out_dir, selected_adapters=["default"])
     tokenizer.save_pretrained(out_dir)
     _make_adapter_files_deterministic(out_dir)
-    write_marker(out_dir, "adapter", base_dir, quantization)
+    write_marker(out_dir, "adapter", base_dir, quantization, untrained)
 
 
 def _make_adapter_files_deterministic(out_dir: Path) -> None:

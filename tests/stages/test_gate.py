@@ -1,5 +1,5 @@
-"""The gate stage: promote exits 0; a regression exits non-zero after writing gate.json, the rollout plan and
-the review page."""
+"""The gate stage: promote and reject both exit 0 (a reject is a result) after writing gate.json, the rollout
+plan and the review page; `logtune gate --check` (tests/unit/test_verdict.py) turns a reject into exit 1."""
 
 import json
 from pathlib import Path
@@ -45,10 +45,14 @@ def test_gate_promotes_within_noise_and_plans_the_rollout(stage, tmp_path, capsy
     assert (tmp_path / "review.html").read_text().count("data-flip=") == 6
 
 
-def test_gate_rejects_a_regression_with_reasons_nonzero_exit_and_no_rollout(stage, tmp_path, capsys):
+def test_gate_rejects_a_regression_with_reasons_exit_0_and_no_rollout(stage, tmp_path, capsys):
     rows = json.loads(FIXTURE.read_text())
     rc, gate, rollout = run(stage, tmp_path, rows, rule="point")
-    assert rc != 0 and gate["decision"] == "reject"
+    assert rc == 0 and gate["decision"] == "reject"   # written and recorded: `dvc exp run` keeps the experiment
+    assert set(gate["inputs"]["files"]) == {str(tmp_path / "eval.json"), str(tmp_path / "results.parquet")}
+    # refusal_precision is scored but has no rule here: listed, not ignored, in gate.json and on the page
+    assert "refusal_precision" in gate["not_gated"]
+    assert "id='not-gated'" in (tmp_path / "review.html").read_text()
     assert [r.split(":")[0] for r in gate["reasons"]] == ["refusal_accuracy"] + ["tag refusal"] * 3
     assert rollout["may_enter"] == [] and {s["status"] for s in rollout["stages"]} == {"blocked"}
     assert "REGRESSION refusal_accuracy: baseline 1.0000, candidate 0.8333" in capsys.readouterr().out

@@ -40,3 +40,11 @@ def test_generation_is_deterministic_for_a_random_model(tmp_path):
     first = generate_replies(model, tok, prompts, max_new_tokens=8, batch_size=2, log=None)
     torch.manual_seed(123)  # a different global RNG state must not change greedy replies
     assert generate_replies(model, tok, prompts, max_new_tokens=8, batch_size=2, log=None) == first
+
+
+def test_a_reasoning_block_is_not_part_of_the_scored_answer():
+    from logtune.generate import final_answer
+
+    assert final_answer("<think>\n\n</think>\n\nPRJ-1042 is in progress.") == "PRJ-1042 is in progress."
+    assert final_answer("<think>\nlooking it up") == ""      # cut off while thinking: no answer yet
+    assert final_answer("  PRJ-1042 is in progress. ") == "PRJ-1042 is in progress."

@@ -250,9 +250,42 @@ def test_a_borderline_regression_rejects_alone_but_is_noise_among_nine_judgement
         tags=["a", "b"], bootstrap=BootstrapParams(n_resamples=1000, confidence=0.95, seed=0)))
     assert corrected["comparisons"] == 9 and corrected["comparison_confidence"] == pytest.approx(1 - 0.05 / 9, abs=1e-6)
     assert corrected["metrics"]["accuracy"]["status"] == "noise" and corrected["decision"] == "promote"
-    assert "(99.4% CI" in corrected["warnings"][0]
+    assert any("(99.4% CI" in w for w in corrected["warnings"])
 
 
 def test_unknown_correction_is_an_error():
     with pytest.raises(GateError, match="gate.bootstrap.correction"):
         decide(rows_from(acc(1), acc(1)), params(bootstrap=BootstrapParams(correction="holm")))
+
+
+def test_the_correction_counts_only_judgements_made_null_metrics_and_untagged_metrics_excluded():
+    # tool_call_accuracy is null for every case (no tool case): skipped, so not a comparison;
+    # only accuracy is judged per tag (tag_metrics)
+    base = [{"accuracy": 1.0, "refusal_accuracy": 1.0, "tool_call_accuracy": None}] * 30
+    tags = {i: ["a"] for i in range(10)}
+    g = decide(rows_from(base, base, tags), params(
+        tolerances={"accuracy": 0.0, "refusal_accuracy": 0.0, "tool_call_accuracy": 0.0}, tags=["a", "none"],
+        tag_metrics=["accuracy"], bootstrap=BootstrapParams(n_resamples=1000, confidence=0.95, seed=0)))
+    assert g["judgements"] == ["accuracy", "refusal_accuracy", "tag a: accuracy"]
+    assert g["comparisons"] == 3 and g["comparison_confidence"] == pytest.approx(1 - 0.05 / 3, abs=1e-6)
+    assert "tool_call_accuracy" in g["skipped"] and set(g["tags"]["a"]["metrics"]) == {"accuracy"}
+
+
+def test_every_scored_metric_without_a_rule_is_listed_as_not_gated_with_its_reason():
+    scores = {"accuracy": 1.0, "refusal_accuracy": 1.0, "hallucinated_id_rate": 0.0, "persona_score": 1.0,
+              "reply_words": 12.0, "made_up": 1.0}
+    g = decide(rows_from([scores] * 5, [scores] * 5), params())
+    assert set(g["not_gated"]) == {"persona_score", "reply_words", "made_up"}
+    assert "no tolerance" in g["not_gated"]["persona_score"] and "no direction" in g["not_gated"]["reply_words"]
+    assert g["tolerances"] == TOL
+
+
+def test_tag_metrics_must_be_gated():
+    with pytest.raises(GateError, match="gate.tag_metrics: 'safety'"):
+        decide(rows_from(acc(1), acc(1)), params(tag_metrics=["safety"]))
+
+
+def test_too_few_resamples_for_the_corrected_level_is_a_warning_naming_the_fix():
+    g = decide(rows_from(acc(1, 0), acc(1, 0)), params(
+        tags=["x"], bootstrap=BootstrapParams(n_resamples=200, confidence=0.95, seed=0)))
+    assert any("raise gate.bootstrap.n_resamples to at least" in w for w in g["warnings"])

@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "logtune"
 
-GROUND_PACKAGES = {"golden"}          # the golden set's contract, reader and overlap checks
+GROUND_PACKAGES = {"golden",         # the golden set's contract, reader and overlap checks
+                   "chat_templates"}  # the training chat templates every model-reading stage shares
 STAGE_PACKAGES = {"sample", "sources", "curate", "build", "rewrite", "mix", "validate", "base", "train",
                   "evaluate", "dryrun", "gate"}
 COMMANDS = {"release", "cli", "serve"}  # above the stages: may import any of them (serve: issue 16)

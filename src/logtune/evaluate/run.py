@@ -14,12 +14,12 @@ metrics, because DVC does not track the environment variables that can change it
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from logtune.chat_templates import has_markers, template_version
 from logtune.generate import generate_replies
 from logtune.golden.contract import GoldenCase
 from logtune.evaluate.metrics import ScoringRules, score_case
@@ -86,10 +86,6 @@ def chat_template_of(model_dir: str | Path) -> str | None:
     return None
 
 
-def template_version(template: str | None) -> str | None:
-    return hashlib.sha256(template.encode("utf-8")).hexdigest()[:12] if template is not None else None
-
-
 def check_chat_template(model_dir: str | Path) -> str | None:
     """The model's chat template version; EvaluateError when it differs from its base's (an adapter
     saved with another tokenizer would be scored with a layout it was never trained on)."""
@@ -100,6 +96,9 @@ def check_chat_template(model_dir: str | Path) -> str | None:
     if mine != theirs:
         raise EvaluateError(f"chat template mismatch: {model_dir} has {template_version(mine)}, its base {base} "
                             f"has {template_version(theirs)}; score with the template the model was trained with")
+    if mine is not None and not has_markers(mine):
+        raise EvaluateError(f"{model_dir}: its chat template has no {{% generation %}} markers, so it is not the "
+                            f"training template the `base` stage writes (logtune.chat_templates): re-run `dvc repro base`")
     return template_version(mine)
 
 

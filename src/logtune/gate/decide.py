@@ -23,7 +23,13 @@ any candidate that is not clearly better, and with ~150 cases a useful tolerance
 `point` is seed 000's literal rule ("must not regress"), for teams that want it.
 Every gated interval is Bonferroni-corrected (`bootstrap.correction`) for the number of gated
 judgements the gate makes, so that many metrics and tags do not add up to a noisy gate
-(`comparison_level`).
+(`comparison_level`). The count is honest: one judgement per gated metric that both models have a
+value for, overall and in each gated tag (`judgements`); a metric null for either model (tool-call
+accuracy on a golden set with no tool cases) is skipped and not counted.
+
+Every directed metric evaluate writes should have a rule (`gate.tolerances`); one without is listed in
+the decision's `not_gated` with the reason, as is every metric with no direction (reply_words), so
+nothing the evaluation measured is silently ignored.
 
 Also here: per-case flips (passed under the baseline, fails under the candidate: `broken`; the reverse:
 `fixed`), per-tag deltas for the tags params list (gated like the overall ones), and which baseline to
@@ -48,9 +54,9 @@ CORRECTIONS = ("bonferroni", "none")
 def comparison_level(confidence: float, comparisons: int, correction: str) -> float:
     """The confidence of each gated interval so that ALL of them hold together at `confidence`.
 
-    The gate makes one judgement per gated metric, overall and per gated tag (3 metrics x (1 + 2 tags)
-    = 9 by default). At 95% each, a candidate exactly as good as its baseline would still be rejected
-    by chance alone in up to ~20% of releases (one-sided, 9 x 2.5%). Bonferroni widens each interval to
+    The gate makes one judgement per gated metric, overall and per gated tag (`judgements`: ~20 on the
+    default golden set). At 95% each, a candidate exactly as good as its baseline would still be rejected
+    by chance alone in up to ~50% of releases (one-sided, 20 x 2.5%). Bonferroni widens each interval to
     1 - (1 - confidence) / comparisons, keeping that family-wise false-rejection rate at 2.5%; it is
     conservative (the comparisons are correlated), which costs power on small tags. `none` judges each
     interval at `confidence` alone.
@@ -58,6 +64,9 @@ def comparison_level(confidence: float, comparisons: int, correction: str) -> fl
     if correction == "none" or comparisons <= 1:
         return confidence
     return 1.0 - (1.0 - confidence) / comparisons
+
+# A percentile interval end estimated from fewer resamples than this in its tail moves a lot between seeds.
+MIN_TAIL_RESAMPLES = 5
 
 # Float noise (0.1 + 0.2) must not turn an exact tie into a regression at tolerance 0.
 _EPS = 1e-9
@@ -82,6 +91,7 @@ class GateParams:
     rule: str = "significant"
     bootstrap: BootstrapParams = field(default_factory=BootstrapParams)
     tags: list[str] = field(default_factory=list)
+    tag_metrics: list[str] | None = None  # gated metrics judged per tag too (None: every gated metric)
 
 
 class GateError(ValueError):
@@ -105,6 +115,10 @@ def check_params(p: GateParams) -> None:
         raise GateError(f"gate.bootstrap.confidence: in [0.5, 1), got {b.confidence!r}")
     if b.correction not in CORRECTIONS:
         raise GateError(f"gate.bootstrap.correction: one of {', '.join(CORRECTIONS)}, got {b.correction!r}")
+    for metric in p.tag_metrics or []:
+        if metric not in p.tolerances:
+            raise GateError(f"gate.tag_metrics: '{metric}' has no tolerance in gate.tolerances (a tag judgement "
+                            f"needs the metric's rule)")
 
 
 def check_tolerances(tolerances: dict[str, float]) -> None:
@@ -313,6 +327,43 @@ def check_against_eval(eval_metrics: dict[str, Any], paired: Paired, names: dict
                                 f"{sum(col) / len(col):.6f}: one of them is stale (re-run evaluate)")
 
 
+def tag_metric_names(p: GateParams) -> list[str]:
+    """The gated metrics judged within each tag: `tag_metrics`, or every gated metric."""
+    return sorted(p.tag_metrics if p.tag_metrics is not None else p.tolerances)
+
+
+def _judgeable(paired: Paired, metric: str, select: np.ndarray | None) -> bool:
+    """Both models have at least one value of `metric` on the (selected) cases: a delta can be judged."""
+    def has(values):
+        return any(s.get(metric) is not None and (select is None or select[i]) for i, s in enumerate(values))
+    return has(paired.baseline) and has(paired.candidate)
+
+
+def judgements(paired: Paired, p: GateParams) -> list[str]:
+    """Every gated judgement the gate will make (`metric` overall, `tag T: metric` per tag): the count the
+    Bonferroni correction divides by. A metric null for either model is skipped, so it is not counted."""
+    out = [m for m in sorted(p.tolerances) if _judgeable(paired, m, None)]
+    for tag in p.tags:
+        select = np.array([tag in t for t in paired.tags])
+        if select.any():
+            out += [f"tag {tag}: {m}" for m in tag_metric_names(p) if _judgeable(paired, m, select)]
+    return out
+
+
+def not_gated(paired: Paired, p: GateParams) -> dict[str, str]:
+    """{metric: why it is not gated} for every metric some case has a score for but no rule judges."""
+    seen = {m for s in paired.baseline + paired.candidate for m in s}
+    out = {}
+    for metric in sorted(seen - set(p.tolerances)):
+        if metric not in DIRECTIONS:
+            out[metric] = "unknown to logtune.scores.DIRECTIONS: no direction, reported only"
+        elif not DIRECTIONS[metric]:
+            out[metric] = "no direction (neither higher nor lower is better): reported only"
+        else:
+            out[metric] = "no tolerance in gate.tolerances: reported, never a reason to reject"
+    return out
+
+
 def decide(rows: list[dict[str, Any]], p: GateParams, eval_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     """The gate decision with everything behind it (the content of metrics/gate.json)."""
     check_params(p)
@@ -334,9 +385,15 @@ def decide(rows: list[dict[str, Any]], p: GateParams, eval_metrics: dict[str, An
         raise GateError(f"no case was scored for both {p.candidate} and {baseline}")
     metrics = gated_metrics_present(paired, p)
     counts = resample_counts(len(paired.case_ids), p.bootstrap.n_resamples, p.bootstrap.seed)
-    judged_tags = [t for t in p.tags if any(t in tags for tags in paired.tags)]
-    comparisons = len(p.tolerances) * (1 + len(judged_tags))
+    judged = judgements(paired, p)
+    comparisons = len(judged)
     gated_level = comparison_level(p.bootstrap.confidence, comparisons, p.bootstrap.correction)
+    tail = (1 - gated_level) / 2 * p.bootstrap.n_resamples
+    if tail < MIN_TAIL_RESAMPLES:
+        warnings.append(f"each corrected {gated_level:.2%} interval end rests on {tail:.1f} of "
+                        f"{p.bootstrap.n_resamples} resamples ({comparisons} judgements): raise "
+                        f"gate.bootstrap.n_resamples to at least {math.ceil(MIN_TAIL_RESAMPLES * 2 / (1 - gated_level))} "
+                        f"for stable interval ends")
     overall = metric_deltas(paired, counts, p, metrics, None, "", reasons, warnings, skipped, gated_level)
     tags = {}
     for tag in p.tags:
@@ -345,7 +402,7 @@ def decide(rows: list[dict[str, Any]], p: GateParams, eval_metrics: dict[str, An
             warnings.append(f"tag {tag}: no golden case has this tag (gate.tags): not judged")
             tags[tag] = {"n_cases": 0, "metrics": {}}
             continue
-        block = metric_deltas(paired, counts, p, sorted(p.tolerances), select, f"tag {tag}: ", reasons, warnings,
+        block = metric_deltas(paired, counts, p, tag_metric_names(p), select, f"tag {tag}: ", reasons, warnings,
                                skipped, gated_level)
         tags[tag] = {"n_cases": int(select.sum()), "metrics": block}
     return {
@@ -355,8 +412,11 @@ def decide(rows: list[dict[str, Any]], p: GateParams, eval_metrics: dict[str, An
         "baseline_requested": p.baseline,
         "rule": p.rule,
         "bootstrap": asdict(p.bootstrap),
-        "comparisons": comparisons,                      # gated judgements made (metrics x (overall + tags))
+        "comparisons": comparisons,                      # gated judgements made (`judgements`: what Bonferroni counts)
         "comparison_confidence": round(gated_level, 6),  # each gated interval's level after the correction
+        "judgements": judged,
+        "tolerances": {m: float(t) for m, t in sorted(p.tolerances.items())},
+        "not_gated": not_gated(paired, p),
         "n_cases": len(paired.case_ids),
         "metrics": overall,
         "tags": tags,

@@ -84,7 +84,10 @@ def _metrics_table(gate: dict[str, Any]) -> str:
         body.append(f"<tr class='{_e(m.get('status'))}'><td>{_e(metric)}</td><td>{base}</td><td>{cand}</td>"
                     f"<td>{_num(m.get('delta'))}</td><td>{interval}</td><td>{_e(m.get('tolerance'))}</td>"
                     f"<td>{_e(m.get('status'))}</td></tr>")
-    return f"<table id='metrics'>{head}{''.join(body)}</table>"
+    not_gated = "".join(f"<li><b>{_e(m)}</b>: {_e(why)}</li>" for m, why in sorted((gate.get("not_gated") or {}).items()))
+    return (f"<table id='metrics'>{head}{''.join(body)}</table>"
+            + (f"<p>Not gated (reported, never a reason to reject):</p><ul id='not-gated'>{not_gated}</ul>"
+               if not_gated else ""))
 
 
 def _changed_scores(base: dict[str, Any], cand: dict[str, Any]) -> str:

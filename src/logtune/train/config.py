@@ -6,7 +6,7 @@ any option from their docs can be written straight in; a key they do not have is
 `section.key`. A few subsections are logtune's own, not TRL fields, and are taken out before the check:
 
     sft:        lora (LoraConfig), bnb (BitsAndBytesConfig), quantization (null | 4bit | 8bit),
-                curriculum, launch, resume, export_merged, model_card
+                curriculum, untrained (null | zero | random), launch, resume, export_merged, model_card
     preference: objective (dpo | kto), dpo (DPOConfig), kto (KTOConfig), launch, resume, export_merged,
                 model_card
 
@@ -38,7 +38,10 @@ CPU_SAFE = {
 STAGE_OWNED = {"output_dir"}
 # logtune's own subsections of a training section (not TRL fields): checked here or by their modules.
 RUN_KEYS = {"launch", "resume", "export_merged", "model_card"}
-SFT_OWN = {"lora", "bnb", "quantization", "curriculum"} | RUN_KEYS
+SFT_OWN = {"lora", "bnb", "quantization", "curriculum", "untrained"} | RUN_KEYS
+# sft.untrained: save the adapter WITHOUT training (a deliberately worse candidate for the gate to reject).
+# zero: PEFT's init (B = 0), the base model's behaviour exactly; random: A and B both random, a damaged model.
+UNTRAINED = (None, "zero", "random")
 PREFERENCE_OWN = {"objective", "dpo", "kto"} | RUN_KEYS
 OBJECTIVES = ("dpo", "kto")
 QUANTIZATIONS = (None, "4bit", "8bit")
@@ -211,6 +214,14 @@ def output_options(where: str, section: dict[str, Any] | None) -> dict[str, bool
     return options
 
 
+def untrained_mode(section: dict[str, Any] | None) -> str | None:
+    """`sft.untrained`: None (train), `zero` or `random` (save the adapter untrained; see UNTRAINED)."""
+    mode = (section or {}).get("untrained")
+    if mode not in UNTRAINED:
+        raise ParamsError(f"params section 'sft.untrained': expected null, zero or random, got {mode!r}")
+    return mode
+
+
 def check_sft_section(section: dict[str, Any] | None) -> None:
     """Build every object the `sft` section describes, so any mistake fails before a model is loaded."""
     import tempfile
@@ -223,3 +234,4 @@ def check_sft_section(section: dict[str, Any] | None) -> None:
     quantization_kwargs(section)
     curriculum_params((section or {}).get("curriculum"))
     output_options("sft", section)
+    untrained_mode(section)

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from logtune.chat_templates import require_markers
 from logtune.runtime import limit_cpu_threads
 from logtune.train.config import dpo_config
-from logtune.models import MARKER, base_dir_of, load_model, read_marker, save_adapter, write_marker
+from logtune.models import MARKER, base_dir_of, load_model, read_marker, save_adapter, untrained_of, write_marker
 from logtune.train.sft import batch_token_shares, format_loss, loss_history, parameter_counts
 
 
@@ -41,12 +42,24 @@ def copy_adapter(sft_dir: str | Path, out_dir: str | Path) -> None:
     for f in sorted(sft_dir.iterdir()):
         if f.is_file() and f.name != MARKER and f.name != "README.md":  # the card describes the SFT run
             shutil.copy2(f, out_dir / f.name)
-    write_marker(out_dir, "adapter", base, read_marker(sft_dir).get("quantization"))
+    info = read_marker(sft_dir)
+    write_marker(out_dir, "adapter", base, info.get("quantization"), info.get("untrained"))
 
 
 def check_sft_adapter(sft_dir: str | Path, objective: str) -> None:
     if read_marker(sft_dir)["kind"] != "adapter":
         raise ValueError(f"{sft_dir}: {objective.upper()} continues an SFT adapter; this directory holds a full model")
+
+
+def pass_untrained_through(sft_dir: str | Path, out_dir: str | Path, objective: str) -> dict[str, Any] | None:
+    """An SFT adapter saved untrained (sft.untrained) is copied through unchanged, so the candidate stays the
+    deliberately worse model it was asked to be; metrics say so. None for a trained adapter."""
+    mode = untrained_of(sft_dir)
+    if mode is None:
+        return None
+    copy_adapter(sft_dir, out_dir)
+    return {**not_trained(objective, "training"), "untrained": mode,
+            "note": f"the SFT adapter is untrained (sft.untrained: {mode}): copied unchanged, not trained further"}
 
 
 def run_preference(objective: str, trainer_cls: type, sft_dir: str | Path, dataset, args, out_dir: str | Path,
@@ -60,6 +73,7 @@ def run_preference(objective: str, trainer_cls: type, sft_dir: str | Path, datas
     base = base_dir_of(sft_dir)
     model, tokenizer = load_model(sft_dir, trainable=True, gradient_checkpointing=bool(args.gradient_checkpointing),
                                   init_kwargs=args.model_init_kwargs)
+    require_markers(tokenizer, f"{objective} on {sft_dir}")
     trainer = trainer_cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                           callbacks=[log.callback(objective)] if log is not None else None)
     trained = len(trainer.train_dataset)  # TRL drops examples that truncation to max_length leaves empty
@@ -114,6 +128,8 @@ def train_dpo(sft_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str | P
     overrides = checkpoints.trainer_overrides("dpo") if checkpoints is not None else {}
     args = dpo_config(section, out_dir, overrides)  # checked even when unused, so a typo fails on every run
     check_sft_adapter(sft_dir, "dpo")
+    if (passed := pass_untrained_through(sft_dir, out_dir, "dpo")) is not None:
+        return passed
     if not pairs:
         copy_adapter(sft_dir, out_dir)
         return not_trained("dpo", "preference pairs")

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from logtune.train.config import kto_config
-from logtune.train.dpo import chat, check_sft_adapter, copy_adapter, last_logged, not_trained, run_preference
+from logtune.train.dpo import (chat, check_sft_adapter, copy_adapter, last_logged, not_trained, pass_untrained_through,
+                               run_preference)
 
 
 def kto_dataset(rows: list[dict[str, Any]], seed: int = 0):
@@ -42,6 +43,8 @@ def train_kto(sft_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | Pa
     overrides = checkpoints.trainer_overrides("kto") if checkpoints is not None else {}
     args = kto_config(section, out_dir, overrides)
     check_sft_adapter(sft_dir, "kto")
+    if (passed := pass_untrained_through(sft_dir, out_dir, "kto")) is not None:
+        return passed
     if not rows:
         copy_adapter(sft_dir, out_dir)
         return not_trained("kto", "thumbs-labelled examples")

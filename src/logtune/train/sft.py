@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from logtune.chat_templates import require_markers
 from logtune.models import load_model, save_adapter
 from logtune.runtime import limit_cpu_threads
-from logtune.train.config import check_sft_section, lora_config, quantization_kwargs, sft_config
+from logtune.train.config import check_sft_section, lora_config, quantization_kwargs, sft_config, untrained_mode
 from logtune.train.curriculum import curriculum_params, plan
 
 def sft_dataset(rows: list[dict[str, Any]]):
@@ -120,6 +121,9 @@ def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | P
     model, tokenizer = load_model(base_dir, trainable=True, quantization=quant,
                                   gradient_checkpointing=bool(args.gradient_checkpointing),
                                   init_kwargs=args.model_init_kwargs)
+    require_markers(tokenizer, f"sft on {base_dir}")  # assistant-only loss needs the base stage's training template
+    if (mode := untrained_mode(section)) is not None:
+        return save_untrained(model, tokenizer, out_dir, base_dir, section, mode, runs, quant, threads, echo)
     state = {"model": model, "main": True}
     phases: dict[str, Any] = {}
     start = time.monotonic()
@@ -140,6 +144,31 @@ def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | P
     if state["main"]:
         save_adapter(state["model"], tokenizer, out_dir, base_dir, quant)
     return summary(runs, curriculum, phases, args, quant, round(seconds, 2), threads, state["model"])
+
+
+def save_untrained(model, tokenizer, out_dir, base_dir, section, mode, runs, quant, threads, echo) -> dict[str, Any]:
+    """`sft.untrained`: wrap the base in the configured LoRA adapter and save it without a training step.
+
+    `zero` is PEFT's own init (B = 0: the base model's outputs exactly); `random` keeps both A and B at
+    their random init (PEFT `init_lora_weights=False`), a perturbation as large as the weights it adds
+    to: a deliberately worse candidate for checking that the gate rejects one. Every example is counted
+    as not trained, with the reason.
+    """
+    import dataclasses
+
+    from peft import get_peft_model
+
+    config = lora_config(section)
+    if mode == "random":
+        config = dataclasses.replace(config, init_lora_weights=False)
+    peft_model = get_peft_model(model, config)
+    save_adapter(peft_model, tokenizer, out_dir, base_dir, quant, untrained=mode)
+    echo(f"sft: untrained adapter ({mode} init, sft.untrained): {runs.examples} examples read, none trained")
+    return {"examples": runs.examples, "examples_trained": 0, "examples_rejected": runs.rejected,
+            "examples_not_trained": {f"sft.untrained: {mode}": runs.examples},
+            "untrained": mode, "phases_run": [], "steps": 0, "loss_first": None, "loss_last": None,
+            "train_loss": None, "quantization": quant, "seconds": 0.0, "threads": threads,
+            **parameter_counts(peft_model)}
 
 
 def _train_phase(state, name, phase_rows, tokenizer, section, out_dir, log, checkpoints) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
+from logtune.chat_templates import last_trained_token, stop_token_ids
+
 
 def load_tokenizer(path: str | Path) -> Any:
     """The tokenizer (with its chat template) saved in `path`, e.g. models/base; never downloads.
@@ -76,7 +78,7 @@ def _sequence_facts(tokenizer: Any, chats: list[tuple[list[dict[str, str]], int]
                                          return_assistant_tokens_mask=True)
     # a chat of one message has no prompt: tokenize something cheap and ignore it
     prompts = tokenizer.apply_chat_template([c[:n] or c[:1] for c, n in chats], tokenize=True, return_dict=True)
-    eos = tokenizer.eos_token_id
+    stops = set(stop_token_ids(tokenizer))   # EOS, and the family's end-of-turn token the base stage recorded
     facts = []
     for (chat, n_prompt), ids, mask, prompt_ids in zip(chats, full["input_ids"], full["assistant_masks"],
                                                       prompts["input_ids"]):
@@ -89,7 +91,8 @@ def _sequence_facts(tokenizer: Any, chats: list[tuple[list[dict[str, str]], int]
             "assistant_turns": n_assistant,
             "assistant_spans": len(spans),
             "assistant_turns_end_eos": bool(spans) and len(spans) == n_assistant
-                                       and all(ids[end - 1] == eos for _, end in spans),
+                                       and all(last_trained_token(tokenizer, ids[start:end], [1] * (end - start))
+                                               in stops for start, end in spans),
             "truncated": int(len(ids) > max_length),
         })
     return facts
@@ -101,7 +104,9 @@ def token_features(records: list[dict[str, Any]], tokenizer: Any, max_length: in
 
     `trained_tokens` counts mask tokens after the prompt's own tokens (the history's assistant turns are
     masked too by the template, but training uses only the last reply). `assistant_turns_end_eos` is True
-    when the mask has one span per assistant turn and each ends on `tokenizer.eos_token_id`; with no
+    when the mask has one span per assistant turn and each ends on a token generation stops at (EOS, or the
+    family's end-of-turn token: `logtune.chat_templates.stop_token_ids`; whitespace after it, such as the
+    newline Qwen and Gemma templates close a turn with, may follow inside the span); with no
     generation markers there are no spans, so it is False as well. `truncated`: longer than `max_length`
     (0/1: the truncated share is the column mean). A record of several sequences (a preference pair) gets
     the worst of them: the longest `n_tokens`, the fewest `trained_tokens`, EOS only if every one has it,
