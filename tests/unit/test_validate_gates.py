@@ -70,7 +70,7 @@ def test_planted_email_fails_no_pii(tmp_path):
     sft[3]["messages"][-1]["content"] = "Yes, TCK-311 is open; mail dana.k@ispec-lab.org for news."
     outcome = _validate(tmp_path, sft=sft)
     assert _failed(outcome) == ["sft/no_pii"]
-    assert _check(outcome, "sft", "no_pii").offenders == ["sft-04 (EMAIL)"]
+    assert _check(outcome, "sft", "no_pii").offenders == ["sft-04 (messages[2].content: EMAIL)"]
 
 
 def test_leaked_golden_case_fails(tmp_path):

@@ -23,6 +23,7 @@ from logtune.curate.decontaminate import golden_conversation_keys, golden_near_o
 from logtune.curate.dedup import split_duplicates, split_near_duplicates
 from logtune.curate.normalize import normalize_context, normalize_text
 from logtune.curate.redact import redact_conversation
+from logtune.pii import PiiParams
 from logtune.curate.sessions import SESSION_FILTERS, Reject, first_reject
 from logtune.io import read_rows
 from logtune.rules import REASON_PREFIX, Rules
@@ -42,6 +43,7 @@ class CurateParams:
     rules: str | None = None                          # auto-rules YAML path; None: no auto-rules
     near_duplicate_threshold: float | None = None     # None: exact duplicates only
     golden_near_threshold: float | None = None        # None: exact golden overlap only
+    pii: PiiParams = PiiParams()                      # phone regions; names/addresses engine (off)
 
     def __post_init__(self) -> None:
         for name in ("near_duplicate_threshold", "golden_near_threshold", "min_confidence"):
@@ -97,7 +99,7 @@ def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golde
     for conv in conversations:
         read += 1
         reject = first_reject(conv, params) or auto_rule(conv, rules) or golden_overlap(conv, golden_keys)
-        conv, kinds = redact_conversation(conv)
+        conv, kinds = redact_conversation(conv, params.pii)
         if kinds:
             redacted_by_kind.update(kinds)
             conversations_redacted += 1
