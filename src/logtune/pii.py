@@ -24,7 +24,10 @@ Kinds:
   GitHub, Slack, Google), JWT, BEARER_TOKEN, PRIVATE_KEY blocks, URL_CREDENTIALS (the whole URL,
   trailing `/` included), SLACK_WEBHOOK, SECRET (the value after password= / pwd: / Passwort: /
   mot de passe : / contraseña: / "my password is ..." / api_key: ..., symbols such as & and * kept in).
-Names and street addresses are NOT found by default: they need a named-entity model. See `names`.
+Names and street addresses are NOT found by default: they need a named-entity model. Opt in with
+`PiiParams.names = "presidio"` (Microsoft Presidio's analyzer over a spaCy model the user installed;
+`presidio-analyzer` is not a dependency: it requires spaCy, and its default engine downloads a
+missing model at run time, which logtune never does, so the model is checked first).
 
 Measured by `benchmarks/pii_bench.py` (a Faker corpus in five locales, the real texts in
 ../shared/real, technical text); tests/unit/test_pii*.py pin each rule.
@@ -56,7 +59,7 @@ DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IT", "ES", "NL", "GR", "CN", "IN", "
 class PiiParams:
     """What to look for; `curate.pii` in params.yaml."""
     regions: tuple[str, ...] = DEFAULT_REGIONS   # ISO 3166 codes for national phone formats
-    names: str = "off"     # person names and street addresses: off | presidio (needs a local spaCy model)
+    names: str = "off"     # person names and places (addresses): off | presidio (needs a local spaCy model)
     names_model: str = "en_core_web_lg"   # the spaCy model presidio uses; must be installed, never downloaded
 
     def __post_init__(self) -> None:
@@ -66,6 +69,10 @@ class PiiParams:
             raise ValueError(f"curate.pii.regions: unknown region(s) {unknown} (ISO 3166 alpha-2, e.g. US, GB, DE)")
         if self.names not in ("off", "presidio"):
             raise ValueError(f"curate.pii.names must be off or presidio, got {self.names!r}")
+        object.__setattr__(self, "_hash", hash((self.regions, self.names, self.names_model)))
+
+    def __hash__(self) -> int:   # computed once: find_pii's cache hashes the params on every call
+        return self._hash
 
 
 DEFAULT_PARAMS = PiiParams()
@@ -203,7 +210,10 @@ _SECRET_LABELLED = re.compile(
 _SECRET_PROSE = re.compile(
     rf"(?i)(?<![\w-])(?:{_PASSWORD_WORDS})\s+(?:(?:for|für|pour|per|de|of|del|des|du|to)(?:\s+[^\s:=]+){{1,3}}\s+)?"
     rf"(?:{_IS_WORDS})(?!\w)\s*[:：]?\s*({_SECRET_VALUE})")
-_SECRET_HINT = re.compile(rf"(?i){_PASSWORD_WORDS}|{_KEY_WORDS}")
+# Literal stems one of which every labelled secret's name contains (lower case): most texts have none,
+# and `in` on them is far cheaper than the labelled-secret regexes.
+_SECRET_STEMS = re.compile("pass|pwd|kennwort|mdp|contrase|senha|parola|wachtwoord|hasło|haslo|пароль|密码|κωδικός"
+                           "|api|secret|token")
 
 
 def _trim_value(value: str, before: str) -> str:
@@ -314,11 +324,19 @@ def _phone_kept(text: str, start: int, end: int, valid_in: set[str], regions: tu
     return bool(valid_in) or shaped
 
 
-def _phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
+# A run of digits and phone punctuation (with an extension): where libphonenumber is asked to look.
+# Its matcher is thorough and slow (it parses every digit group it meets, once per region), so it
+# only sees these runs, and only those with enough digits to be a phone number.
+_PHONE_RUN = re.compile(r"(?:\(?\+|\()?\d[\d \t().\-/]*\d(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?", re.I)
+
+
+@functools.lru_cache(maxsize=65536)
+def _phone_candidates(run: str, regions: tuple[str, ...]) -> tuple[tuple[int, int, frozenset[str], bool], ...]:
+    """(start, end, regions where valid, mobile somewhere but DE) of each number libphonenumber finds in `run`."""
     found: dict[tuple[int, int], set[str]] = {}
     mobile: set[tuple[int, int]] = set()
     for region in regions:
-        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
+        for m in phonenumbers.PhoneNumberMatcher(run, region, leniency=phonenumbers.Leniency.POSSIBLE):
             # "(+1-839-789-4719)": the matcher takes the opening bracket, not the closing one
             start = m.start + 1 if m.raw_string.startswith("(") and m.raw_string.count("(") > m.raw_string.count(")") else m.start
             valid = found.setdefault((start, m.end), set())
@@ -326,7 +344,19 @@ def _phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
                 valid.add(region)
                 if region != "DE" and phonenumbers.number_type(m.number) == phonenumbers.PhoneNumberType.MOBILE:
                     mobile.add((start, m.end))
-    return [span for span, valid in found.items() if _phone_kept(text, span[0], span[1], valid, regions, span in mobile)]
+    return tuple((a, b, frozenset(v), (a, b) in mobile) for (a, b), v in found.items())
+
+
+def _phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
+    out = []
+    for run in _PHONE_RUN.finditer(text):
+        if sum(c.isdigit() for c in run.group()) < _MIN_PHONE_DIGITS:
+            continue
+        for a, b, valid, mobile in _phone_candidates(run.group(), regions):
+            start, end = run.start() + a, run.start() + b
+            if _phone_kept(text, start, end, set(valid), regions, mobile):
+                out.append((start, end))
+    return out
 
 
 # --- regex detectors ----------------------------------------------------------------------------
@@ -365,7 +395,8 @@ DETECTORS: list[Detector] = [
              needles=("ecret_access_key", "ECRET_ACCESS_KEY"), group=1),
     # ... and without it, one that looks random (see _aws_secret_ok)
     Detector("API_KEY", re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
-             hint=re.compile(r"[A-Za-z0-9/+]{40}").search, valid=_aws_secret_ok),
+             hint=lambda t, run=re.compile(r"[A-Za-z0-9/+]{40}").search: len(t) >= 40 and run(t) is not None,
+             valid=_aws_secret_ok),
     Detector("API_KEY", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}"),
              needles=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
     Detector("API_KEY", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), needles=("xox",)),
@@ -389,9 +420,17 @@ DETECTORS: list[Detector] = [
         r"(?<![\w:])(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
         r"|(?:[0-9A-Fa-f]{1,4}:){1,6}(?::[0-9A-Fa-f]{1,4}){1,6}"
         r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:|::(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4})(?![\w:])"),
-        hint=re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f:]|::").search, valid=_ipv6_ok),
+        hint=lambda t, pair=re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f:]|::").search: ":" in t and pair(t) is not None,
+        valid=_ipv6_ok),
 ]
 _RANK_SECRET, _RANK_PHONE = len(DETECTORS), len(DETECTORS) + 1
+# Every detector's needles in one scan: most texts hold none, and then no needle detector runs.
+_ANY_NEEDLE = re.compile("|".join(sorted({re.escape(n) for d in DETECTORS for n in d.needles})))
+_RANKED = list(enumerate(DETECTORS))
+_RANKED_WITHOUT_NEEDLES = [(rank, d) for rank, d in _RANKED if not d.needles]
+_MIN_DIGITS = 4
+# every detector a short text with no needle and no secret's name could match needs digits
+assert all(d.needles or d.min_digits >= _MIN_DIGITS or d.kind == "IP_ADDRESS" or d.hint is not None for d in DETECTORS)
 _IP_VERSION_BEFORE = re.compile(r"(?i)(?:\b(?:version|ver|release|build|firmware|v)\.?\s*|\bv)$")
 _MIN_PHONE_DIGITS = 7
 
@@ -400,13 +439,24 @@ def find_pii(text: str | None, params: PiiParams = DEFAULT_PARAMS) -> list[PiiMa
     """Every PII/secret match in `text`, non-overlapping (longest wins), in order of position."""
     if not text:
         return []
+    # Logs repeat themselves (CONTEXT statuses and titles, canned replies): each distinct text is
+    # scanned once per process.
+    return list(_find_pii(text, params))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _find_pii(text: str, params: PiiParams) -> tuple[PiiMatch, ...]:
     found: list[tuple[int, int, int, PiiMatch]] = []
 
     def add(kind: str, start: int, end: int, rank: int) -> None:
         found.append((start, start - end, rank, PiiMatch(kind, text[start:end], start, end)))
 
     digits = sum(map(text.count, "0123456789"))
-    for rank, det in enumerate(DETECTORS):
+    needle = _ANY_NEEDLE.search(text) is not None
+    secret_stem = _SECRET_STEMS.search(text.lower()) is not None
+    if not (needle or secret_stem or digits >= _MIN_DIGITS or len(text) >= 40 or "::" in text or params.names != "off"):
+        return ()       # the common short text: nothing any detector could match (IPv4 needs 4 digits)
+    for rank, det in (_RANKED if needle else _RANKED_WITHOUT_NEEDLES):
         if digits < det.min_digits:
             continue
         if det.needles and not any(n in text for n in det.needles):
@@ -420,7 +470,7 @@ def find_pii(text: str | None, params: PiiParams = DEFAULT_PARAMS) -> list[PiiMa
             if det.kind == "IP_ADDRESS" and _IP_VERSION_BEFORE.search(text[max(0, m.start() - 12):m.start()]):
                 continue
             add(det.kind, m.start(det.group), m.end(det.group), rank)
-    if _SECRET_HINT.search(text):
+    if secret_stem:
         for start, end in _labelled_secrets(text):
             add("SECRET", start, end, _RANK_SECRET)
     if digits >= _MIN_PHONE_DIGITS:
@@ -436,7 +486,7 @@ def find_pii(text: str | None, params: PiiParams = DEFAULT_PARAMS) -> list[PiiMa
         if start >= end:
             out.append(match)
             end = match.end
-    return out
+    return tuple(out)
 
 
 class Placeholders:
@@ -460,7 +510,10 @@ def redact(text: str | None, seen: Placeholders | dict[str, str], params: PiiPar
     Returns the redacted text and the kinds replaced (one entry per occurrence). `kinds`, when given,
     limits redaction to the kinds it accepts.
     """
-    matches = [m for m in find_pii(text, params) if kinds is None or kinds(m.kind)]
+    return _replace(text, [m for m in find_pii(text, params) if kinds is None or kinds(m.kind)], seen)
+
+
+def _replace(text: str | None, matches: list[PiiMatch], seen: Placeholders | dict[str, str]) -> tuple[str | None, list[str]]:
     if not matches:
         return text, []
     placeholder = seen if isinstance(seen, Placeholders) else _dict_placeholders(seen)
@@ -492,6 +545,18 @@ def _is_id_key(key: str) -> bool:
     return k in ("id", "ids", "uuid", "key", "slug", "ref", "sku") or k.endswith(("_id", "_ids", "id", "_ref", "_key", "_uuid"))
 
 
+_SECRET_KEY = re.compile(rf"(?i)(?:[\w-]*[_-])?(?:{_PASSWORD_WORDS}|{_KEY_WORDS})")
+
+
+def _leaf_pii(value: str, key: str, keep_ids: bool, params: PiiParams) -> list[PiiMatch]:
+    """Matches in one JSON string leaf: `{"password": "hunter2"}` is a secret by its key alone."""
+    if keep_ids and _is_id_key(key):
+        return []
+    if _SECRET_KEY.fullmatch(key) and _looks_secret(value.strip(), prose=False):
+        return [PiiMatch("SECRET", value, 0, len(value))]
+    return find_pii(value, params)
+
+
 def _walk_strings(value: Any, edit: Callable[[str, str], str], key: str = "") -> Any:
     if isinstance(value, str):
         return edit(value, key)
@@ -519,9 +584,8 @@ def redact_json_text(text: str | None, seen: Placeholders, params: PiiParams = D
     found: list[str] = []
 
     def edit(value: str, key: str) -> str:
-        if keep_ids and _is_id_key(key):
-            return value
-        new, kinds_found = redact(value, seen, params, kinds)
+        matches = [m for m in _leaf_pii(value, key, keep_ids, params) if kinds is None or kinds(m.kind)]
+        new, kinds_found = _replace(value, matches, seen)
         found.extend(kinds_found)
         return new
     out = _walk_strings(data, edit)
@@ -533,7 +597,7 @@ def redact_json_text(text: str | None, seen: Placeholders, params: PiiParams = D
 # The CONTEXT is the backend's authoritative record: ids, titles, statuses ground every reply, and
 # grounding checks look ids up in it. Only values that identify a person or unlock something go.
 CONTEXT_KINDS = frozenset({"EMAIL", "PHONE", "NATIONAL_ID", "CARD", "IBAN", "IP_ADDRESS", "API_KEY", "JWT", "BEARER_TOKEN",
-                           "PRIVATE_KEY", "URL_CREDENTIALS", "SLACK_WEBHOOK", "SECRET", "PERSON", "ADDRESS"})
+                           "PRIVATE_KEY", "URL_CREDENTIALS", "SLACK_WEBHOOK", "SECRET", "PERSON", "LOCATION"})
 
 
 def redact_context(text: str | None, seen: Placeholders, params: PiiParams = DEFAULT_PARAMS) -> tuple[str | None, list[str]]:
@@ -552,8 +616,7 @@ def find_pii_in_json(text: str | None, keep_ids: bool = False, params: PiiParams
     out: list[PiiMatch] = []
 
     def look(value: str, key: str) -> str:
-        if not (keep_ids and _is_id_key(key)):
-            out.extend(find_pii(value, params))
+        out.extend(_leaf_pii(value, key, keep_ids, params))
         return value
     _walk_strings(data, look)
     return out
@@ -563,7 +626,10 @@ def find_pii_in_json(text: str | None, keep_ids: bool = False, params: PiiParams
 
 @functools.lru_cache(maxsize=2)
 def _names_engine(engine: str, model: str) -> Callable[[str], list[tuple[str, int, int]]]:
-    """PERSON and ADDRESS spans from Microsoft Presidio's analyzer over a spaCy model the user installed.
+    """PERSON and LOCATION spans from Microsoft Presidio's analyzer over a spaCy model the user installed.
+
+    LOCATION is spaCy's places (GPE, LOC, FAC: cities, countries, streets, buildings); it catches the
+    place names in a street address, not the house number or postcode: not a postal-address parser.
 
     Off by default: names need a statistical NER model, which logtune never downloads. presidio's
     own default NLP engine calls `spacy.cli.download` for a missing model, so the model is checked
@@ -581,7 +647,7 @@ def _names_engine(engine: str, model: str) -> Callable[[str], list[tuple[str, in
     provider = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy",
                                                     "models": [{"lang_code": "en", "model_name": model}]})
     analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
-    names = {"PERSON": "PERSON", "LOCATION": "ADDRESS"}
+    names = {"PERSON": "PERSON", "LOCATION": "LOCATION"}
 
     def find(text: str) -> list[tuple[str, int, int]]:
         return [(names[r.entity_type], r.start, r.end)

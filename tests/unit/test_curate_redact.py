@@ -69,3 +69,12 @@ def test_system_prompt_and_error_are_redacted_and_a_clean_conversation_comes_bac
     assert out["system_prompt"] == "Escalate to <EMAIL_1>" and out["error"] == "auth failed for <IP_ADDRESS_1>"
     clean = {"id": "c5", "context": json.dumps({"id": "PRJ-1"}), "messages": [{"role": "user", "content": "hello"}]}
     assert redact_conversation(clean) == (clean, {}) and redact_conversation(clean)[0] is clean
+
+
+def test_a_value_under_a_secret_named_key_is_a_secret():
+    calls = json.dumps([{"name": "create_user", "arguments": {"username": "JohnDoe", "password": "password123",
+                                                               "db_password": "s3cr3t!x", "password_hint": ""}}])
+    out, kinds = redact_conversation({"id": "c6", "messages": [{"role": "assistant", "content": "", "tool_calls": calls}]})
+    arguments = json.loads(out["messages"][0]["tool_calls"])[0]["arguments"]
+    assert arguments == {"username": "JohnDoe", "password": "<SECRET_1>", "db_password": "<SECRET_2>", "password_hint": ""}
+    assert kinds == {"SECRET": 2}
