@@ -542,7 +542,7 @@ def _dict_placeholders(seen: dict[str, str]) -> Callable[[PiiMatch], str]:
 
 def _is_id_key(key: str) -> bool:
     k = key.lower()
-    return k in ("id", "ids", "uuid", "key", "slug", "ref", "sku") or k.endswith(("_id", "_ids", "id", "_ref", "_key", "_uuid"))
+    return k in ("id", "ids", "uuid", "slug", "ref", "sku") or k.endswith(("_id", "_ids", "id", "_ref", "_uuid"))
 
 
 _SECRET_KEY = re.compile(rf"(?i)(?:[\w-]*[_-])?(?:{_PASSWORD_WORDS}|{_KEY_WORDS})")
@@ -550,10 +550,10 @@ _SECRET_KEY = re.compile(rf"(?i)(?:[\w-]*[_-])?(?:{_PASSWORD_WORDS}|{_KEY_WORDS}
 
 def _leaf_pii(value: str, key: str, keep_ids: bool, params: PiiParams) -> list[PiiMatch]:
     """Matches in one JSON string leaf: `{"password": "hunter2"}` is a secret by its key alone."""
+    if _SECRET_KEY.fullmatch(key) and _looks_secret(value.strip(), prose=False):
+        return [PiiMatch("SECRET", value, 0, len(value))]     # before ids: "api_key" is no id
     if keep_ids and _is_id_key(key):
         return []
-    if _SECRET_KEY.fullmatch(key) and _looks_secret(value.strip(), prose=False):
-        return [PiiMatch("SECRET", value, 0, len(value))]
     return find_pii(value, params)
 
 

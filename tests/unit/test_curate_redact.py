@@ -6,7 +6,7 @@ from logtune.curate.redact import redact_conversation
 from logtune.pii import find_pii_in_json
 
 CONTEXT = json.dumps({"owner": {"name": "Jane Doe", "email": "jane.doe@example.org"}, "id": "PRJ-1042",
-                      "records": [{"order_id": "4111111111111111", "status": "shipped"}]})
+                      "records": [{"order_id": "4111111111111111", "status": "shipped"}], "api_key": "k3y-Value-99"})
 
 
 def test_placeholders_are_consistent_across_turns_notes_rewrites_and_the_context():
@@ -24,9 +24,10 @@ def test_placeholders_are_consistent_across_turns_notes_rewrites_and_the_context
     context = json.loads(out["context"])
     assert context["owner"] == {"name": "Jane Doe", "email": "<EMAIL_1>"}
     assert context["id"] == "PRJ-1042" and context["records"][0]["order_id"] == "4111111111111111"
+    assert context["api_key"] == "<SECRET_1>"              # a secret's name is no id
     assert conv["messages"][0]["content"].startswith("I'm jane")   # the input is not mutated
     assert conv["context"] == CONTEXT
-    assert kinds == {"EMAIL": 5, "API_KEY": 1}
+    assert kinds == {"EMAIL": 5, "API_KEY": 1, "SECRET": 1}
 
 
 def test_tool_call_arguments_get_the_same_placeholder_as_the_user_turn():
