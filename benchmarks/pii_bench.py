@@ -7,7 +7,9 @@ Usage: python benchmarks/pii_bench.py [--per-kind 60] [--seed 0] [--real ../shar
 Planted corpus: values from Faker (a library written by other people than logtune's detectors) in five
 locales (en_US, de_DE, fr_FR, en_GB, it_IT), each inside a sentence in the locale's language, some with a
 cue word ("call me", "Passwort:"), some without. A value counts as found when redaction replaces every
-character of it (for a password: the password, the label may stay). Kinds and where values come from:
+character of it (for a password: the password, the label may stay); "via curate": the same text put in a
+user turn, a tool call's JSON arguments and an OASST sibling, through `curate.redact.redact_conversation`,
+and the value gone from all three. Kinds and where values come from:
 PHONE `phone_number()`, EMAIL `email()`/`free_email()`, CARD `credit_card_number()` over every card type
 Faker knows (Maestro 12-19 digits included), IBAN `iban()`, IP_ADDRESS `ipv4_public()`/`ipv6()`,
 NATIONAL_ID `ssn()` for en_US (SSN), fr_FR (NIR), it_IT (codice fiscale) and UK National Insurance
@@ -21,7 +23,8 @@ Glaive tool calls, ChatGPT/Claude/ShareGPT exports). A change is a false positiv
 value is in REVIEWED_PII (values read by a person and judged to be real contact data or secrets);
 those texts are counted apart. Technical text: versions, netmasks, loopback, hashes, git SHAs, ISBNs,
 epoch seconds/millis, ISO timestamps, UUIDs, decimals: any change is damage. Throughput: real texts
-per second through `find_pii` on one core (CPU time; its cache starts empty, and a text seen before
+per second through `find_pii_in_json` (curate's path for a message: `find_pii`, leaf by leaf when the
+text is a JSON object or array) on one core (CPU time; its cache starts empty, and a text seen before
 is not scanned again, as in curate). Not a test: about a minute.
 """
 
@@ -39,7 +42,8 @@ from pathlib import Path
 
 from faker import Faker
 
-from logtune.pii import _find_pii, find_pii, redact
+from logtune.curate.redact import redact_conversation
+from logtune.pii import _find_pii, find_pii, find_pii_in_json, redact
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALES = ("en_US", "de_DE", "fr_FR", "en_GB", "it_IT")
@@ -197,6 +201,21 @@ def covered(text: str, value: str) -> bool:
     return all(any(a <= i < b for a, b in spans) for i in range(start, start + len(value)))
 
 
+def through_curate(text: str, value: str) -> bool:
+    """The planted text as curate sees it in three fields at once (a user turn, a tool call's JSON
+    arguments, an OASST rank sibling in feedback_meta): redacted, the value is in none of them."""
+    conv = {"id": "b", "context": None, "messages": [
+        {"role": "user", "content": text},
+        {"role": "assistant", "content": "", "tool_calls": json.dumps(
+            [{"id": "call_1", "type": "function", "function": {"name": "note", "arguments": json.dumps({"text": text})}}])},
+        {"role": "assistant", "content": "ok", "feedback_meta": json.dumps({"rank": 0, "siblings": [{"id": "s1", "text": text, "rank": 1}]})}]}
+    out, _ = redact_conversation(conv)
+    user, call, reply = out["messages"]
+    arguments = json.loads(json.loads(call["tool_calls"])[0]["function"]["arguments"])["text"]
+    sibling = json.loads(reply["feedback_meta"])["siblings"][0]["text"]
+    return all(value not in field for field in (user["content"], arguments, sibling))
+
+
 def _strings(value, out: list[str]) -> None:
     if isinstance(value, str):
         if value.strip():
@@ -236,19 +255,21 @@ def main(argv=None) -> int:
     ok = True
 
     corpus = planted(args.per_kind, args.seed)
-    found, total, missed = Counter(), Counter(), defaultdict(list)
+    found, via_curate, total, missed = Counter(), Counter(), Counter(), defaultdict(list)
     for locale, kind, value, text in corpus:
         total[kind] += 1
+        via_curate[kind] += through_curate(text, value)
         if covered(text, value):
             found[kind] += 1
         else:
             missed[kind].append((locale, text))
     print(f"planted: {len(corpus)} values in {len(LOCALES)} locales ({', '.join(LOCALES)}), seed {args.seed}")
-    print(f"{'kind':<16}{'found':>8}{'planted':>9}{'recall':>9}")
+    print(f"{'kind':<16}{'found':>8}{'planted':>9}{'recall':>9}{'via curate':>12}")
     for kind in sorted(total):
-        recall = found[kind] / total[kind]
-        ok &= recall >= MIN_RECALL
-        print(f"{kind:<16}{found[kind]:>8}{total[kind]:>9}{recall:>9.2%}{'' if recall >= MIN_RECALL else '  < 99%'}")
+        recall, curate_recall = found[kind] / total[kind], via_curate[kind] / total[kind]
+        ok &= recall >= MIN_RECALL and curate_recall >= MIN_RECALL
+        print(f"{kind:<16}{found[kind]:>8}{total[kind]:>9}{recall:>9.2%}{curate_recall:>12.2%}"
+              f"{'' if min(recall, curate_recall) >= MIN_RECALL else '  < 99%'}")
     for kind, misses in sorted(missed.items()):
         for locale, text in misses[:args.show]:
             print(f"  missed {kind} [{locale}] {text!r}")
@@ -261,7 +282,7 @@ def main(argv=None) -> int:
         cpu = time.process_time()
         for source, texts in by_source.items():
             for text in texts:
-                matches = find_pii(text)
+                matches = find_pii_in_json(text)     # what curate applies to a message's content
                 if not matches:
                     continue
                 if all(m.value in REVIEWED_PII for m in matches):
@@ -282,7 +303,7 @@ def main(argv=None) -> int:
         print(f"clean texts changed: {sum(changed_fp.values())} / {clean} = {share:.3%} (target <= {MAX_FP_SHARE:.1%})")
         for source, kind, value, context in values[:args.show]:
             print(f"  changed [{source}] {kind} {value!r} in {context!r}")
-        print(f"throughput: {n / cpu:,.0f} texts/s, {size / 1e6 / cpu:.2f} MB/s (CPU time, find_pii, one core)")
+        print(f"throughput: {n / cpu:,.0f} texts/s, {size / 1e6 / cpu:.2f} MB/s (CPU time, find_pii_in_json, one core)")
     else:
         print(f"\nreal: {args.real} missing, skipped")
 

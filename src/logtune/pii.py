@@ -557,8 +557,25 @@ def _leaf_pii(value: str, key: str, keep_ids: bool, params: PiiParams) -> list[P
     return find_pii(value, params)
 
 
+def _json_container(text: str) -> Any:
+    """`text` parsed when it is a JSON object or array (a tool call's `arguments`, a tool result), else None."""
+    if not text or text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, (dict, list)) else None
+
+
 def _walk_strings(value: Any, edit: Callable[[str, str], str], key: str = "") -> Any:
     if isinstance(value, str):
+        # JSON inside a JSON string (OpenAI's `arguments`): walked too, so its escapes ("\n") are
+        # read as the characters they stand for, not as letters glued to a value
+        nested = _json_container(value)
+        if nested is not None:
+            walked = _walk_strings(nested, edit, key)
+            return value if walked == nested else json.dumps(walked, ensure_ascii=False)
         return edit(value, key)
     if isinstance(value, list):
         return [_walk_strings(v, edit, key) for v in value]
@@ -571,15 +588,13 @@ def redact_json_text(text: str | None, seen: Placeholders, params: PiiParams = D
                      keep_ids: bool = False, kinds: Callable[[str], bool] | None = None) -> tuple[str | None, list[str]]:
     """Redact every string leaf of a JSON text (tool calls, feedback meta, CONTEXT), keys untouched.
 
-    A leaf that is itself JSON (OpenAI tool-call `arguments`) is redacted in place: placeholders hold
-    no quote, so it stays valid JSON. Text that does not parse is redacted as plain text. With
-    `keep_ids`, values under id-like keys (`id`, `order_id`, `customerId`) are left as they are.
+    A leaf that is itself JSON (OpenAI tool-call `arguments`) is walked the same way. Text that is not
+    a JSON object or array (prose, a number) is redacted as plain text, so this serves any field that
+    may hold either (a tool message's content). With `keep_ids`, values under id-like keys (`id`,
+    `order_id`, `customerId`) are left as they are.
     """
-    if not text:
-        return text, []
-    try:
-        data = json.loads(text)
-    except ValueError:
+    data = _json_container(text) if text else None
+    if data is None:
         return redact(text, seen, params, kinds)
     found: list[str] = []
 
@@ -607,11 +622,8 @@ def redact_context(text: str | None, seen: Placeholders, params: PiiParams = DEF
 
 def find_pii_in_json(text: str | None, keep_ids: bool = False, params: PiiParams = DEFAULT_PARAMS) -> list[PiiMatch]:
     """What `redact_json_text` would replace: the matches in every string leaf (ids skipped with keep_ids)."""
-    if not text:
-        return []
-    try:
-        data = json.loads(text)
-    except ValueError:
+    data = _json_container(text) if text else None
+    if data is None:
         return find_pii(text, params)
     out: list[PiiMatch] = []
 

@@ -79,3 +79,17 @@ def test_a_value_under_a_secret_named_key_is_a_secret():
     arguments = json.loads(out["messages"][0]["tool_calls"])[0]["arguments"]
     assert arguments == {"username": "JohnDoe", "password": "<SECRET_1>", "db_password": "<SECRET_2>", "password_hint": ""}
     assert kinds == {"SECRET": 2}
+
+
+def test_json_inside_json_is_read_unescaped_and_a_bare_number_content_is_still_text():
+    # in `arguments` (JSON in a JSON string) a newline is the two characters "\n": read raw, the "n"
+    # glued to the phone number would hide it (found by benchmarks/pii_bench.py's "via curate" column)
+    text = "Regards,\nAnna\n+44 20 7946 0958\npassword = Tr0ub4dor&3"
+    calls = json.dumps([{"function": {"name": "note", "arguments": json.dumps({"text": text})}}])
+    conv = {"id": "c7", "messages": [{"role": "assistant", "content": "", "tool_calls": calls},
+                                     {"role": "user", "content": "4111 1111 1111 1111"}]}
+    out, kinds = redact_conversation(conv)
+    arguments = json.loads(json.loads(out["messages"][0]["tool_calls"])[0]["function"]["arguments"])
+    assert arguments == {"text": "Regards,\nAnna\n<PHONE_1>\npassword = <SECRET_1>"}
+    assert out["messages"][1]["content"] == "<CARD_1>"
+    assert kinds == {"PHONE": 1, "SECRET": 1, "CARD": 1}

@@ -4,8 +4,9 @@ Redacted, with one placeholder map per conversation so a value keeps the same pl
 (`<EMAIL_1>`) wherever it occurs (the user turn, the tool call's arguments, the rejected sibling):
 - free text: the system prompt, the session's error, and per message `content`, `feedback_note`
   (the user's note on a thumbs-down) and `rewrite` (a human's corrected reply);
-- JSON text, every string leaf (keys and structure kept, the JSON stays valid): `tool_calls`
-  (arguments and results), `feedback_meta` (ChatGPT regenerations and OpenAI `n > 1` choices in
+- JSON text, every string leaf (keys and structure kept, the JSON stays valid, JSON inside a string
+  such as OpenAI's `arguments` walked too): `tool_calls`, a `content` that is a JSON object or array
+  (a tool's result), `feedback_meta` (ChatGPT regenerations and OpenAI `n > 1` choices in
   `alternatives`, OASST's ranked `siblings` whose text becomes the rejected side of pairs, notes);
 - the CONTEXT (the backend's authoritative record): only the values a PII kind matches, and never a
   value under an id-like key (`id`, `order_id`, `projectId`, ...). Ids, titles and statuses stay as
@@ -21,9 +22,10 @@ from typing import Any
 
 from logtune.pii import DEFAULT_PARAMS, PiiParams, Placeholders, redact, redact_context, redact_json_text
 
-# Message fields holding text a user or the assistant wrote, and those holding JSON text.
-REDACTED_FIELDS = ("content", "feedback_note", "rewrite")
-REDACTED_JSON_FIELDS = ("tool_calls", "feedback_meta")
+# Message fields holding text a user or the assistant wrote, and those holding JSON text. A content
+# may be JSON too (a tool's result): it is then walked leaf by leaf like the JSON fields.
+REDACTED_FIELDS = ("feedback_note", "rewrite")
+REDACTED_JSON_FIELDS = ("content", "tool_calls", "feedback_meta")
 # Conversation-level free text.
 REDACTED_CONVERSATION_FIELDS = ("system_prompt", "error")
 

@@ -71,7 +71,7 @@ def pii_findings(sections: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[t
                 out += [(f"{name}[{i}].system_prompt", x.kind) for x in find_pii(prompt)]
                 out += [(f"{name}[{i}].context", x.kind) for x in find_pii_in_json(context, keep_ids=True)]
             else:
-                out += [(f"{name}[{i}].content", x.kind) for x in find_pii(content)]
+                out += [(f"{name}[{i}].content", x.kind) for x in find_pii_in_json(content)]
     return out
 
 
