@@ -272,6 +272,8 @@ _DATE_LIKE = re.compile(r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-
 _TECH_BEFORE = re.compile(r"(?i)(?:\b(?:isbn(?:-1[03])?|version|ver|release|build|v|doi|issn|id|uuid|sha|hash|page|pp?)\W{0,3}"
                           r"|\b(?:tracking|order|invoice|ticket|case|ref|reference|account|serial|confirmation|booking|"
                           r"policy|customer|member|model|part|item|batch|lot|transaction|shipment|parcel)(?![a-z])[^\n]{0,20}|#)$")
+# a run that is one date and nothing else: never a phone number, and common in logs (skips the parser)
+_DATE_ONLY = re.compile(r"\d{4}[-/.]\d{2}[-/.]\d{2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _PHONE_EXT = re.compile(r"(?i)\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$")
 
 
@@ -350,7 +352,7 @@ def _phone_candidates(run: str, regions: tuple[str, ...]) -> tuple[tuple[int, in
 def _phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
     out = []
     for run in _PHONE_RUN.finditer(text):
-        if sum(c.isdigit() for c in run.group()) < _MIN_PHONE_DIGITS:
+        if sum(c.isdigit() for c in run.group()) < _MIN_PHONE_DIGITS or _DATE_ONLY.fullmatch(run.group()):
             continue
         for a, b, valid, mobile in _phone_candidates(run.group(), regions):
             start, end = run.start() + a, run.start() + b
@@ -596,6 +598,9 @@ def redact_json_text(text: str | None, seen: Placeholders, params: PiiParams = D
     data = _json_container(text) if text else None
     if data is None:
         return redact(text, seen, params, kinds)
+    # most JSON fields hold nothing: one cached look (feedback meta repeats) before walking to replace
+    if not any(kinds is None or kinds(m.kind) for m in _find_pii_in_json(text, keep_ids, params)):
+        return text, []
     found: list[str] = []
 
     def edit(value: str, key: str) -> str:
@@ -622,16 +627,23 @@ def redact_context(text: str | None, seen: Placeholders, params: PiiParams = DEF
 
 def find_pii_in_json(text: str | None, keep_ids: bool = False, params: PiiParams = DEFAULT_PARAMS) -> list[PiiMatch]:
     """What `redact_json_text` would replace: the matches in every string leaf (ids skipped with keep_ids)."""
-    data = _json_container(text) if text else None
+    if not text:
+        return []
+    return list(_find_pii_in_json(text, keep_ids, params))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _find_pii_in_json(text: str, keep_ids: bool, params: PiiParams) -> tuple[PiiMatch, ...]:
+    data = _json_container(text)
     if data is None:
-        return find_pii(text, params)
+        return _find_pii(text, params)
     out: list[PiiMatch] = []
 
     def look(value: str, key: str) -> str:
         out.extend(_leaf_pii(value, key, keep_ids, params))
         return value
     _walk_strings(data, look)
-    return out
+    return tuple(out)
 
 
 # --- names and street addresses (opt-in) --------------------------------------------------------
