@@ -202,16 +202,16 @@ def _aws_secret_ok(value: str) -> bool:
 _PASSWORD_WORDS = (r"passwords?|passwd|pwd|pass(?:phrase|code|wort)|kennwort|mot\s+de\s+passe|mdp|contrase[ñn]a"
                    r"|senha|parola\s+d['’]ordine|wachtwoord|has[łl]o|пароль|密码|κωδικός")
 _KEY_WORDS = r"api[_-]?key|apikey|secret(?:[_-]?key)?|client[_-]?secret|access[_-]?token|auth[_-]?token|private[_-]?token"
-# "is", "ist", "est", "è", "es", "é", "to", "是" between the name and the value, in prose
-_IS_WORDS = r"is|ist|est|è|e|es|é|era|was|war|lautet|to|是|είναι"
+# "is", "ist", "est", "è", "es", "é", "是" between the name and the value, in prose
+_IS_WORDS = r"is|ist|est|è|e|es|é|era|was|war|lautet|是|είναι"
 _SECRET_VALUE = r"""(?:"[^"\n]{4,}"|'[^'\n]{4,}'|(?:[^\s"'<>&]|&(?![\w.-]+=))+)"""
 _SECRET_LABELLED = re.compile(
     rf"(?i)(?<![\w-])(?:{_PASSWORD_WORDS}|{_KEY_WORDS})[\"']?(?:\s*\([^)]{{0,20}}\))?\s*(?:[:=：]|=>)\s*({_SECRET_VALUE})")
 _SECRET_PROSE = re.compile(
     rf"(?i)(?<![\w-])(?:{_PASSWORD_WORDS})\s+(?:(?:for|für|pour|per|de|of|del|des|du|to)(?:\s+[^\s:=]+){{1,3}}\s+)?"
     rf"(?:{_IS_WORDS})(?!\w)\s*[:：]?\s*({_SECRET_VALUE})")
-# Literal stems one of which every labelled secret's name contains (lower case): most texts have none,
-# and `in` on them is far cheaper than the labelled-secret regexes.
+# Stems one of which every secret's name contains, searched in the lower-cased text: most texts have
+# none, and this one scan is far cheaper than the labelled-secret regexes.
 _SECRET_STEMS = re.compile("pass|pwd|kennwort|mdp|contrase|senha|parola|wachtwoord|hasło|haslo|пароль|密码|κωδικός"
                            "|api|secret|token")
 

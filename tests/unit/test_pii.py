@@ -131,3 +131,7 @@ def test_names_engine_without_its_model_is_a_clear_error_not_a_download():
     from logtune.pii import PiiParams
     with pytest.raises(RuntimeError, match="presidio-analyzer|not installed"):
         find_pii("Jane Doe lives at 12 Main Street", PiiParams(names="presidio", names_model="xx_no_such_model"))
+
+
+def test_a_password_being_sent_somewhere_is_not_the_password():
+    assert find_pii("Send the password to bob123 by tomorrow") == []
