@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
+from logtune.io import atomic_open
 from logtune.train.recipes import RECIPE_ARGS, recipe
 from logtune.sources import SourceError, assistant_sqlite, is_quarantine
 from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
@@ -91,7 +91,7 @@ def _options(text: str | None) -> dict[str, Any]:
 def _conversations(args: argparse.Namespace, quarantined: Counter) -> Iterator[dict[str, Any]]:
     """The DB's conversations via the assistant_sqlite adapter; quarantine items go to the quarantine file."""
     qpath = Path(str(args.out) + ".quarantine.jsonl")
-    with _atomic(qpath) as qfile:
+    with atomic_open(qpath) as qfile:
         for item in assistant_sqlite.read(args.db, _options(args.options), args.source):
             if is_quarantine(item):
                 quarantined[item["reason"]] += 1
@@ -104,31 +104,12 @@ def _line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str) + "\n"
 
 
-class _atomic:
-    """Write `path` through a temp file moved in place on success: a failed export leaves no half file."""
-
-    def __init__(self, path: Path):
-        self.path, self.tmp = path, path.with_name(path.name + ".tmp")
-
-    def __enter__(self) -> TextIO:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.tmp, "w", encoding="utf-8")
-        return self.file
-
-    def __exit__(self, exc_type, *exc: object) -> None:
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
 def _export(args: argparse.Namespace, lines: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
             unit: str) -> int:
     progress = Progress(args.command, "sessions")
     quarantined: Counter[str] = Counter()
     written = 0
-    with _atomic(Path(args.out)) as out:
+    with atomic_open(Path(args.out)) as out:
         for conversation in _conversations(args, quarantined):
             for obj in lines(conversation):
                 out.write(_line(obj))

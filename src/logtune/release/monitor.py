@@ -29,7 +29,6 @@ from typing import Any, Iterable
 
 from logtune.rules import REASON_PREFIX, Rules
 from logtune.sources import event_log, is_quarantine
-from logtune.sources._shared import iter_json_lines
 
 
 @dataclass(frozen=True)
@@ -85,9 +84,9 @@ def thumbs(raw: Any) -> str | None:
 
 def read_calls(path: Path) -> Iterable[tuple[dict[str, Any], str | None]]:
     """(conversation, thumbs) per call; a line event_log quarantines is a MonitorError naming file:line."""
-    # event_log.read yields one item per non-blank line in file order, as iter_json_lines does: zipped,
+    # event_log.read and event_log.raw_lines yield one item per non-blank line in file order: zipped,
     # each conversation meets its raw line (for the feedback fields event_log does not map).
-    for item, raw in zip(event_log.read(path, {}, "monitor"), iter_json_lines(path, event_log.KIND)):
+    for item, raw in zip(event_log.read(path, {}, "monitor"), event_log.raw_lines(path)):
         if is_quarantine(item):
             line = item["location"].removeprefix("line ")
             raise MonitorError(f"{path}:{line}: {item['reason']}: {item['detail']}")

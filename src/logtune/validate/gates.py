@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from logtune.io import read_jsonl, read_rows
+from logtune.golden.contract import read_cases
+from logtune.io import read_rows
 from logtune.validate.contracts import load_schema, schema_check, schema_error
 from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
 from logtune.validate.leakage import near_leaks, record_parts
@@ -253,7 +254,7 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
                    params: ValidateParams, tokenizer: Any = None) -> Outcome:
     """All gates on a built directory; read the files, run every check, fail nothing early."""
     built, expectations, schemas = Path(built), Path(expectations), Path(schemas)
-    cases = read_jsonl(golden_path)
+    cases = read_cases(golden_path)
     golden = golden_keys(cases)
     bounds = dataclasses.asdict(params)
     results = []
