@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 from logtune.io import atomic_open
 from logtune.train.recipes import RECIPE_ARGS, recipe
 from logtune.sources import SourceError, assistant_sqlite, is_quarantine
-from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
+from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command
 from logtune.dryrun import replay as _dryrun
 from logtune.gate import report as _report, review as _review
 from logtune.release import monitor as _monitor, promote as _release
@@ -74,7 +74,7 @@ class Command:
     arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
 
 
-# ----------------------------------------------------------------------------------------- seed 000
+# ------------------------------------------------------------------- export-jsonl, export-feedback-jsonl
 
 def _options(text: str | None) -> dict[str, Any]:
     if not text:
@@ -158,7 +158,7 @@ DB_EXPORT_ARGS = (
                                                  "(as in params.yaml: sources; default: support)")),
 )
 
-# --------------------------------------------------------------------------------------- issue 4
+# ------------------------------------------------------------------------------------------------ trace
 
 def trace(args: argparse.Namespace) -> int:
     """Print the chain of one training record: mixed set -> built record -> curated -> exported -> source."""
@@ -177,7 +177,7 @@ TRACE_ARGS = (
     (("--root",), dict(type=Path, default=Path("."), help="the logtune repository (default: the current folder)")),
 )
 
-# --------------------------------------------------------------------------------------- issue 5
+# ------------------------------------------------------------------------------ validate-dataset, preview
 
 def repo_root(start: Path | None = None) -> Path:
     """The logtune repository holding `start` (default: the current folder): the nearest folder with dvc.yaml."""
@@ -280,7 +280,7 @@ PREVIEW_ARGS = (
                                          "(default: the repo's params.yaml)")),
 )
 
-# name -> command. Later issues add report here.
+# name -> command: `logtune --help` lists them in this order.
 COMMANDS = (
     Command("export-jsonl", export_jsonl, DB_EXPORT_ARGS),
     Command("export-feedback-jsonl", export_feedback_jsonl, DB_EXPORT_ARGS),
@@ -288,11 +288,11 @@ COMMANDS = (
     Command("validate-dataset", validate_dataset, VALIDATE_DATASET_ARGS),
     Command("preview", preview, PREVIEW_ARGS),
     Command("rewrite", rewrite_command, REWRITE_ARGS),
-    Command("report", _report.command, _report.ARGS),          # issue 7: PR Markdown vs a git revision
-    Command("review", _review.command, _review.ARGS),          # issue 7: offline HTML review page
-    Command("dryrun", _dryrun.command, _dryrun.ARGS),          # issue 7: one logged output through the auto-rules
-    Command("release", _release.command, _release.ARGS),       # issue 7: promote -> release/champion + manifest
-    Command("monitor", _monitor.command, _monitor.ARGS),       # issue 7: production logs vs alert thresholds
+    Command("report", _report.command, _report.ARGS),          # PR Markdown vs a git revision
+    Command("review", _review.command, _review.ARGS),          # offline HTML review page
+    Command("dryrun", _dryrun.command, _dryrun.ARGS),          # one logged output through the auto-rules
+    Command("release", _release.command, _release.ARGS),       # promote -> release/champion + manifest
+    Command("monitor", _monitor.command, _monitor.ARGS),       # production logs vs alert thresholds
     Command("recipe", recipe, RECIPE_ARGS),
 )
 
