@@ -203,15 +203,15 @@ def _optional(relative: str) -> Path | None:
 
 def validate_dataset(args: argparse.Namespace) -> int:
     """Validate one JSONL/Parquet file of any record type against its JSON Schema and GX suite."""
-    from logtune.params import load_params
-    from logtune.validate.gates import ValidateParams
+    from logtune.params import read_params
+    from logtune.validate.gates import ValidateParams, validate_params
     from logtune.validate.gates import set_failure_lines as failure_lines
     from logtune.validate.dataset import DatasetError, summary_line, validate_dataset as run
 
     if not Path(args.file).is_file():  # before looking for the repository: a typo is the likelier mistake
         raise CliError(f"{args.file}: no such file")
     params_path = args.params if args.params is not None else _optional("params.yaml")
-    params = (load_params(params_path, "validate", ValidateParams) if params_path and params_path.is_file()
+    params = (validate_params(read_params(params_path)) if params_path and params_path.is_file()
               else ValidateParams())
     # leakage is checked whenever the golden set is at hand
     golden = args.golden if args.golden is not None else _optional("golden/golden.jsonl")

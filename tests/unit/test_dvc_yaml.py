@@ -31,7 +31,25 @@ def _stages() -> dict[str, dict]:
                 out[f"{name}@{k}"] = yaml.safe_load(text)
         else:
             out[name] = stage
-    return out
+    # ${section.key} in a stage (e.g. `preference.${preference.objective}`): DVC fills it from params.yaml
+    def fill(m):
+        node = params
+        for part in m.group(1).split("."):
+            node = node[part]
+        return str(node)
+    return {n: yaml.safe_load(re.sub(r"\$\{(\w+(?:\.\w+)+)\}", fill, yaml.safe_dump(s))) for n, s in out.items()}
+
+
+# params keys no stage tracks on purpose: they change how a stage runs, never what it writes
+RUN_ONLY = {
+    "evaluate.torch_threads": "CPU threads: speed only (greedy decoding)",
+    "dryrun.torch_threads": "CPU threads: speed only",
+    "preference.launch": "processes / accelerate config to run under",
+    "preference.resume": "checkpointing a killed run can continue from",
+    "preference.model_card": "writes README.md beside the adapter",
+    "preference.export_merged": "also writes a merged copy for serving",
+    "monitor": "`logtune monitor`, not a DVC stage",
+}
 
 
 def _module_file(module: str) -> Path | None:
@@ -138,6 +156,36 @@ def test_every_params_key_exists():
             for part in str(key).split("."):
                 assert isinstance(node, dict) and part in node, f"{name}: params key {key} missing from params.yaml"
                 node = node[part]
+
+
+def _tracked() -> set[str]:
+    return {str(k) for stage in _stages().values() for k in stage.get("params", [])}
+
+
+def test_every_params_key_is_tracked_or_run_only():
+    """Where a section is tracked by dotted keys, each of its keys is tracked or named run-only here: a new
+    key nobody tracks would change results without re-running anything."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    tracked = _tracked()
+    covered = lambda key: any(key == t or key.startswith(t + ".") for t in tracked)  # noqa: E731
+    untracked = []
+    for section, body in params.items():
+        if section in RUN_ONLY or covered(section):
+            continue
+        if not isinstance(body, dict):
+            untracked.append(section)
+            continue
+        for key in body:
+            dotted = f"{section}.{key}"
+            if covered(dotted) or dotted in RUN_ONLY:
+                continue
+            # the preference objective not in use: tracked as preference.${preference.objective}
+            if section == "preference" and key in ("dpo", "kto"):
+                continue
+            untracked.append(dotted)
+    assert not untracked, f"params no stage tracks (track them in dvc.yaml or add to RUN_ONLY): {untracked}"
+    for key in RUN_ONLY:
+        assert not any(t == key or t.startswith(key + ".") for t in tracked), f"{key} is run-only yet tracked"
 
 
 def test_every_stage_writes_its_metrics_uncached():
