@@ -10,10 +10,6 @@ from logtune.train.config import (bnb_config, check_sft_section, lora_config, pr
 from logtune.validate.gates import validate_params
 
 
-def recipes(repo_root):
-    return [repo_root / "recipes" / f"{name}.yaml" for name in recipe_names(repo_root)]
-
-
 def apply_like_dvc(params_path, command: str):
     """Apply a printed `dvc exp run -S ...` command to `params_path` exactly as DVC does (its own code)."""
     from dvc.utils.cli_parse import to_path_overrides
@@ -69,16 +65,6 @@ def test_recipe_command_round_trips_through_dvc_and_builds_real_configs(name, re
     _, dpo = preference_config(merged["preference"], tmp_path)
     assert dpo.learning_rate == 5e-6  # DVC writes `5e-06`: a string to YAML 1.1, a float to the trainer
     assert validate_params(merged).max_length == merged["sft"]["max_length"] == 2048  # validate reads sft's value
-
-
-def test_every_shipped_recipe_builds(repo_root, tmp_path, monkeypatch):
-    monkeypatch.setattr("transformers.training_args.is_torch_bf16_gpu_available", lambda: True)
-    for path in recipes(repo_root):
-        recipe = load_recipe(path)
-        if "sft" in recipe:
-            check_sft_section(recipe["sft"])
-        if "preference" in recipe:
-            preference_config(recipe["preference"], tmp_path)
 
 
 def test_strings_that_look_like_other_types_stay_strings_and_unsafe_ones_are_refused():
