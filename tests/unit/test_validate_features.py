@@ -1,8 +1,8 @@
 """logtune.validate.features: the flat facts each gate looks at, from literal records."""
 
+from logtune.normalize import normalize_text
 from logtune.prompt import render_system
-from logtune.validate.features import (golden_key, golden_keys, normalize_text, preference_features,
-                                       sft_features, split_system)
+from logtune.validate.features import golden_key, golden_keys, preference_features, sft_features, split_system
 
 SYSTEM = 'Be brief.\nCONTEXT: {"tickets":[{"id":"TCK-1","owner":"dana@example.com"}]}'
 
@@ -21,6 +21,15 @@ def test_golden_key_ignores_whitespace_case_and_key_order():
     b = golden_key("where is tck-1?", '{"a": "x", "b": 1}')
     assert a == b
     assert normalize_text("  A\tB ") == "a b"
+
+
+def test_golden_key_judges_the_same_text_as_curate():
+    # full-width letters and digits are the same text once NFKC-normalized, as in curate's golden check
+    from logtune.golden.overlap import turn_key
+
+    ctx = {"records": [{"id": "PRJ-1042"}]}
+    assert golden_key("Status of ＰＲＪ-１０４２?", ctx) == golden_key("status of prj-1042?", ctx)
+    assert golden_key("Status of ＰＲＪ-１０４２?", ctx) == tuple(reversed(turn_key(ctx, "status of PRJ-1042?")))
 
 
 def test_sft_features_of_a_multi_turn_example():
@@ -49,7 +58,6 @@ def test_planted_email_in_a_reply_is_pii():
 
 
 def test_pii_fields_name_the_rejected_side_and_the_context_where_a_value_leaked():
-    from logtune.validate.features import preference_features
     system = render_system("Be brief.", {"id": "TCK-1", "owner": {"email": "dana@example.com"}})
     (row,) = preference_features([{
         "id": "p1", "prompt": [{"role": "system", "content": system}, {"role": "user", "content": "Who?"}],
