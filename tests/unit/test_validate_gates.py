@@ -165,3 +165,11 @@ def test_validate_reads_the_values_other_sections_own():
     assert validate_params({"validate": {}}).max_length == ValidateParams().max_length  # no sft section: the default
     with pytest.raises(ParamsError, match="'max_length' is sft.max_length's value; set it there"):
         validate_params({"validate": {"max_length": 512}, "sft": {"max_length": 512}})
+
+
+def test_no_pii_checks_with_curate_s_pii_params():
+    from logtune.params import ParamsError
+    from logtune.validate.gates import validate_params
+    assert validate_params({"curate": {"pii": {"regions": ["FR"]}}}).pii.regions == ("FR",)
+    with pytest.raises(ParamsError, match="curate.pii"):
+        validate_params({"validate": {"pii": {"regions": ["FR"]}}})

@@ -111,6 +111,8 @@ class ResponseCache:
                 return
             path = self.folder / RESPONSES_DIR / entry["key"][:2] / f"{entry['key']}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
+            # not io.atomic_path: its fixed `<name>.tmp` would collide between two processes sharing a
+            # store; fsynced, since a store outlives the machine's page cache
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")

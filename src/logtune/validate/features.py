@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable, Iterable
 
 from logtune.normalize import normalize_context, normalize_text
-from logtune.pii import find_pii, find_pii_in_json
+from logtune.pii import DEFAULT_PARAMS, PiiParams, find_pii, find_pii_in_json
 from logtune.prompt import split_system
 
 # `prompt.render_system` puts the CONTEXT on its own line after the system prompt.
@@ -52,7 +52,8 @@ def _context_of(messages: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def pii_findings(sections: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[tuple[str, str]]:
+def pii_findings(sections: Iterable[tuple[str, list[dict[str, Any]]]],
+                 params: PiiParams = DEFAULT_PARAMS) -> list[tuple[str, str]]:
     """(field, kind) for every PII/secret value left in a record's messages, e.g. ("rejected[0].content", "PHONE").
 
     Every message's content; a system message's prompt and its CONTEXT apart, the CONTEXT as curate
@@ -64,15 +65,15 @@ def pii_findings(sections: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[t
             content = m.get("content") or ""
             if m.get("role") == "system":
                 prompt, context = split_system(content)
-                out += [(f"{name}[{i}].system_prompt", x.kind) for x in find_pii(prompt)]
-                out += [(f"{name}[{i}].context", x.kind) for x in find_pii_in_json(context, keep_ids=True)]
+                out += [(f"{name}[{i}].system_prompt", x.kind) for x in find_pii(prompt, params)]
+                out += [(f"{name}[{i}].context", x.kind) for x in find_pii_in_json(context, True, params)]
             else:
-                out += [(f"{name}[{i}].content", x.kind) for x in find_pii_in_json(content)]
+                out += [(f"{name}[{i}].content", x.kind) for x in find_pii_in_json(content, False, params)]
     return out
 
 
-def _pii_features(*sections: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    found = pii_findings(sections)
+def _pii_features(params: PiiParams, *sections: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    found = pii_findings(sections, params)
     return {"has_pii": bool(found), "pii_kinds": ",".join(sorted({k for _, k in found})),
             "pii_fields": "; ".join(sorted({f"{field}: {kind}" for field, kind in found}))}
 
@@ -149,6 +150,7 @@ def sft_features(
     records: Iterable[dict[str, Any]],
     golden: dict[tuple[str, str], str],
     schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+    pii: PiiParams = DEFAULT_PARAMS,
 ) -> list[dict[str, Any]]:
     """One feature row per SFT example (records.SFT_EXAMPLE rows); the reply is the last message."""
     rows = []
@@ -156,7 +158,7 @@ def sft_features(
         messages = [m for m in record.get("messages") or [] if isinstance(m, dict)]
         row = _scalars(record)
         row.update(_conversation_features(messages[:-1], messages[-1:], golden))
-        row.update(_pii_features(("messages", messages)))
+        row.update(_pii_features(pii, ("messages", messages)))
         row.update(_provenance_features(record))
         row.update(_schema_features(record, schema_check))
         rows.append(row)
@@ -167,6 +169,7 @@ def preference_features(
     records: Iterable[dict[str, Any]],
     golden: dict[tuple[str, str], str],
     schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+    pii: PiiParams = DEFAULT_PARAMS,
 ) -> list[dict[str, Any]]:
     """One feature row per preference pair (records.PREFERENCE_PAIR rows); the reply is `chosen`."""
     rows = []
@@ -179,7 +182,7 @@ def preference_features(
         rejected_reply = str(rejected[-1].get("content") or "") if rejected else ""
         # The rejected reply is trained against, but it still passes through the model's inputs:
         # a secret left in it is as leaked as one in `chosen`.
-        row.update(_pii_features(("prompt", prompt), ("chosen", chosen), ("rejected", rejected)))
+        row.update(_pii_features(pii, ("prompt", prompt), ("chosen", chosen), ("rejected", rejected)))
         row["rejected_words"] = len(rejected_reply.split())
         row["chosen_differs"] = normalize_text(row["reply"]) != normalize_text(rejected_reply)
         row.update(_provenance_features(record))
@@ -192,6 +195,7 @@ def kto_features(
     records: Iterable[dict[str, Any]],
     golden: dict[tuple[str, str], str],
     schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+    pii: PiiParams = DEFAULT_PARAMS,
 ) -> list[dict[str, Any]]:
     """One feature row per KTO example (records.KTO_EXAMPLE rows); the reply is the completion."""
     rows = []
@@ -201,7 +205,7 @@ def kto_features(
         label = record.get("label")
         row = _scalars(record)
         row.update(_conversation_features(prompt, completion, golden))
-        row.update(_pii_features(("prompt", prompt), ("completion", completion)))
+        row.update(_pii_features(pii, ("prompt", prompt), ("completion", completion)))
         row["prompt_ends_on_user"] = bool(prompt) and prompt[-1].get("role") == "user"
         # numpy bools come back from Parquet; anything else (None, "yes", 1) is not a label
         row["label_is_bool"] = isinstance(label, bool) or type(label).__name__ == "bool_"

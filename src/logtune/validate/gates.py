@@ -24,6 +24,7 @@ from logtune.golden.contract import read_cases
 from logtune.io import read_rows
 from logtune.params import ParamsError, from_dict
 from logtune.validate.contracts import load_schema, schema_check, schema_error
+from logtune.pii import PiiParams
 from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
 from logtune.validate.leakage import near_leaks, record_parts
 from logtune.validate.suites import MAX_OFFENDERS, CheckResult, load_suite, run_suite
@@ -47,12 +48,14 @@ class ValidateParams:
     max_length: int = 512          # from sft.max_length (validate_params): longer examples are truncated by training
     golden_near_threshold: float | None = 0.8   # from curate.golden_near_threshold: word 3-gram Jaccard near a golden one
     golden_near_same_context: float | None = 0.5  # word-set Jaccard of a question under a golden case's CONTEXT (None: off)
+    pii: PiiParams = PiiParams()   # from curate.pii: no_pii looks for what curate redacted, with the same regions
 
 
 # Fields of ValidateParams that another section owns: validate judges by the same value, never a copy.
 OWNED_ELSEWHERE = {
     "max_length": ("sft", "max_length"),                           # what training truncates at
     "golden_near_threshold": ("curate", "golden_near_threshold"),  # the near-leak measure curate removes
+    "pii": ("curate", "pii"),                                      # what curate redacts, and how
 }
 
 
@@ -191,7 +194,7 @@ def validate_set(
                             detail=f"the {training_set.name} set is empty: there is nothing to train on",
                             notes="an empty training set would make training a silent no-op")
         return SetResult(training_set.name, 0, checks=[empty])
-    table = feature_table(training_set.features(records, golden, check))
+    table = feature_table(training_set.features(records, golden, check, pii=(params or ValidateParams()).pii))
     if golden_cases:
         mark_near_leaks(table, training_set.name, records, golden_cases, params or ValidateParams())
     if tokens is not None:
