@@ -59,7 +59,9 @@ DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IT", "ES", "NL", "GR", "CN", "IN", "
 class PiiParams:
     """What to look for; `curate.pii` in params.yaml."""
     regions: tuple[str, ...] = DEFAULT_REGIONS   # ISO 3166 codes for national phone formats
-    names: str = "off"     # person names and places (addresses): off | presidio (needs a local spaCy model)
+    # person names and places (addresses): none | presidio (needs a local spaCy model). Not "off": YAML 1.1
+    # (PyYAML) reads a bare off as false, and DVC rewrites params.yaml without the quotes.
+    names: str = "none"
     names_model: str = "en_core_web_lg"   # the spaCy model presidio uses; must be installed, never downloaded
 
     def __post_init__(self) -> None:
@@ -67,8 +69,8 @@ class PiiParams:
         unknown = [r for r in self.regions if r not in phonenumbers.SUPPORTED_REGIONS]
         if unknown:
             raise ValueError(f"curate.pii.regions: unknown region(s) {unknown} (ISO 3166 alpha-2, e.g. US, GB, DE)")
-        if self.names not in ("off", "presidio"):
-            raise ValueError(f"curate.pii.names must be off or presidio, got {self.names!r}")
+        if self.names not in ("none", "presidio"):
+            raise ValueError(f"curate.pii.names must be none or presidio, got {self.names!r}")
         object.__setattr__(self, "_hash", hash((self.regions, self.names, self.names_model)))
 
     def __hash__(self) -> int:   # computed once: find_pii's cache hashes the params on every call
@@ -456,7 +458,7 @@ def _find_pii(text: str, params: PiiParams) -> tuple[PiiMatch, ...]:
     digits = sum(map(text.count, "0123456789"))
     needle = _ANY_NEEDLE.search(text) is not None
     secret_stem = _SECRET_STEMS.search(text.lower()) is not None
-    if not (needle or secret_stem or digits >= _MIN_DIGITS or len(text) >= 40 or "::" in text or params.names != "off"):
+    if not (needle or secret_stem or digits >= _MIN_DIGITS or len(text) >= 40 or "::" in text or params.names != "none"):
         return ()       # the common short text: nothing any detector could match (IPv4 needs 4 digits)
     for rank, det in (_RANKED if needle else _RANKED_WITHOUT_NEEDLES):
         if digits < det.min_digits:
@@ -478,7 +480,7 @@ def _find_pii(text: str, params: PiiParams) -> tuple[PiiMatch, ...]:
     if digits >= _MIN_PHONE_DIGITS:
         for start, end in _phones(text, params.regions):
             add("PHONE", start, end, _RANK_PHONE)
-    if params.names != "off":
+    if params.names != "none":
         for kind, start, end in _names_engine(params.names, params.names_model)(text):
             add(kind, start, end, _RANK_PHONE + 1)
     found.sort()
@@ -667,7 +669,7 @@ def _names_engine(engine: str, model: str) -> Callable[[str], list[tuple[str, in
         raise RuntimeError(f"curate.pii.names: {engine} needs `pip install presidio-analyzer` ({e})") from e
     if not spacy.util.is_package(model):
         raise RuntimeError(f"curate.pii.names: the spaCy model {model!r} is not installed; logtune never downloads "
-                           f"one: install it yourself (python -m spacy download {model}) or set curate.pii.names: off")
+                           f"one: install it yourself (python -m spacy download {model}) or set curate.pii.names: none")
     provider = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy",
                                                     "models": [{"lang_code": "en", "model_name": model}]})
     analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])

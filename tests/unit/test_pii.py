@@ -123,7 +123,7 @@ def test_regions_come_from_params_and_unknown_ones_fail():
     assert find_pii("joindre 0783760966", PiiParams(regions=("FR",)))
     with pytest.raises(ValueError, match="unknown region"):
         PiiParams(regions=("XX",))
-    with pytest.raises(ValueError, match="names must be off or presidio"):
+    with pytest.raises(ValueError, match="names must be none or presidio"):
         PiiParams(names="spacy")
 
 
