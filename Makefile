@@ -41,6 +41,8 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: install
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	$(BIN)/python benchmarks/pii_bench.py
 	$(BIN)/python benchmarks/export_bench.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/packing_bench.py
 	$(BIN)/python benchmarks/serve_bench.py

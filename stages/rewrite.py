@@ -1,6 +1,6 @@
 """Rewrite built records with an LLM (offline rules by default): conversational answers, refusals, down-vote fixes, personas, corrections.
 
-dvc: python stages/rewrite.py data/built data/rewritten --curated data/curated/conversations.parquet --cache data/rewrite-cache --params params.yaml --metrics metrics/rewrite.json
+dvc: python stages/rewrite.py data/built data/rewritten --curated data/curated/conversations.parquet --params params.yaml --metrics metrics/rewrite.json
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from logtune.io import write_json
 from logtune.params import load_params
 from logtune.rewrite import RewriteParams, rewrite
-from logtune.rewrite.cache import ResponseCache
+from logtune.rewrite.cache import ResponseCache, store_dir
 from logtune.rewrite.io import inputs_of, read_built, write_sets
 from logtune.rewrite.providers import MissingApiKey, make_provider
 
@@ -22,7 +22,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("built", type=Path, help="build's folder: sft, preference, kto, rejected .parquet")
     ap.add_argument("out", type=Path, help="the same four files: built records + kept generated ones")
     ap.add_argument("--curated", type=Path, help="curated conversations.parquet: users' notes and error patterns")
-    ap.add_argument("--cache", type=Path, required=True, help="response cache folder (a DVC out with persist: true)")
+    ap.add_argument("--cache", type=Path, help="response store (default: $LOGTUNE_REWRITE_CACHE, else rewrite.cache_dir); "
+                                               "not a DVC out, so no checkout resets what was paid for")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
     return ap.parse_args(argv)
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None, *, http_client=None, sleep=None) -> int:
     except MissingApiKey as e:
         print(f"rewrite: error: {e}", file=sys.stderr)
         return 2
-    result = rewrite(built, inputs_of(built, args.curated), params, provider, ResponseCache(args.cache))
+    result = rewrite(built, inputs_of(built, args.curated), params, provider, ResponseCache(args.cache or store_dir(params.cache_dir)))
     write_sets(args.out, result.sets)
     write_json(args.metrics, result.metrics)
     m = result.metrics

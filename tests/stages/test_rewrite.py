@@ -140,4 +140,4 @@ def test_local_provider_runs_a_model_folder_and_the_checks_judge_it(stage, tmp_p
     assert m["provider"] == "local" and m["requested_this_run"] == 3
     for t in m["tasks"].values():
         assert t["items"] == t["kept"] + t["rejected"]     # junk is fine; it is counted, not lost
-    assert len((tmp_path / "cache" / "responses.jsonl").read_text().splitlines()) == 3
+    assert len(list((tmp_path / "cache" / "responses").glob("*/*.json"))) == 3

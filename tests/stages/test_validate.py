@@ -49,7 +49,7 @@ def test_planted_email_exits_1_after_writing_metrics(tmp_path, stage, capsys):
     assert m["passed"] is False and m["sets"]["sft"]["checks"]["no_pii"]["observed"] == 1
     err = capsys.readouterr().err
     assert "FAILED sft/no_pii: expect_column_values_to_be_in_set(has_pii) observed 1" in err
-    assert "ids: sft-03 (PHONE)" in err
+    assert "ids: sft-03 (messages[1].content: PHONE)" in err   # which record, which field, what kind
 
 
 def test_min_real_share_from_params_overrides_the_suite(tmp_path, stage, capsys):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
-from logtune.rewrite.cache import ResponseCache, cache_key
+from logtune.rewrite.cache import ENV_DIR, ResponseCache, cache_key, store_dir
 from logtune.rewrite.templates import TemplateError, load_template, template_version
 
 
@@ -23,14 +27,35 @@ def test_key_changes_with_every_part_and_fits_a_batch_custom_id():
         assert cache_key(*changed) != key
 
 
-def test_put_survives_a_reload_and_a_torn_line(tmp_path):
+def test_put_survives_a_reload_one_file_per_key_and_no_temporary_left(tmp_path):
     cache = ResponseCache(tmp_path)
-    cache.put(entry("a"))
-    cache.put(entry("a", "again"))                 # one response per key: the first one paid for stays
-    with open(tmp_path / "responses.jsonl", "a") as f:
-        f.write('{"key": "b", "text": "tor')     # a crash mid-write
+    cache.put(entry("ab12"))
+    cache.put(entry("ab12", "again"))                 # one response per key: the first one paid for stays
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == ["responses/ab/ab12.json"]
+    (tmp_path / "responses" / "cd").mkdir()
+    (tmp_path / "responses" / "cd" / "cd34.json").write_text('{"key": "cd34", "text": "tor')   # not put()'s doing
     again = ResponseCache(tmp_path)
-    assert set(again.entries) == {"a"} and again.get("a")["text"] == "t"
+    assert set(again.entries) == {"ab12"} and again.get("ab12")["text"] == "t"
+
+
+def test_the_old_single_file_layout_is_still_read_torn_line_and_all(tmp_path):
+    with open(tmp_path / "responses.jsonl", "w") as f:
+        f.write(json.dumps(entry("a")) + "\n" + '{"key": "b", "text": "tor')     # a crash mid-write
+    assert set(ResponseCache(tmp_path).entries) == {"a"}
+
+
+def test_two_stores_merge_by_copying_files(tmp_path):
+    ResponseCache(tmp_path / "laptop").put(entry("aa01"))
+    ResponseCache(tmp_path / "ci").put(entry("bb02"))
+    shutil.copytree(tmp_path / "laptop", tmp_path / "ci", dirs_exist_ok=True)
+    assert set(ResponseCache(tmp_path / "ci").entries) == {"aa01", "bb02"}
+
+
+def test_store_dir_env_overrides_params_which_override_the_default(monkeypatch):
+    monkeypatch.delenv(ENV_DIR, raising=False)
+    assert store_dir(None) == Path(".cache/rewrite") and store_dir("/shared/rw") == Path("/shared/rw")
+    monkeypatch.setenv(ENV_DIR, "/mnt/team/rewrite")
+    assert store_dir("/shared/rw") == Path("/mnt/team/rewrite")
 
 
 def test_open_batches_are_those_submitted_and_not_collected(tmp_path):

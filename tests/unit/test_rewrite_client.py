@@ -148,7 +148,7 @@ def test_success_is_cached_as_it_arrives(tmp_path):
     cache = ResponseCache(tmp_path)
     out = complete(provider(fake, waits), requests(3), cache)
     assert all(r.text and not r.error and r.input_tokens == 20 and r.output_tokens == 8 for r in out.values())
-    assert len((tmp_path / "responses.jsonl").read_text().splitlines()) == 3
+    assert len(list((tmp_path / "responses").glob("*/*.json"))) == 3
     assert fake.keys_seen == {KEY} and waits == []
 
 
@@ -223,7 +223,7 @@ def test_crash_mid_run_then_resume_re_requests_nothing_paid_for(tmp_path):
         complete(provider(fake, waits, concurrency=1), todo, ResponseCache(tmp_path))
     paid = dict(fake.asked)                            # answered before the crash (a worker may finish one more)
     assert 3 <= sum(paid.values()) < 6
-    assert len((tmp_path / "responses.jsonl").read_text().splitlines()) == sum(paid.values())   # all on disk
+    assert len(list((tmp_path / "responses").glob("*/*.json"))) == sum(paid.values())   # all on disk
     resumed = FakeAnthropic()
     out = complete(provider(resumed, []), todo, ResponseCache(tmp_path))
     assert all(r.text for r in out.values())
@@ -232,11 +232,12 @@ def test_crash_mid_run_then_resume_re_requests_nothing_paid_for(tmp_path):
     assert sum(1 for r in out.values() if r.cached) == sum(paid.values())
 
 
-def test_a_torn_last_cache_line_is_asked_again(tmp_path):
+def test_a_response_killed_mid_write_is_asked_again(tmp_path):
     fake = FakeAnthropic()
     complete(provider(fake, []), requests(2), ResponseCache(tmp_path))
-    path = tmp_path / "responses.jsonl"
-    path.write_text(path.read_text()[:-20])            # the process died while writing the second line
+    second = sorted((tmp_path / "responses").glob("*/*.json"))[1]
+    # the process died while writing: only the temporary file exists, never a torn response file
+    second.rename(second.with_name(f".{second.name}.123.456.tmp"))
     again = FakeAnthropic()
     complete(provider(again, []), requests(2), ResponseCache(tmp_path))
     assert sum(again.asked.values()) == 1

@@ -1,7 +1,8 @@
 """logtune.validate.features: the flat facts each gate looks at, from literal records."""
 
-from logtune.validate.features import (golden_key, golden_keys, normalize_text, preference_features,
-                                       sft_features, split_system)
+from logtune.normalize import normalize_text
+from logtune.prompt import render_system
+from logtune.validate.features import golden_key, golden_keys, preference_features, sft_features, split_system
 
 SYSTEM = 'Be brief.\nCONTEXT: {"tickets":[{"id":"TCK-1","owner":"dana@example.com"}]}'
 
@@ -22,6 +23,15 @@ def test_golden_key_ignores_whitespace_case_and_key_order():
     assert normalize_text("  A\tB ") == "a b"
 
 
+def test_golden_key_judges_the_same_text_as_curate():
+    # full-width letters and digits are the same text once NFKC-normalized, as in curate's golden check
+    from logtune.golden.overlap import turn_key
+
+    ctx = {"records": [{"id": "PRJ-1042"}]}
+    assert golden_key("Status of ＰＲＪ-１０４２?", ctx) == golden_key("status of prj-1042?", ctx)
+    assert golden_key("Status of ＰＲＪ-１０４２?", ctx) == tuple(reversed(turn_key(ctx, "status of PRJ-1042?")))
+
+
 def test_sft_features_of_a_multi_turn_example():
     (row,) = sft_features([_sft([
         {"role": "system", "content": SYSTEM},
@@ -35,8 +45,8 @@ def test_sft_features_of_a_multi_turn_example():
     assert row["last_role"] == "assistant"
     assert row["reply"] == "Dana owns TCK-1." and row["reply_words"] == 3
     assert row["is_real"] == 1
-    # the email sits in CONTEXT (ground truth, never redacted): not a PII leak
-    assert row["has_pii"] is False
+    # the email sits in the CONTEXT, where curate would have redacted it: a leak, and it says where
+    assert row["has_pii"] is True and row["pii_fields"] == "messages[0].context: EMAIL"
     assert row["in_golden"] is False
 
 
@@ -44,6 +54,17 @@ def test_planted_email_in_a_reply_is_pii():
     (row,) = sft_features([_sft([{"role": "user", "content": "Who?"},
                                  {"role": "assistant", "content": "Write to dana@example.com."}])], golden={})
     assert row["has_pii"] is True and row["pii_kinds"] == "EMAIL"
+    assert row["pii_fields"] == "messages[1].content: EMAIL"
+
+
+def test_pii_fields_name_the_rejected_side_and_the_context_where_a_value_leaked():
+    system = render_system("Be brief.", {"id": "TCK-1", "owner": {"email": "dana@example.com"}})
+    (row,) = preference_features([{
+        "id": "p1", "prompt": [{"role": "system", "content": system}, {"role": "user", "content": "Who?"}],
+        "chosen": [{"role": "assistant", "content": "Dana."}],
+        "rejected": [{"role": "assistant", "content": "Call Dana on +44 20 7946 0958."}]}], golden={})
+    assert row["has_pii"] is True and row["pii_kinds"] == "EMAIL,PHONE"
+    assert row["pii_fields"] == "prompt[0].context: EMAIL; rejected[0].content: PHONE"
 
 
 def test_golden_case_in_training_is_found_by_its_user_turn_and_context():

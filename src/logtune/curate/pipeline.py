@@ -14,7 +14,6 @@ Invariant, asserted before the metrics are returned: read = kept + rejected.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,9 @@ from logtune.golden.overlap import golden_conversation_keys, golden_near_overlap
 from logtune.curate.dedup import split_duplicates, split_near_duplicates
 from logtune.normalize import normalize_context, normalize_text
 from logtune.curate.redact import redact_conversation
+from logtune.pii import PiiParams
 from logtune.curate.sessions import SESSION_FILTERS, first_reject
-from logtune.rejects import Reject
+from logtune.rejects import Reject, rejected_row
 from logtune.io import read_rows
 from logtune.rules import REASON_PREFIX, Rules
 
@@ -46,6 +46,7 @@ class CurateParams:
     rules: str | None = None                          # auto-rules YAML path; None: no auto-rules
     near_duplicate_threshold: float | None = None     # None: exact duplicates only
     golden_near_threshold: float | None = None        # None: exact golden overlap only
+    pii: PiiParams = PiiParams()                      # phone regions; names/addresses engine (off)
 
     def __post_init__(self) -> None:
         for name in ("near_duplicate_threshold", "golden_near_threshold", "min_confidence"):
@@ -72,11 +73,6 @@ def read_exported(directory: str | Path) -> list[dict[str, Any]]:
     return [row for f in files for row in read_rows(f)]
 
 
-def rejected_row(conversation: dict[str, Any], reject: Reject, stage: str = "curate") -> dict[str, Any]:
-    return {"id": conversation.get("id"), "stage": stage, "reason": reject.reason, "detail": reject.detail,
-            "record": json.dumps(conversation, sort_keys=True, ensure_ascii=False)}
-
-
 def auto_rule(conversation: dict[str, Any], rules: Rules) -> Reject | None:
     """The rules file's verdict (`logtune.rules`): a reject rule that matches names the reason."""
     keep, name = rules.decide(conversation)
@@ -101,7 +97,7 @@ def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golde
     for conv in conversations:
         read += 1
         reject = first_reject(conv, params) or auto_rule(conv, rules) or golden_overlap(conv, golden_keys)
-        conv, kinds = redact_conversation(conv)
+        conv, kinds = redact_conversation(conv, params.pii)
         if kinds:
             redacted_by_kind.update(kinds)
             conversations_redacted += 1
@@ -128,7 +124,8 @@ def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golde
         rejects += near
 
     out = Curated(kept=sorted(kept, key=lambda c: c["id"]),
-                  rejected=sorted((rejected_row(c, r) for c, r in rejects), key=lambda r: (r["id"], r["reason"])))
+                  rejected=sorted((rejected_row(c.get("id"), "curate", r, c) for c, r in rejects),
+                                  key=lambda r: (r["id"], r["reason"])))
     by_reason = Counter({reason: 0 for reason in REASONS + rules.reject_reasons})
     by_reason.update(r["reason"] for r in out.rejected)
     assert read == len(out.kept) + len(out.rejected), "curate lost or invented a record"

@@ -38,7 +38,7 @@ def format_estimate(e: dict[str, Any]) -> str:
 
 def rewrite_command(args: argparse.Namespace) -> int:
     """Estimate the rewrite stage's requests, tokens and cost (--dry-run); calls no API."""
-    from logtune.rewrite.cache import ResponseCache
+    from logtune.rewrite.cache import ResponseCache, store_dir
     from logtune.rewrite.io import inputs_of, read_built
     from logtune.rewrite.params import RewriteParams
     from logtune.rewrite.pipeline import dry_run
@@ -57,7 +57,8 @@ def rewrite_command(args: argparse.Namespace) -> int:
         return 2
     built = read_built(args.built)
     curated = args.curated if args.curated is not None and args.curated.is_file() else None
-    cache = ResponseCache(args.cache) if args.cache is not None and args.cache.is_dir() else ResponseCache(None)
+    folder = args.cache if args.cache is not None else store_dir(params.cache_dir)
+    cache = ResponseCache(folder) if folder.is_dir() else ResponseCache(None)
     estimate = dry_run(inputs_of(built, curated), params, cache)
     print(json.dumps(estimate, indent=2, sort_keys=True) if args.json else format_estimate(estimate))
     return 0
@@ -68,8 +69,8 @@ REWRITE_ARGS = (
     (("--built",), dict(type=Path, default=Path("data/built"), help="built records folder (default: data/built)")),
     (("--curated",), dict(type=Path, default=Path("data/curated/conversations.parquet"),
                           help="curated conversations (users' notes) (default: data/curated/conversations.parquet)")),
-    (("--cache",), dict(type=Path, default=Path("data/rewrite-cache"),
-                        help="response cache: cached requests cost nothing (default: data/rewrite-cache)")),
+    (("--cache",), dict(type=Path, default=None, help="response store: cached requests cost nothing "
+                        "(default: $LOGTUNE_REWRITE_CACHE, else params' rewrite.cache_dir, else .cache/rewrite)")),
     (("--params",), dict(type=Path, default=Path("params.yaml"))),
     (("--provider",), dict(choices=("offline", "anthropic", "local"), help="price as this provider (default: params)")),
     (("--model",), dict(help="price as this model (default: params' rewrite.model)")),

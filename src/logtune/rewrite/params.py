@@ -90,6 +90,7 @@ class RewriteParams:
     downvote: DownvoteParams = DownvoteParams()
     persona: PersonaParams = PersonaParams()
     corrections: CorrectionsParams = CorrectionsParams()
+    cache_dir: str = ".cache/rewrite"   # paid responses; outside DVC's outputs (see logtune.rewrite.cache)
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:

@@ -33,6 +33,7 @@ from typing import Any, Iterator
 
 from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
                                     note, quarantine, json_text, to_iso, unmapped)
+from logtune.sources._shared import iter_json_lines
 
 KIND = "event_log"
 SPELLINGS = {
@@ -96,3 +97,12 @@ def _iso(value: Any) -> str | None:
     """ISO text as logged; a JavaScript Date.now() number (epoch ms) as ISO-8601 UTC; Unfit("wrong_type")
     for text that is no time ("yesterday"), never kept as it is."""
     return to_iso(value, "auto" if isinstance(value, str) else "epoch_ms")
+
+
+def raw_lines(path: str | Path) -> Iterator[tuple[int, Any] | dict[str, Any]]:
+    """The file's lines before mapping: (line_no, JSON value), or a bad line's quarantine item.
+
+    One per non-blank line in file order, exactly as `read` sees them, so the two zip: a reader that
+    needs fields `read` does not map (the monitor's thumbs) takes them from here.
+    """
+    return iter_json_lines(path, KIND)

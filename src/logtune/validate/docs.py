@@ -12,10 +12,18 @@ logtune's suites use) is not vendored: its tags are removed, so nothing is fetch
 
 Several results (one per training set) go on one page: GX's page renderer is run on each and
 their sections are stacked, each set's overview first, in the order given.
+
+Byte-stable: the same results give the same bytes. GX stamps a page with the run's wall-clock time
+(run id, validation time, batch load time), a random validation id and a random uuid per collapsible
+block; the run and load times are set to the Unix epoch and shown as such, the validation id is
+derived from the suite name, and each uuid becomes its order of appearance on the page. When a run
+happened is in git and `dvc.lock`, not in the page.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import os
 import re
 import shutil
@@ -51,6 +59,9 @@ _S3 = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
 _VEGA = re.compile(r'<script src="https://cdn\.jsdelivr\.net/npm/vega[^"]*"></script>\s*')
 _SRI = re.compile(r'\s+(?:integrity="[^"]*"|crossorigin="[^"]*")')
 # any script or stylesheet still pointing at the network after the rewrite
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# The time every page shows as its run time: fixed, so the page depends on its inputs only.
+FIXED_RUN_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 REMOTE_ASSET = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["\']?(?:https?:)?//', re.I)
 
 
@@ -98,6 +109,7 @@ def render_html(results: Any, title: str = "logtune validate") -> str:
     for suite_result in suites:
         for r in suite_result.results:
             r.result = _plain_numbers(r.result)
+        suite_result.meta = _fixed_times(suite_result.meta, suite_result.suite_name)
     docs = [renderer.render(r) for r in suites]
     if len(docs) == 1:
         document = docs[0]
@@ -115,7 +127,27 @@ def render_html(results: Any, title: str = "logtune validate") -> str:
             expectation_suite_name=first.expectation_suite_name, utm_medium=first.utm_medium,
             cta_footer=None)
     html = DefaultJinjaPageView().render(document)
-    return offline(html)
+    return offline(_numbered_uuids(html))
+
+
+def _fixed_times(meta: Mapping[str, Any] | None, suite: str) -> dict[str, Any]:
+    """A result's meta with the wall-clock times and the random validation id replaced by fixed values."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    meta = dict(meta or {})
+    meta["run_id"] = RunIdentifier(run_name="logtune validate", run_time=FIXED_RUN_TIME)
+    meta["validation_time"] = FIXED_RUN_TIME
+    if isinstance(meta.get("batch_markers"), Mapping):
+        meta["batch_markers"] = {**meta["batch_markers"], "ge_load_time": FIXED_RUN_TIME.strftime("%Y%m%dT%H%M%S.%fZ")}
+    if meta.get("validation_id"):
+        meta["validation_id"] = hashlib.sha256(suite.encode()).hexdigest()[:32]
+    return meta
+
+
+def _numbered_uuids(html: str) -> str:
+    # GX names collapsible blocks `...-collapse-body-<uuid4>`: number each distinct uuid instead.
+    numbers: dict[str, str] = {}
+    return _UUID.sub(lambda m: numbers.setdefault(m.group(0), f"u{len(numbers) + 1}"), html)
 
 
 def offline(html: str) -> str:

@@ -12,22 +12,18 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable
 
-from logtune.pii import find_pii
-from logtune.prompt import compact_context, split_system
+from logtune.normalize import normalize_context, normalize_text
+from logtune.pii import DEFAULT_PARAMS, PiiParams, find_pii, find_pii_in_json
+from logtune.prompt import split_system
 
 # `prompt.render_system` puts the CONTEXT on its own line after the system prompt.
-def normalize_text(text: Any) -> str:
-    """Whitespace-collapsed, case-folded text: how golden leakage and uniqueness compare replies."""
-    return " ".join(str(text or "").split()).casefold()
-
-
 def golden_key(final_user: str | None, context: Any) -> tuple[str, str]:
     """What makes a training record "the same case" as a golden one: last user turn + CONTEXT."""
     try:
-        ctx = compact_context(context)
+        ctx = normalize_context(context)  # the same CONTEXT rule as curate's and build's golden checks
     except (ValueError, TypeError):
-        ctx = str(context)  # not JSON: compare the text as it is
-    return normalize_text(final_user), normalize_text(ctx)
+        ctx = normalize_text(str(context))  # not JSON: compare the text as it is
+    return normalize_text(final_user), ctx
 
 
 def golden_keys(cases: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -56,14 +52,30 @@ def _context_of(messages: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _text_for_pii(messages: list[dict[str, Any]]) -> str:
-    # The CONTEXT is the backend's ground truth and is never redacted (see logtune.pii), so the
-    # PII gate looks at what people and the model wrote: the turns and the system prompt itself.
-    parts = []
-    for m in messages:
-        content = m.get("content") or ""
-        parts.append(split_system(content)[0] if m.get("role") == "system" else content)
-    return "\n".join(parts)
+def pii_findings(sections: Iterable[tuple[str, list[dict[str, Any]]]],
+                 params: PiiParams = DEFAULT_PARAMS) -> list[tuple[str, str]]:
+    """(field, kind) for every PII/secret value left in a record's messages, e.g. ("rejected[0].content", "PHONE").
+
+    Every message's content; a system message's prompt and its CONTEXT apart, the CONTEXT as curate
+    redacts it (every value but those under id-like keys), so a leak says where it is.
+    """
+    out = []
+    for name, messages in sections:
+        for i, m in enumerate(messages):
+            content = m.get("content") or ""
+            if m.get("role") == "system":
+                prompt, context = split_system(content)
+                out += [(f"{name}[{i}].system_prompt", x.kind) for x in find_pii(prompt, params)]
+                out += [(f"{name}[{i}].context", x.kind) for x in find_pii_in_json(context, True, params)]
+            else:
+                out += [(f"{name}[{i}].content", x.kind) for x in find_pii_in_json(content, False, params)]
+    return out
+
+
+def _pii_features(params: PiiParams, *sections: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    found = pii_findings(sections, params)
+    return {"has_pii": bool(found), "pii_kinds": ",".join(sorted({k for _, k in found})),
+            "pii_fields": "; ".join(sorted({f"{field}: {kind}" for field, kind in found}))}
 
 
 def _conversation_features(
@@ -78,7 +90,6 @@ def _conversation_features(
     golden_id = golden.get(golden_key(users[-1] if users else None, _context_of(messages)), "")
     last = messages[-1] if messages else {}
     reply = (last.get("content") or "") if last.get("role") == "assistant" else ""
-    pii = sorted({m.kind for m in find_pii(_text_for_pii(messages))})
     return {
         "n_turns": len(turns),
         "roles": ",".join(str(m.get("role")) for m in messages),
@@ -89,8 +100,6 @@ def _conversation_features(
         "reply": reply,
         "reply_norm": normalize_text(reply),
         "reply_words": len(reply.split()),
-        "has_pii": bool(pii),
-        "pii_kinds": ",".join(pii),
         "in_golden": bool(golden_id),
         "golden_id": golden_id,
     }
@@ -141,6 +150,7 @@ def sft_features(
     records: Iterable[dict[str, Any]],
     golden: dict[tuple[str, str], str],
     schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+    pii: PiiParams = DEFAULT_PARAMS,
 ) -> list[dict[str, Any]]:
     """One feature row per SFT example (records.SFT_EXAMPLE rows); the reply is the last message."""
     rows = []
@@ -148,6 +158,7 @@ def sft_features(
         messages = [m for m in record.get("messages") or [] if isinstance(m, dict)]
         row = _scalars(record)
         row.update(_conversation_features(messages[:-1], messages[-1:], golden))
+        row.update(_pii_features(pii, ("messages", messages)))
         row.update(_provenance_features(record))
         row.update(_schema_features(record, schema_check))
         rows.append(row)
@@ -158,6 +169,7 @@ def preference_features(
     records: Iterable[dict[str, Any]],
     golden: dict[tuple[str, str], str],
     schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+    pii: PiiParams = DEFAULT_PARAMS,
 ) -> list[dict[str, Any]]:
     """One feature row per preference pair (records.PREFERENCE_PAIR rows); the reply is `chosen`."""
     rows = []
@@ -168,12 +180,9 @@ def preference_features(
         row = _scalars(record)
         row.update(_conversation_features(prompt, chosen, golden))
         rejected_reply = str(rejected[-1].get("content") or "") if rejected else ""
-        rejected_pii = sorted({m.kind for m in find_pii(_text_for_pii(rejected))})
         # The rejected reply is trained against, but it still passes through the model's inputs:
         # a secret left in it is as leaked as one in `chosen`.
-        if rejected_pii:
-            row["has_pii"] = True
-            row["pii_kinds"] = ",".join(sorted(set(filter(None, row["pii_kinds"].split(","))) | set(rejected_pii)))
+        row.update(_pii_features(pii, ("prompt", prompt), ("chosen", chosen), ("rejected", rejected)))
         row["rejected_words"] = len(rejected_reply.split())
         row["chosen_differs"] = normalize_text(row["reply"]) != normalize_text(rejected_reply)
         row.update(_provenance_features(record))
@@ -186,6 +195,7 @@ def kto_features(
     records: Iterable[dict[str, Any]],
     golden: dict[tuple[str, str], str],
     schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+    pii: PiiParams = DEFAULT_PARAMS,
 ) -> list[dict[str, Any]]:
     """One feature row per KTO example (records.KTO_EXAMPLE rows); the reply is the completion."""
     rows = []
@@ -195,6 +205,7 @@ def kto_features(
         label = record.get("label")
         row = _scalars(record)
         row.update(_conversation_features(prompt, completion, golden))
+        row.update(_pii_features(pii, ("prompt", prompt), ("completion", completion)))
         row["prompt_ends_on_user"] = bool(prompt) and prompt[-1].get("role") == "user"
         # numpy bools come back from Parquet; anything else (None, "yes", 1) is not a label
         row["label_is_bool"] = isinstance(label, bool) or type(label).__name__ == "bool_"
