@@ -49,6 +49,7 @@ RUN_ONLY = {
     "preference.model_card": "writes README.md beside the adapter",
     "preference.export_merged": "also writes a merged copy for serving",
     "monitor": "`logtune monitor`, not a DVC stage",
+    "serve": "`logtune serve`, the collection service, not a DVC stage",
 }
 
 
