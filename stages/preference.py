@@ -43,13 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     section = read_params(args.params).get("preference") or {}
     if (rc := relaunch_if_needed(section.get("launch"), __file__, argv, where="preference.launch")) is not None:
         return rc
-    objective, _ = preference_config(section, args.out)  # both subsections checked before anything loads
+    objective, config = preference_config(section, args.out)  # built once; both subsections checked
     options = output_options("preference", section)
     name, columns, train = OBJECTIVES[objective]
     data = args.data / name
     checkpoints = Checkpoints.for_stage("preference", section, args.sft, data)
     with TrainingLog(args.live) if args.live else nullcontext() as log:
-        metrics = train(args.sft, read_rows(data, columns=columns), args.out, section.get(objective),
+        metrics = train(args.sft, read_rows(data, columns=columns), args.out, config,
                         log=log, checkpoints=checkpoints)
     if not publish("preference", section, args.out, metrics, options=options, metrics_path=args.metrics,
                    params_path=args.params, checkpoints=checkpoints):

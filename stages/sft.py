@@ -11,7 +11,7 @@ from pathlib import Path
 
 from logtune.io import read_rows
 from logtune.params import read_params
-from logtune.train.config import check_sft_section, output_options
+from logtune.train.config import parse_sft
 from logtune.train.launch import relaunch_if_needed
 from logtune.train.resume import Checkpoints
 from logtune.train.sft import format_loss, train_sft
@@ -36,13 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     section = read_params(args.params).get("sft") or {}
     if (rc := relaunch_if_needed(section.get("launch"), __file__, argv, where="sft.launch")) is not None:
         return rc
-    check_sft_section(section)  # a typo fails here, before a model or the data is loaded
-    options = output_options("sft", section)
+    setup = parse_sft(section, args.out)  # parsed once into SFTConfig/LoraConfig/...: a typo fails here
     checkpoints = Checkpoints.for_stage("sft", section, args.base, args.examples)
     with TrainingLog(args.live) if args.live else nullcontext() as log:
-        metrics = train_sft(args.base, read_rows(args.examples, columns=["messages", "phase"]), args.out, section,
+        metrics = train_sft(args.base, read_rows(args.examples, columns=["messages", "phase"]), args.out, setup,
                             log=log, checkpoints=checkpoints)
-    if not publish("sft", section, args.out, metrics, options=options, metrics_path=args.metrics,
+    if not publish("sft", section, args.out, metrics, options=setup.options, metrics_path=args.metrics,
                    params_path=args.params, checkpoints=checkpoints):
         return 0  # under `accelerate launch`, rank 0 writes
     print(f"sft: {metrics['examples']} examples in phases {', '.join(metrics['phases_run'])}, {metrics['steps']} "

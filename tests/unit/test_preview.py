@@ -1,7 +1,7 @@
 """logtune.train.preview: exactly the last assistant reply (and its EOS) is marked as trained, as TRL trains it.
 
 The tokenizer is the repo's own tiny byte-level BPE with its chat template, trained here on a few
-lines (as tests/unit/test_train_tokenizer.py does); nothing is downloaded.
+lines (as tests/unit/test_base_tokenizer.py does); nothing is downloaded.
 """
 
 from __future__ import annotations

@@ -110,3 +110,27 @@ def test_float_written_by_dvc_in_exponent_form_is_read_as_a_float(tmp_path):
     config = dpo_config({"learning_rate": "5e-06", "beta": "1E-1"}, tmp_path)
     assert config.learning_rate == 5e-6 and config.beta == 0.1
     assert sft_config({"eos_token": "1e5"}, tmp_path).eos_token == "1e5"  # a text field keeps its text
+
+
+def test_the_sft_section_is_parsed_once_into_the_library_objects(tmp_path):
+    from peft import LoraConfig
+    from trl import SFTConfig
+
+    from logtune.train.config import SFTSetup, parse_sft, with_overrides
+    from logtune.train.curriculum import Curriculum
+
+    section = {"seed": 3, "learning_rate": 1e-3, "max_length": 128, "lora": {"r": 4},
+               "quantization": None, "curriculum": {"mode": "mixed"}, "model_card": False}
+    setup = parse_sft(section, tmp_path / "out")
+    assert isinstance(setup, SFTSetup) and isinstance(setup.args, SFTConfig) and isinstance(setup.lora, LoraConfig)
+    assert isinstance(setup.curriculum, Curriculum) and setup.curriculum.mode == "mixed"
+    assert (setup.args.seed, setup.args.max_length, setup.lora.r, setup.quantization) == (3, 128, 4, None)
+    assert setup.options == {"model_card": False, "export_merged": False}
+    # a run's output folder and checkpoint overrides on the parsed object == building it with them
+    run = with_overrides(setup.args, tmp_path / "phase", {"save_strategy": "steps", "save_steps": 7})
+    built = sft_config(section, tmp_path / "phase", {"save_strategy": "steps", "save_steps": 7})
+    assert run.to_dict() == built.to_dict() and run.output_dir == str(tmp_path / "phase")
+    with pytest.raises(ParamsError, match="'sft'.*unknown key 'learning_rat'"):
+        parse_sft({"learning_rat": 1e-3}, tmp_path)
+    with pytest.raises(ParamsError, match="'sft.lora'.*unknown key 'rank'"):
+        parse_sft({"lora": {"rank": 4}}, tmp_path)

@@ -222,16 +222,44 @@ def untrained_mode(section: dict[str, Any] | None) -> str | None:
     return mode
 
 
+@dataclasses.dataclass(frozen=True)
+class SFTSetup:
+    """The `sft` section parsed once (`parse_sft`), as the objects the trainer, PEFT and the loader take."""
+
+    args: Any                             # trl.SFTConfig; output_dir: the stage's output folder
+    lora: Any                             # peft.LoraConfig
+    quantization: dict[str, Any] | None   # BitsAndBytesConfig kwargs (JSON-able: the model marker keeps them)
+    curriculum: Any                       # logtune.train.curriculum.Curriculum
+    options: dict[str, bool]              # model_card, export_merged
+    untrained: str | None = None          # sft.untrained: None (train), zero or random
+
+
+def parse_sft(section: dict[str, Any] | None, output_dir: str | Path) -> SFTSetup:
+    """Check the `sft` section once (an unknown key names `sft.key`) and build every object it describes,
+    so a mistake fails before a model is loaded and nothing downstream sees the raw mapping."""
+    from peft import LoraConfig
+    from trl import SFTConfig
+
+    from logtune.train.curriculum import curriculum_params
+
+    trainer, lora = split_section("sft", section, SFTConfig)
+    trainer.setdefault("assistant_only_loss", True)   # as sft_config: train on the assistant's words only
+    return SFTSetup(args=SFTConfig(**trainer_kwargs(trainer, output_dir)),
+                    lora=LoraConfig(**{"task_type": "CAUSAL_LM", **lora}),
+                    quantization=quantization_kwargs(section),
+                    curriculum=curriculum_params((section or {}).get("curriculum")),
+                    options=output_options("sft", section),
+                    untrained=untrained_mode(section))
+
+
+def with_overrides(args: Any, output_dir: str | Path, overrides: dict[str, Any] | None = None) -> Any:
+    """A built trainer config for one run: its output folder, then `overrides` (checkpointing) on top."""
+    return dataclasses.replace(args, **{"output_dir": str(output_dir), **(overrides or {})})
+
+
 def check_sft_section(section: dict[str, Any] | None) -> None:
     """Build every object the `sft` section describes, so any mistake fails before a model is loaded."""
     import tempfile
 
-    from logtune.train.curriculum import curriculum_params
-
     with tempfile.TemporaryDirectory() as out:
-        sft_config(section, out)
-    lora_config(section)
-    quantization_kwargs(section)
-    curriculum_params((section or {}).get("curriculum"))
-    output_options("sft", section)
-    untrained_mode(section)
+        parse_sft(section, out)

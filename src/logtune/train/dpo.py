@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from logtune.chat_templates import require_markers
 from logtune.runtime import limit_cpu_threads
-from logtune.train.config import dpo_config
+from logtune.train.config import dpo_config, with_overrides
 from logtune.models import MARKER, base_dir_of, load_model, read_marker, save_adapter, untrained_of, write_marker
 from logtune.train.sft import batch_token_shares, format_loss, loss_history, parameter_counts
 
@@ -119,14 +119,16 @@ def not_trained(objective: str, what: str) -> dict[str, Any]:
 
 
 def train_dpo(sft_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str | Path,
-              section: dict[str, Any] | None, *, log=None, checkpoints=None) -> dict[str, Any]:
+              config: Any, *, log=None, checkpoints=None) -> dict[str, Any]:
     """Continue the SFT adapter with DPO on `pairs`; save the adapter to `out_dir`; return metrics.
 
-    `section` is `preference.dpo` (DPOConfig fields)."""
-    from trl import DPOTrainer
+    `config`: the DPOConfig the stage built once (`preference_config`); a raw `preference.dpo` mapping
+    is built here."""
+    from trl import DPOConfig, DPOTrainer
 
     overrides = checkpoints.trainer_overrides("dpo") if checkpoints is not None else {}
-    args = dpo_config(section, out_dir, overrides)  # checked even when unused, so a typo fails on every run
+    built = config if isinstance(config, DPOConfig) else dpo_config(config, out_dir)
+    args = with_overrides(built, out_dir, overrides)
     check_sft_adapter(sft_dir, "dpo")
     if (passed := pass_untrained_through(sft_dir, out_dir, "dpo")) is not None:
         return passed

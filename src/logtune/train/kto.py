@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from logtune.train.config import kto_config
+from logtune.train.config import kto_config, with_overrides
 from logtune.train.dpo import (chat, check_sft_adapter, copy_adapter, last_logged, not_trained, pass_untrained_through,
                                run_preference)
 
@@ -34,14 +34,16 @@ def kto_dataset(rows: list[dict[str, Any]], seed: int = 0):
 
 
 def train_kto(sft_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | Path,
-              section: dict[str, Any] | None, *, log=None, checkpoints=None) -> dict[str, Any]:
+              config: Any, *, log=None, checkpoints=None) -> dict[str, Any]:
     """Continue the SFT adapter with KTO on thumbs-labelled `rows`; save it to `out_dir`; return metrics.
 
-    `section` is `preference.kto` (KTOConfig fields)."""
-    from trl import KTOTrainer
+    `config`: the KTOConfig the stage built once (`preference_config`); a raw `preference.kto` mapping
+    is built here."""
+    from trl import KTOConfig, KTOTrainer
 
     overrides = checkpoints.trainer_overrides("kto") if checkpoints is not None else {}
-    args = kto_config(section, out_dir, overrides)
+    built = config if isinstance(config, KTOConfig) else kto_config(config, out_dir)
+    args = with_overrides(built, out_dir, overrides)
     check_sft_adapter(sft_dir, "kto")
     if (passed := pass_untrained_through(sft_dir, out_dir, "kto")) is not None:
         return passed

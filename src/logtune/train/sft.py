@@ -25,8 +25,8 @@ from typing import Any, Callable
 from logtune.chat_templates import require_markers
 from logtune.models import load_model, save_adapter
 from logtune.runtime import limit_cpu_threads
-from logtune.train.config import check_sft_section, lora_config, quantization_kwargs, sft_config, untrained_mode
-from logtune.train.curriculum import curriculum_params, plan
+from logtune.train.config import SFTSetup, parse_sft, with_overrides
+from logtune.train.curriculum import plan
 
 def sft_dataset(rows: list[dict[str, Any]]):
     """A `datasets.Dataset` of conversational prompt (all but the last message) / completion (the last reply)."""
@@ -97,33 +97,34 @@ def batch_token_shares(trainer) -> dict[str, Any]:
 
 
 def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | Path,
-              section: dict[str, Any] | None, *, log=None, checkpoints=None,
+              sft: SFTSetup | dict[str, Any] | None, *, log=None, checkpoints=None,
               echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Train a LoRA adapter on `rows` (with `messages`, and `phase` for the curriculum) over the full
     model in `base_dir`, phase by phase; save it to `out_dir` (main process only); return metrics.
+
+    `sft`: the stage's `parse_sft` result (a raw `sft` mapping is parsed here, once).
 
     `log`: a logtune.train.tracking.TrainingLog (DVCLive curves per phase), or None.
     `checkpoints`: a logtune.train.resume.Checkpoints (resume an interrupted run), or None.
     """
     from transformers import set_seed
 
-    section = dict(section or {})
-    check_sft_section(section)  # every subsection, before anything is loaded
-    curriculum = curriculum_params(section.get("curriculum"))
-    args = sft_config(section, out_dir)
+    setup = sft if isinstance(sft, SFTSetup) else parse_sft(sft, out_dir)  # before anything is loaded
+    curriculum = setup.curriculum
+    args = with_overrides(setup.args, out_dir)
     runs = plan(rows, curriculum, args.seed)
     if not any(phase_rows for _, phase_rows in runs.runs):
         raise ValueError(f"no SFT examples to train on: {runs.examples} read, rejected {runs.rejected}; the "
                          "build stage kept none, or the curriculum lists none of their phases")
-    quant = quantization_kwargs(section)
+    quant = setup.quantization
     threads = limit_cpu_threads()
     set_seed(args.seed)  # before the adapter is created, so its random init is the same every run
     model, tokenizer = load_model(base_dir, trainable=True, quantization=quant,
                                   gradient_checkpointing=bool(args.gradient_checkpointing),
                                   init_kwargs=args.model_init_kwargs)
     require_markers(tokenizer, f"sft on {base_dir}")  # assistant-only loss needs the base stage's training template
-    if (mode := untrained_mode(section)) is not None:
-        return save_untrained(model, tokenizer, out_dir, base_dir, section, mode, runs, quant, threads, echo)
+    if (mode := setup.untrained) is not None:
+        return save_untrained(model, tokenizer, out_dir, base_dir, setup, mode, runs, quant, threads, echo)
     state = {"model": model, "main": True}
     phases: dict[str, Any] = {}
     start = time.monotonic()
@@ -136,7 +137,7 @@ def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | P
             phases[name] = _reuse_finished_phase(state, name, checkpoints, log)
             echo(f"sft: phase {name}: finished in an interrupted run, its adapter reused")
             continue
-        phases[name] = _train_phase(state, name, list(phase_rows), tokenizer, section, out_dir, log, checkpoints)
+        phases[name] = _train_phase(state, name, list(phase_rows), tokenizer, setup, out_dir, log, checkpoints)
         phases[name]["replayed"] = (runs.replayed or {}).get(name, 0)
         echo(f"sft: phase {name}: {phases[name]['examples']} examples, {phases[name]['steps']} steps, loss "
              f"{format_loss(phases[name])} -> {format_loss(phases[name], 'loss_last')}")
@@ -146,7 +147,7 @@ def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | P
     return summary(runs, curriculum, phases, args, quant, round(seconds, 2), threads, state["model"])
 
 
-def save_untrained(model, tokenizer, out_dir, base_dir, section, mode, runs, quant, threads, echo) -> dict[str, Any]:
+def save_untrained(model, tokenizer, out_dir, base_dir, setup: SFTSetup, mode, runs, quant, threads, echo) -> dict[str, Any]:
     """`sft.untrained`: wrap the base in the configured LoRA adapter and save it without a training step.
 
     `zero` is PEFT's own init (B = 0: the base model's outputs exactly); `random` keeps both A and B at
@@ -158,7 +159,7 @@ def save_untrained(model, tokenizer, out_dir, base_dir, section, mode, runs, qua
 
     from peft import get_peft_model
 
-    config = lora_config(section)
+    config = setup.lora
     if mode == "random":
         config = dataclasses.replace(config, init_lora_weights=False)
     peft_model = get_peft_model(model, config)
@@ -171,15 +172,15 @@ def save_untrained(model, tokenizer, out_dir, base_dir, section, mode, runs, qua
             **parameter_counts(peft_model)}
 
 
-def _train_phase(state, name, phase_rows, tokenizer, section, out_dir, log, checkpoints) -> dict[str, Any]:
+def _train_phase(state, name, phase_rows, tokenizer, setup: SFTSetup, out_dir, log, checkpoints) -> dict[str, Any]:
     from trl import SFTTrainer
 
     overrides = checkpoints.trainer_overrides(name) if checkpoints is not None else {}
-    args = sft_config(section, out_dir, overrides)
+    args = with_overrides(setup.args, out_dir, overrides)
     model = state["model"]
     trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(phase_rows), processing_class=tokenizer,
                          # the first phase creates the adapter; later phases continue that same PeftModel
-                         peft_config=None if is_peft(model) else lora_config(section),
+                         peft_config=None if is_peft(model) else setup.lora,
                          callbacks=[log.callback(name)] if log is not None else None)
     state["model"] = trainer.model
     state["main"] = trainer.is_world_process_zero()
