@@ -295,6 +295,7 @@ def typed_record_features(
     records: Iterable[dict[str, Any]],
     golden: dict[tuple[str, str], str],
     schema_check: Callable[[dict[str, Any]], str | None] | None = None,
+    pii: PiiParams = DEFAULT_PARAMS,
 ) -> list[dict[str, Any]]:
     """One feature row per seed 004 typed record ({id, record_type, input, output | chosen/rejected}):
     the record read as a chat (its `input` turns, then the reply), the reply judged being `typed_reply`
@@ -309,9 +310,8 @@ def typed_record_features(
         # PII over everything the record holds: input, reply and (for preference) the rejected reply
         rejected = record.get("rejected")
         rejected = "" if rejected is None else rejected if isinstance(rejected, str) else json.dumps(rejected)
-        kinds = sorted({m.kind for m in find_pii("\n".join([str(record.get("input") or ""), reply["content"],
-                                                              rejected]))})
-        row.update({"has_pii": bool(kinds), "pii_kinds": ",".join(kinds)})
+        row.update(_pii_features(pii, ("input", [{"content": str(record.get("input") or "")}]), ("reply", [reply]),
+                                 ("rejected", [{"content": rejected}])))
         row.update(_schema_features(record, schema_check))
         rows.append(row)
     return rows
