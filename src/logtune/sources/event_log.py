@@ -19,7 +19,8 @@ Field spellings accepted (first present wins):
     aceyOutput | acey_output | output;  status | approvalStatus | approval_status | approval;
     responseTime | response_time | responseTimeMs | response_time_ms | latencyMs | latency_ms;
     timestamp | createdAt | created_at;  autoRules | auto_rules | autoRulesApplied | auto_rules_applied;
-    feedback | userFeedback | user_feedback | thumbs | rating;  confidence; cost; context; error.
+    feedback | userFeedback | user_feedback | thumbs | rating;  model | modelVersion | model_version;
+    systemPrompt | system_prompt;  confidence; cost; context; error.
 Feedback (issue #18: a thumbs given to a logged call reaches build like every other rating): a scalar
 thumbs value (1/-1, "up"/"down", "thumbsUp"/"thumbs_down", true/false) becomes the reply's `rating`; an
 object {rating | thumbs | value, note | comment, rewrite | correction} gives rating, feedback_note and
@@ -55,12 +56,14 @@ SPELLINGS = {
     "context": ("context",),
     "error": ("error",),
     "feedback": ("feedback", "userFeedback", "user_feedback", "thumbs", "rating"),
+    "model_version": ("model", "modelVersion", "model_version"),
+    "system_prompt": ("systemPrompt", "system_prompt"),
 }
 FEEDBACK = {"rating": ("rating", "thumbs", "value"), "note": ("note", "comment"), "rewrite": ("rewrite", "correction")}
 NUMBER = (int, float)
 TYPES = {"id": (str, int), "task_type": str, "prompt": str, "output": dict, "approval": str, "latency_ms": NUMBER,
          "created_at": (str, int, float), "confidence": NUMBER, "cost": NUMBER, "context": (dict, list),
-         "error": (str, dict)}
+         "error": (str, dict), "model_version": str, "system_prompt": str}
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
@@ -93,6 +96,7 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
     return note(conversation(
         source_name, str(call["id"]) if call["id"] is not None else f"{name}:{line_no}", messages,
         task_type=call["task_type"] or opts.get("task_type", "general"),
+        model_version=call["model_version"], system_prompt=call["system_prompt"],
         context=call["context"], confidence=call["confidence"],
         approval=call["approval"].lower() if call["approval"] else None,
         latency_ms=call["latency_ms"], cost=call["cost"], created_at=_iso(call["created_at"]),
