@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -21,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
+from logtune.io import atomic_open
 from logtune.train.recipes import RECIPE_ARGS, recipe
 from logtune.sources.export import ExportParams, Ledger, SourceParams, checked_items, quarantine_line
 from logtune.sources import SourceError, is_quarantine
-from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
+from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command
 from logtune.dryrun import replay as _dryrun
 from logtune.gate import report as _report, review as _review
 from logtune.release import monitor as _monitor, promote as _release
@@ -76,7 +76,7 @@ class Command:
     arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
 
 
-# ----------------------------------------------------------------------------------------- seed 000
+# ------------------------------------------------------------------- export-jsonl, export-feedback-jsonl
 
 def _options(text: str | None) -> dict[str, Any]:
     if not text:
@@ -96,7 +96,7 @@ def _conversations(args: argparse.Namespace, quarantined: Counter) -> Iterator[d
     qpath = Path(str(args.out) + ".quarantine.jsonl")
     source = SourceParams(name=args.source, kind=args.kind, path=str(args.db), options=_options(args.options))
     ledger = Ledger()
-    with _atomic(qpath) as qfile:
+    with atomic_open(qpath) as qfile:
         for item in checked_items(source, ExportParams(max_message_chars=None), ledger):
             if is_quarantine(item):
                 quarantined[item["reason"]] += 1
@@ -109,31 +109,12 @@ def _line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str) + "\n"
 
 
-class _atomic:
-    """Write `path` through a temp file moved in place on success: a failed export leaves no half file."""
-
-    def __init__(self, path: Path):
-        self.path, self.tmp = path, path.with_name(path.name + ".tmp")
-
-    def __enter__(self) -> TextIO:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.tmp, "w", encoding="utf-8")
-        return self.file
-
-    def __exit__(self, exc_type, *exc: object) -> None:
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
 def _export(args: argparse.Namespace, lines: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
             unit: str) -> int:
     progress = Progress(args.command, "sessions")
     quarantined: Counter[str] = Counter()
     written = 0
-    with _atomic(Path(args.out)) as out:
+    with atomic_open(Path(args.out)) as out:
         for conversation in _conversations(args, quarantined):
             for obj in lines(conversation):
                 out.write(_line(obj))
@@ -184,7 +165,7 @@ DB_EXPORT_ARGS = (
                        help="source kind: assistant_sqlite (default) or sql (any mapping or preset in --options)")),
 )
 
-# --------------------------------------------------------------------------------------- issue 4
+# ------------------------------------------------------------------------------------------------ trace
 
 def trace(args: argparse.Namespace) -> int:
     """Print the chain of one training record: mixed set -> built record -> curated -> exported -> source."""
@@ -203,7 +184,7 @@ TRACE_ARGS = (
     (("--root",), dict(type=Path, default=Path("."), help="the logtune repository (default: the current folder)")),
 )
 
-# --------------------------------------------------------------------------------------- issue 5
+# ------------------------------------------------------------------------------ validate-dataset, preview
 
 def repo_root(start: Path | None = None) -> Path:
     """The logtune repository holding `start` (default: the current folder): the nearest folder with dvc.yaml."""
@@ -229,15 +210,15 @@ def _optional(relative: str) -> Path | None:
 
 def validate_dataset(args: argparse.Namespace) -> int:
     """Validate one JSONL/Parquet file of any record type against its JSON Schema and GX suite."""
-    from logtune.params import load_params
-    from logtune.validate.gates import ValidateParams
+    from logtune.params import read_params
+    from logtune.validate.gates import ValidateParams, validate_params
     from logtune.validate.gates import set_failure_lines as failure_lines
     from logtune.validate.dataset import DatasetError, summary_line, validate_dataset as run
 
     if not Path(args.file).is_file():  # before looking for the repository: a typo is the likelier mistake
         raise CliError(f"{args.file}: no such file")
     params_path = args.params if args.params is not None else _optional("params.yaml")
-    params = (load_params(params_path, "validate", ValidateParams) if params_path and params_path.is_file()
+    params = (validate_params(read_params(params_path)) if params_path and params_path.is_file()
               else ValidateParams())
     # leakage is checked whenever the golden set is at hand
     golden = args.golden if args.golden is not None else _optional("golden/golden.jsonl")
@@ -335,7 +316,7 @@ GATE_ARGS = (
     (("--gate",), dict(type=Path, help="the decision file (default: ROOT/metrics/gate.json)")),
 )
 
-# name -> command. Later issues add report here.
+# name -> command: `logtune --help` lists them in this order.
 COMMANDS = (
     Command("export-jsonl", export_jsonl, DB_EXPORT_ARGS),
     Command("export-feedback-jsonl", export_feedback_jsonl, DB_EXPORT_ARGS),
@@ -343,11 +324,11 @@ COMMANDS = (
     Command("validate-dataset", validate_dataset, VALIDATE_DATASET_ARGS),
     Command("preview", preview, PREVIEW_ARGS),
     Command("rewrite", rewrite_command, REWRITE_ARGS),
-    Command("report", _report.command, _report.ARGS),          # issue 7: PR Markdown vs a git revision
-    Command("review", _review.command, _review.ARGS),          # issue 7: offline HTML review page
-    Command("dryrun", _dryrun.command, _dryrun.ARGS),          # issue 7: one logged output through the auto-rules
-    Command("release", _release.command, _release.ARGS),       # issue 7: promote -> release/champion + manifest
-    Command("monitor", _monitor.command, _monitor.ARGS),       # issue 7: production logs vs alert thresholds
+    Command("report", _report.command, _report.ARGS),          # PR Markdown vs a git revision
+    Command("review", _review.command, _review.ARGS),          # offline HTML review page
+    Command("dryrun", _dryrun.command, _dryrun.ARGS),          # one logged output through the auto-rules
+    Command("release", _release.command, _release.ARGS),       # promote -> release/champion + manifest
+    Command("monitor", _monitor.command, _monitor.ARGS),       # production logs vs alert thresholds
     Command("recipe", recipe, RECIPE_ARGS),
     Command("serve", _serve.serve_command, _serve.SERVE_ARGS),              # issue 16: the collection service
     Command("serve-key", _serve.key_command, _serve.KEY_ARGS),              # issue 16: scoped API keys
