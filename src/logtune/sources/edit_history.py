@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from logtune.sources import SourceError
-from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
-                                    note, quarantine, to_iso, unmapped)
+from logtune.sources._shared import (check_options, conversation, map_json_lines, message, note, quarantine,
+                                    spelled_fields, to_iso, unmapped)
 
 KIND = "edit_history"
 SPELLINGS = {
@@ -64,12 +64,9 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
 
     def to_item(line_no: int, row: Any) -> dict[str, Any]:
         where = f"line {line_no}"
-        if not isinstance(row, dict):
-            return quarantine("wrong_type", f"expected a JSON object, got {type(row).__name__}", where, row)
-        edit = {field: first_key(row, *names) for field, names in SPELLINGS.items()}
-        problem = check_fields(edit, {"before": str, "after": str}, TYPES)
-        if problem:
-            return quarantine(*problem, where, row)
+        edit = spelled_fields(row, SPELLINGS, {"before": str, "after": str}, TYPES, where)
+        if edit.get("quarantine"):
+            return edit
         source_id = str(edit["id"]) if edit["id"] is not None else f"{name}:{line_no}"
         if source_id in seen:
             return quarantine("duplicate_id", f"id {source_id!r} came on an earlier line", where, row)
