@@ -263,6 +263,9 @@ def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str
     heldout = table.take(pa.array(heldout_idx, pa.int64())) if heldout_idx else table.slice(0, 0)
     metrics = set_metrics(p, set_name, sessions, ids, train_idx, heldout_idx, groups, per_row, wanted,
                           unmatched, picks, dropped, column["provenance"])
+    # issue 18: what each record type became (train rows after oversampling, held-out records)
+    metrics["train_by_record_type"] = dict(sorted(Counter(str(column["record_type"][i]) for i, _ in picks).items()))
+    metrics["heldout_by_record_type"] = dict(sorted(Counter(str(column["record_type"][i]) for i in heldout_idx).items()))
     rejected = [rejected_row(ids[i], "mix",
                              Reject(reason, f"set {set_name}: {invalid[i]}" if reason == "schema" else f"set {set_name}"),
                              table.slice(i, 1).to_pylist()[0]) for i, reason in dropped]
