@@ -68,6 +68,16 @@ class CorrectionsParams:
 
 
 @dataclass(frozen=True)
+class NotesParams:
+    """Seed 004 (issue 18): each curated note (source kind `notes`) -> grounded question-answer exchanges."""
+    enabled: bool = True
+    limit: int | None = None      # at most this many notes (None: every note)
+    per_note: int = 3             # at most this many exchanges asked of one note
+    min_words: int = 3
+    max_words: int = 80           # a status line or two, not the whole note
+
+
+@dataclass(frozen=True)
 class RewriteParams:
     provider: str = "offline"
     model: str = "claude-haiku-4-5"
@@ -90,6 +100,7 @@ class RewriteParams:
     downvote: DownvoteParams = DownvoteParams()
     persona: PersonaParams = PersonaParams()
     corrections: CorrectionsParams = CorrectionsParams()
+    notes: NotesParams = NotesParams()
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -106,6 +117,8 @@ class RewriteParams:
         for model, price in self.prices.items():
             if not isinstance(price, dict) or set(price) != {"input", "output"}:
                 raise ParamsError(f"rewrite.prices.{model} must be {{input: $/MTok, output: $/MTok}}, got {price!r}")
+        if not isinstance(self.notes.per_note, int) or self.notes.per_note < 1:
+            raise ParamsError("rewrite.notes.per_note must be an integer >= 1")
         if self.corrections.multiply < 1:
             raise ParamsError("rewrite.corrections.multiply must be >= 1")
         if not 0 <= self.persona.multi_turn_ratio <= 1:
