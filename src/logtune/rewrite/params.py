@@ -78,6 +78,14 @@ class NotesParams:
 
 
 @dataclass(frozen=True)
+class AugmentParams:
+    """Seed 002's --augment-existing (issue 18): persona variants of built tool trajectories, calls byte-identical."""
+    enabled: bool = False         # opt-in, as the seed's flag is
+    limit: int | None = None      # at most this many source trajectories (None: every one)
+    variants: int = 1             # persona variants asked per trajectory
+
+
+@dataclass(frozen=True)
 class RewriteParams:
     provider: str = "offline"
     model: str = "claude-haiku-4-5"
@@ -101,6 +109,7 @@ class RewriteParams:
     persona: PersonaParams = PersonaParams()
     corrections: CorrectionsParams = CorrectionsParams()
     notes: NotesParams = NotesParams()
+    augment: AugmentParams = AugmentParams()
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -119,6 +128,8 @@ class RewriteParams:
                 raise ParamsError(f"rewrite.prices.{model} must be {{input: $/MTok, output: $/MTok}}, got {price!r}")
         if not isinstance(self.notes.per_note, int) or self.notes.per_note < 1:
             raise ParamsError("rewrite.notes.per_note must be an integer >= 1")
+        if not isinstance(self.augment.variants, int) or self.augment.variants < 1:
+            raise ParamsError("rewrite.augment.variants must be an integer >= 1")
         if self.corrections.multiply < 1:
             raise ParamsError("rewrite.corrections.multiply must be >= 1")
         if not 0 <= self.persona.multi_turn_ratio <= 1:

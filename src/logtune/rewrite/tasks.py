@@ -13,6 +13,8 @@ a `rule` naming the task:
   persona         none: `count` plans (seed 002)     -> SFT `llm_persona` (trajectory, ~30% multi-turn)
   corrections     correction pair (seed 002)         -> (multiply - 1) variations, each a DPO pair
                                                         `llm_correction_pair` + SFT `llm_correction_sft`
+  augment         a built tool trajectory (seed 002's -> `variants` persona variants, tool calls byte-identical,
+                  --augment-existing; rewrite.augment)   each SFT `llm_persona_augment` (the source's type)
   notes           a curated note (seed 004, `notes`   -> up to per_note grounded exchanges, each SFT
                   source kind; see rewrite.notes)        `llm_note_exchange` (knowledge, phase conversational)
 """
@@ -29,7 +31,7 @@ from logtune import toolcalls
 from logtune.ids import content_id
 from logtune.prompt import render_system, split_system
 from logtune.refusal import is_refusal
-from logtune.rewrite import checks, notes, offline
+from logtune.rewrite import augment, checks, notes, offline
 from logtune.normalize import normalize_text
 from logtune.rewrite.checks import Failed
 from logtune.rewrite.params import RewriteParams
@@ -314,6 +316,28 @@ def _make_notes(item: Item, text: str, gen: dict[str, Any], p: RewriteParams) ->
     return made
 
 
+# ----------------------------------------------------------------------------------------- augment
+def _select_augment(inputs: Inputs, p: RewriteParams) -> list[Item]:
+    out = []
+    rows = [r for r in inputs.sft if r["record_type"] in augment.RECORD_TYPES and not r.get("generated_by")]
+    for row in limited(rows, p.augment.limit):
+        turns = augment.turns_of(row)
+        for variant in range(p.augment.variants):
+            persona = augment.persona_for(row["id"], variant)
+            out.append(Item("augment", row["id"], variant, {
+                "persona": persona, "persona_hint": offline.PERSONAS[persona],
+                "turns": json.dumps({"turns": turns}, ensure_ascii=False)}, {"row": row, "turns": turns}))
+    return out
+
+
+def _make_augment(item: Item, text: str, gen: dict[str, Any], p: RewriteParams) -> Made:
+    row = item.data["row"]
+    turns = augment.checked_variant(text, item.data["turns"], item.values["persona"])
+    system = [m for m in row["messages"] if m["role"] == "system"]
+    return Made(sft=[generated_record(item, row, gen, "llm_persona_augment", row["record_type"], row["phase"],
+                                      messages=[{"role": m["role"], "content": m["content"]} for m in system] + turns)])
+
+
 TASKS = {
     "conversational": Task("conversational", _select_conversational,
                            lambda i, p: offline.conversational(i.values["question"], i.values["answer"]),
@@ -324,8 +348,10 @@ TASKS = {
     "corrections": Task("corrections", _select_corrections,
                         lambda i, p: offline.correction(i.values["question"], i.values["wrong"], i.values["fixed"],
                                                         i.variant), _make_corrections),
+    "augment": Task("augment", _select_augment,
+                    lambda i, p: augment.offline_variant(i.data["turns"], i.values["persona"]), _make_augment),
     "notes": Task("notes", _select_notes,
                   lambda i, p: notes.offline(i.values["title"], i.values["note"], p.notes.per_note, p.id_patterns),
                   _make_notes),
 }
-TASK_ORDER = ("conversational", "refusal", "downvote", "persona", "corrections", "notes")
+TASK_ORDER = ("conversational", "refusal", "downvote", "persona", "corrections", "notes", "augment")
