@@ -92,3 +92,19 @@ def test_offline_augment_over_built_toucan_trajectories():
         assert [m["content"] for m in r["messages"] if m["role"] == "user"] != [
             m["content"] for m in src["messages"] if m["role"] == "user"]
         assert (r["provenance"], r["record_type"]) == ("synthetic", "trajectory")
+
+
+def test_dry_run_prices_the_persona_layer_only_with_augment_existing(tmp_path, capsys):
+    from logtune.cli import main
+    from logtune.rewrite.io import write_sets
+
+    convs = [c for c in toucan.read(FIXTURE, {}, "toucan") if not c.get("quarantine")]
+    built = build(convs, BuildParams(), [])
+    write_sets(tmp_path / "built", {"sft": built.sft, "preference": [], "kto": [], "rejected": []})
+    root = Path(__file__).resolve().parents[2]
+    args = ["rewrite", "--dry-run", "--json", "--built", str(tmp_path / "built"), "--curated", str(tmp_path / "none"),
+            "--cache", str(tmp_path / "none"), "--params", str(root / "params.yaml")]
+    assert main(args) == 0
+    assert "augment" not in json.loads(capsys.readouterr().out)["by_task"]
+    assert main(args + ["--augment-existing"]) == 0
+    assert json.loads(capsys.readouterr().out)["by_task"]["augment"]["requests"] == 4
