@@ -45,7 +45,8 @@ def parse(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse(argv)
     p = load_params(args.params, "evaluate", EvaluateParams)
-    system_prompt = effective_system_prompt(load_params(args.params, "assistant", AssistantParams).system_prompt)
+    assistant = load_params(args.params, "assistant", AssistantParams)
+    system_prompt = effective_system_prompt(assistant.system_prompt, env_prefix=assistant.env_prefix)
     if args.train_data:
         check_prompt_trained(system_prompt, trained_prompt_versions(read_rows(args.train_data)))
     models = list(args.model)

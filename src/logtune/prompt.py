@@ -65,22 +65,40 @@ def with_system(messages: list[dict[str, Any]], system_prompt: str | None, conte
     return out
 
 
-SYSTEM_PROMPT_ENV = "LOGTUNE_SYSTEM_PROMPT"              # replaces the prompt from params (seed 000)
-SYSTEM_PROMPT_EXTRA_ENV = "LOGTUNE_SYSTEM_PROMPT_EXTRA"  # appended to it, after a blank line
+ENV_PREFIX = "LOGTUNE_"   # params `assistant.env_prefix`; seed 000's deployment used "ISPEC_ASSISTANT_"
+SYSTEM_PROMPT_ENV = ENV_PREFIX + "SYSTEM_PROMPT"              # replaces the prompt from params (seed 000)
+SYSTEM_PROMPT_EXTRA_ENV = ENV_PREFIX + "SYSTEM_PROMPT_EXTRA"  # appended to it, after a blank line
 
 
-def effective_system_prompt(from_params: str | None, environ: dict[str, str] | None = None) -> str | None:
-    """The system prompt in force: params' `assistant.system_prompt`, replaced by $LOGTUNE_SYSTEM_PROMPT when
-    set, then $LOGTUNE_SYSTEM_PROMPT_EXTRA appended (seed 000's serving overrides).
+def env_names(env_prefix: str = ENV_PREFIX) -> tuple[str, str]:
+    """(replace, extra) variable names under a deployment's prefix: "ISPEC_ASSISTANT_" gives
+    ISPEC_ASSISTANT_SYSTEM_PROMPT and ISPEC_ASSISTANT_SYSTEM_PROMPT_EXTRA (seed 000's names)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_prefix or ""):
+        raise ValueError(f"assistant.env_prefix {env_prefix!r} is no environment variable prefix "
+                         "(letters, digits and _, not starting with a digit)")
+    return env_prefix + "SYSTEM_PROMPT", env_prefix + "SYSTEM_PROMPT_EXTRA"
+
+
+def params_env_prefix(params: dict[str, Any]) -> str:
+    """`assistant.env_prefix` of a params.yaml mapping, LOGTUNE_ when unset."""
+    return (params.get("assistant") or {}).get("env_prefix") or ENV_PREFIX
+
+
+def effective_system_prompt(from_params: str | None, environ: dict[str, str] | None = None,
+                            env_prefix: str = ENV_PREFIX) -> str | None:
+    """The system prompt in force: params' `assistant.system_prompt`, replaced by $<prefix>SYSTEM_PROMPT when
+    set, then $<prefix>SYSTEM_PROMPT_EXTRA appended (seed 000's serving overrides; the prefix is params
+    `assistant.env_prefix`, LOGTUNE_ by default).
 
     DVC does not track environment variables, so whatever uses this must record `ids.prompt_version` of
     the result (metrics, model card, release manifest): a changed prompt then shows up as a changed version.
     """
     import os
 
+    replace, append = env_names(env_prefix)
     env = os.environ if environ is None else environ
-    prompt = env.get(SYSTEM_PROMPT_ENV) or from_params
-    extra = env.get(SYSTEM_PROMPT_EXTRA_ENV)
+    prompt = env.get(replace) or from_params
+    extra = env.get(append)
     if extra:
         prompt = f"{prompt}\n\n{extra}" if prompt else extra
     return prompt

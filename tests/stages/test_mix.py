@@ -44,7 +44,7 @@ def test_mix_stage_applies_the_table_and_accounts_for_every_record(stage, tmp_pa
     sft = m["sets"]["sft"]
     assert (sft["read"], sft["train"], sft["train_records"], sft["heldout"], sft["oversampled_copies"]) == (8, 12, 7, 0, 5)
     assert sft["read"] == sft["train_records"] + sft["heldout"] + sft["dropped"]
-    assert sft["dropped_by_reason"] == {"downsampled": 1, "schema": 0, "unmatched": 0}
+    assert sft["dropped_by_reason"] == {"downsampled": 1, "low_quality": 0, "schema": 0, "unmatched": 0}
     assert sft["rows"]["refusals"]["achieved_share"] == 0.25 and sft["rows"]["refusals"]["max_copies"] == 2
     assert sft["rows"]["corrections"]["max_copies"] == 3 and sft["real_share"] == round(11 / 12, 4)
     pref = m["sets"]["preference"]

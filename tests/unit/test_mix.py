@@ -52,7 +52,7 @@ def test_mix_set_accounts_for_every_record_and_reports_achieved_shares():
                                                           MixRow(name="refusal", record_type="refusal", share=0.5)))
     m = mix_set(sft_table(rows), "sft", p, {})
     assert m.metrics["rows"]["chat"]["achieved_count"] == 6 and m.metrics["rows"]["refusal"]["achieved_count"] == 6
-    assert m.metrics["dropped_by_reason"] == {"downsampled": 4, "schema": 0, "unmatched": 0}
+    assert m.metrics["dropped_by_reason"] == {"downsampled": 4, "low_quality": 0, "schema": 0, "unmatched": 0}
     assert m.metrics["read"] == m.metrics["train_records"] + m.metrics["heldout"] + m.metrics["dropped"] == 16
     assert sorted(r["id"] for r in m.dropped) == sorted(set(f"b{i}" for i in range(10)) -
                                                         set(m.train.column("id").to_pylist()))
@@ -80,7 +80,7 @@ def test_records_breaking_the_schema_reach_neither_side_and_are_dropped_with_the
     assert sorted(kept) == ["x", "y"]
     assert [(r["id"], r["reason"], r["detail"]) for r in m.dropped] == [
         ("z", "schema", "set sft: messages: [] is too short")]
-    assert m.metrics["dropped_by_reason"] == {"downsampled": 0, "schema": 1, "unmatched": 0}
+    assert m.metrics["dropped_by_reason"] == {"downsampled": 0, "low_quality": 0, "schema": 1, "unmatched": 0}
     assert m.metrics["read"] == 3 == m.metrics["train_records"] + m.metrics["heldout"] + m.metrics["dropped"]
 
 
@@ -116,3 +116,41 @@ def test_mix_reads_a_kto_set_and_refuses_a_missing_sft_set(tmp_path):
     out = mix(tmp_path, MixParams(eval_share=0.0), {})
     assert out["kto"].train.to_pylist() == [{**dict.fromkeys(records.KTO_EXAMPLE.names), **kto}]
     assert out["kto"].train.schema == records.KTO_EXAMPLE and out["sft"].metrics["read"] == 0
+
+
+# ------------------------------------------------------------------- issue 18: quality score, min_quality
+def test_quality_score_parts_on_literal_records():
+    from logtune.mix import quality
+
+    good = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "x"},
+                         {"role": "user", "content": "b"},
+                         {"role": "assistant", "content": "The export finished and 42 rows were written."}],
+            "rule": "upvoted_reply"}
+    assert quality.parts("sft", good) == {"length": 1.0, "turns": 2 / 3, "rating": 1.0, "clean": 1.0}
+    assert quality.score("sft", good) == 0.95
+    broken = {"messages": [{"role": "user", "content": "a"},
+                           {"role": "assistant", "content": "Traceback (most recent call last): boom"}],
+              "rule": "unrated_reply"}
+    assert quality.parts("sft", broken) == {"length": 1.0, "turns": 1 / 3, "rating": 0.5, "clean": 0.0}
+    assert quality.score("sft", broken) == 0.55
+    short_down = {"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "No."}],
+                  "label": False, "rule": "thumbs_down"}
+    assert quality.parts("kto", short_down) == {"length": 0.2, "turns": 1 / 3, "rating": 0.0, "clean": 1.0}
+    long_pair = {"prompt": [], "chosen": [{"role": "assistant", "content": "w " * 600}], "rule": "recorded_pair"}
+    assert quality.parts("preference", long_pair)["length"] == 0.5
+
+
+def test_min_quality_drops_low_scoring_records_with_a_reason():
+    rows = [rec(f"r{i}", f"c{i}") for i in range(6)]
+    rows[0]["messages"][-1]["content"] = "ValueError: bad input"          # error marker
+    rows[1]["messages"][-1]["content"] = "The report is ready for review now."
+    p = MixParams(eval_share=0.0, table=(MixRow(name="chat", record_type="chat", share=1.0, min_quality=0.6),))
+    m = mix_set(sft_table(rows), "sft", p, {})
+    kept = m.train.column("id").to_pylist()
+    # "re rN" has 2 words (length 0.4), unrated, one user turn: 0.35*0.4 + 0.15/3 + 0.15 + 0.2 = 0.54 < 0.6
+    assert kept == ["r1"]
+    assert m.metrics["dropped_by_reason"]["low_quality"] == 5
+    assert sorted(d["id"] for d in m.dropped) == ["r0", "r2", "r3", "r4", "r5"]
+    assert {d["reason"] for d in m.dropped} == {"low_quality"}
+    with pytest.raises(ParamsError, match="min_quality must be in"):
+        MixParams(table=(MixRow(share=1.0, min_quality=1.5),))

@@ -85,8 +85,9 @@ def test_release_manifest_monitor_baseline_is_the_default_baseline(tmp_path):
 def test_p95_is_nearest_rank_and_thumbs_reads_both_spellings():
     assert p95([]) is None and p95([5.0]) == 5.0
     assert p95(list(range(1, 101))) == 95.0 and p95(list(range(1, 21))) == 19.0
-    assert thumbs({"thumbs": "Down"}) == "down" and thumbs({"rating": 1}) == "up"
-    assert thumbs({"feedback": {"rating": -1}}) == "down" and thumbs({"rating": 0}) is None
+    def conv(*ratings):
+        return {"messages": [{"role": "user"}] + [{"role": "assistant", "rating": r} for r in ratings]}
+    assert thumbs(conv(1, -1)) == "down" and thumbs(conv(None, 1)) == "up" and thumbs(conv(None)) is None
 
 
 def test_repo_params_monitor_section_has_seed_003_defaults(repo_root):

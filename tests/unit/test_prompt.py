@@ -34,3 +34,17 @@ def test_system_prompt_env_replaces_then_appends():
     assert effective_system_prompt("P", {"LOGTUNE_SYSTEM_PROMPT": "Q"}) == "Q"
     assert effective_system_prompt("P", {"LOGTUNE_SYSTEM_PROMPT_EXTRA": "X"}) == "P\n\nX"
     assert effective_system_prompt(None, {"LOGTUNE_SYSTEM_PROMPT_EXTRA": "X"}) == "X"
+
+
+def test_env_prefix_keeps_a_deployments_own_names():
+    from logtune.prompt import effective_system_prompt, env_names, params_env_prefix
+
+    env = {"ISPEC_ASSISTANT_SYSTEM_PROMPT": "Q", "ISPEC_ASSISTANT_SYSTEM_PROMPT_EXTRA": "X", "LOGTUNE_SYSTEM_PROMPT": "L"}
+    assert effective_system_prompt("P", env, "ISPEC_ASSISTANT_") == "Q\n\nX"
+    assert effective_system_prompt("P", env) == "L"                                  # the default prefix
+    assert effective_system_prompt("P", {"LOGTUNE_SYSTEM_PROMPT": "L"}, "ISPEC_ASSISTANT_") == "P"
+    assert env_names("ISPEC_ASSISTANT_") == ("ISPEC_ASSISTANT_SYSTEM_PROMPT", "ISPEC_ASSISTANT_SYSTEM_PROMPT_EXTRA")
+    assert params_env_prefix({"assistant": {"env_prefix": "ISPEC_ASSISTANT_"}}) == "ISPEC_ASSISTANT_"
+    assert params_env_prefix({}) == "LOGTUNE_"
+    with pytest.raises(ValueError, match="no environment variable prefix"):
+        env_names("1-BAD")

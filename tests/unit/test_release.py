@@ -72,6 +72,15 @@ def test_prompt_version_follows_the_environment_override(tmp_path):
     assert m["prompt_version"] == prompt_version(PROMPT + "\n\nBe brief.")
 
 
+def test_prompt_version_follows_the_deployments_env_prefix(tmp_path):
+    repo(tmp_path)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"assistant": {"system_prompt": PROMPT, "env_prefix": "ISPEC_ASSISTANT_"},
+                                      "base": {"model": "tiny"}}))
+    m = release(tmp_path, environ={"ISPEC_ASSISTANT_SYSTEM_PROMPT_EXTRA": "Be brief.", "LOGTUNE_SYSTEM_PROMPT": "No."})
+    assert m["prompt_version"] == prompt_version(PROMPT + "\n\nBe brief.")
+
+
 def test_second_release_archives_the_first_and_rollback_restores_it(tmp_path):
     repo(tmp_path)
     first = release(tmp_path, environ={})

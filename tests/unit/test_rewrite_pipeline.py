@@ -114,7 +114,7 @@ def test_same_inputs_same_outputs(tmp_path):
 
 def test_disabled_tasks_ask_nothing(tmp_path):
     off = {"enabled": False}
-    _, out = run(tmp_path, params(conversational=off, refusal=off, downvote=off, corrections=off))
+    _, out = run(tmp_path, params(conversational=off, refusal=off, downvote=off, corrections=off, notes=off))
     assert out.metrics["requests"] == 0 and out.metrics["tasks"] == {}
 
 

@@ -40,3 +40,25 @@ def test_corrupted_input(tmp_path):
     assert [i.get("reason") for i in event_log.read(path, {}, "a")] == ["invalid_utf8", None, "wrong_type", "wrong_type"]
     with pytest.raises(ValueError, match="unknown key 'min_confidence'"):
         list(event_log.read(FIXTURE, {"min_confidence": 0.7}, "a"))
+
+
+FEEDBACK = FIXTURE.with_name("feedback.jsonl")
+
+
+def test_thumbs_reach_the_reply_and_build_routes_them_to_kto_and_dpo():
+    from logtune.build import BuildParams, build
+
+    items = list(event_log.read(FEEDBACK, {}, "acey"))
+    assert [(i["reason"], i["location"]) for i in items if i.get("quarantine")] == [
+        ("unknown_rating", "line 4"), ("wrong_type", "line 5")]
+    up, down, fixed = [i for i in items if not i.get("quarantine")]
+    assert [(c["messages"][1]["rating"], c["messages"][1]["feedback_note"], c["messages"][1]["rewrite"])
+            for c in (up, down, fixed)] == [(1, None, None), (-1, "nothing was fixed", None),
+                                           (-1, None, "A blue banner with the stream title in white.")]
+    built = build([up, down, fixed], BuildParams(), [])
+    assert sorted((r["label"], r["completion"][-1]["content"]) for r in built.kto) == [
+        (False, "Done."), (True, "Rolled a 4!")]
+    assert [(p["chosen"][-1]["content"], p["rejected"][-1]["content"]) for p in built.preference] == [
+        ("A blue banner with the stream title in white.", "A banner.")]
+    assert sorted(r["messages"][-1]["content"] for r in built.sft) == [
+        "A blue banner with the stream title in white.", "Rolled a 4!"]

@@ -60,7 +60,7 @@ from logtune.runtime import no_cyclic_gc
 from logtune import feedback, toolcalls
 from logtune.build.extractive import (DEFAULT_CLOSERS, DEFAULT_OPENERS, DEFAULT_REFUSALS, answer_in_context,
                                       check_templates, refusal_fields, refusal_text)
-from logtune.build.kinds import record_kind
+from logtune.build.kinds import RECORD_TYPES, record_kind
 from logtune.build.kto import kto_example
 from logtune.build.length import LongConversations, fit
 from logtune.build.preference import preference_pair
@@ -465,6 +465,9 @@ def ledger(read: int, replies_seen: int, outcomes: Counter, fixes: Counter, out:
             "preference_pairs": len(out.preference), "preference_by_rule": pairs,
             "preference_by_record_type": _counts(out.preference, "record_type"),
             "kto_examples": len(out.kto), "kto_by_rule": kto,
+            "kto_by_record_type": _counts(out.kto, "record_type"),
+            # issue 18: every record type (seed 004's six first among them) with its count over all three sets
+            "records_by_record_type": _counts(all_records, "record_type", RECORD_TYPES),
             "records_by_phase": _counts(all_records, "phase"),
             "records_by_provenance": _counts(all_records, "provenance"),
             "tool_call_fixes": {f: fixes.get(f, 0) for f in toolcalls.FIXES},

@@ -41,6 +41,7 @@ class EvaluateError(ValueError):
 class AssistantParams:
     """params.yaml `assistant`: the system prompt the model was trained with (and is scored with)."""
     system_prompt: str | None = None
+    env_prefix: str = "LOGTUNE_"   # issue 18: <prefix>SYSTEM_PROMPT[_EXTRA] override it (seed 000: ISPEC_ASSISTANT_)
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,12 @@ from logtune import records
 from logtune.params import ParamsError
 from logtune.rejects import Reject, rejected_row
 from logtune.schema_check import RecordCheck
+from logtune.mix import quality
 
 SETS = ("sft", "preference", "kto")
 OPTIONAL_SETS = ("kto",)   # built by a later build rule: older built folders have no kto.parquet
 SELECTORS = ("source", "record_type", "task_type", "provenance", "rule")
-DROP_REASONS = ("schema", "unmatched", "downsampled")
+DROP_REASONS = ("schema", "unmatched", "downsampled", "low_quality")
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 CONTRACTS = {"sft": "sft_example.v1.schema.json", "preference": "preference_pair.v1.schema.json",
              "kto": "kto_example.v1.schema.json"}
@@ -59,6 +60,7 @@ class MixRow:
     count: int | None = None            # exactly this many rows (downsampled, or oversampled up to the cap)
     share: float | None = None          # this share of the final set
     oversample: int = 1                 # the most copies of one record allowed to reach the count/share
+    min_quality: float | None = None    # issue 18: drop selected records scoring below this (`mix.quality`, 0-1)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ def check(p: MixParams) -> None:
             raise ParamsError(f"{where}: count must be >= 0, got {row.count}")
         if row.share is not None and not 0.0 < row.share <= 1.0:
             raise ParamsError(f"{where}: share must be in (0, 1], got {row.share}")
+        if row.min_quality is not None and not 0.0 <= row.min_quality <= 1.0:
+            raise ParamsError(f"{where}: min_quality must be in [0, 1], got {row.min_quality}")
         if row.oversample < 1:
             raise ParamsError(f"{where}: oversample must be >= 1 (1 = no repetition), got {row.oversample}")
         unknown = sorted(set(row.sets or ()) - set(SETS))
@@ -237,9 +241,15 @@ def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str
 
     groups: list[list[int]] = [[] for _ in p.table]
     unmatched: list[int] = []
+    low_quality: list[int] = []
+    rows_of = _rows(table) if any(r.min_quality is not None for r in p.table) else None
     for i in train_idx:
         f = fields(i)
         row = next((k for k, r in enumerate(p.table) if applies(r, set_name) and matches(r, f)), None)
+        threshold = None if row is None else p.table[row].min_quality
+        if threshold is not None and rows_of is not None and quality.score(set_name, rows_of(i)) < threshold:
+            low_quality.append(i)
+            continue
         (unmatched if row is None else groups[row]).append(i)
     kept_unmatched = unmatched if p.unmatched == "keep" else []
     wanted = targets(p, set_name, [len(g) for g in groups], len(kept_unmatched))
@@ -254,6 +264,7 @@ def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str
 
     dropped = [(i, "schema") for i in invalid]
     dropped += [(i, "unmatched") for i in unmatched if p.unmatched == "drop"]
+    dropped += [(i, "low_quality") for i in low_quality]
     for group, chosen in zip(groups, per_row):
         used = {i for i, _ in chosen}
         dropped += [(i, "downsampled") for i in group if i not in used]
@@ -263,10 +274,19 @@ def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str
     heldout = table.take(pa.array(heldout_idx, pa.int64())) if heldout_idx else table.slice(0, 0)
     metrics = set_metrics(p, set_name, sessions, ids, train_idx, heldout_idx, groups, per_row, wanted,
                           unmatched, picks, dropped, column["provenance"])
+    # issue 18: what each record type became (train rows after oversampling, held-out records)
+    metrics["train_by_record_type"] = dict(sorted(Counter(str(column["record_type"][i]) for i, _ in picks).items()))
+    metrics["heldout_by_record_type"] = dict(sorted(Counter(str(column["record_type"][i]) for i in heldout_idx).items()))
     rejected = [rejected_row(ids[i], "mix",
                              Reject(reason, f"set {set_name}: {invalid[i]}" if reason == "schema" else f"set {set_name}"),
                              table.slice(i, 1).to_pylist()[0]) for i, reason in dropped]
     return Mixed(train=train, heldout=heldout, dropped=rejected, metrics=metrics)
+
+
+def _rows(table: pa.Table):
+    """Row i of the table as a dict, for scoring (the columns read once)."""
+    cols = {c: table.column(c).to_pylist() for c in table.column_names}
+    return lambda i: {c: v[i] for c, v in cols.items()}
 
 
 def _take(table: pa.Table, picks: list[tuple[int, int]], ids: list[str]) -> pa.Table:

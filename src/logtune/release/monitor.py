@@ -1,7 +1,11 @@
 """Production monitoring over recent logged LLM calls (seed 003): health numbers, alerts on thresholds.
 
 Input: seed 003 event-log JSONL files (one logged call per line, parsed by `logtune.sources.event_log`,
-so monitoring reads a log exactly as the export stage does). A line the adapter cannot read is an error
+so monitoring reads a log exactly as the export stage does), or the assistant's database (`--db`: seed
+000's SQLite log DB through the `assistant_sqlite` source kind, or any `sql` kind mapping/preset given by
+`--db-kind sql --db-options '{"preset": "open_webui"}'`). From a database one session is one call: its
+status/error/confidence/latency as the session carries them, and its thumbs "down" when any reply in it
+was rated down, else "up" when any was rated up (a quarantined session is an error naming its row). A line the adapter cannot read is an error
 naming file:line: a monitor that skipped what it could not parse would report a healthier service than
 the real one. Numbers (each over the calls that carry the field; null when none does):
   error_rate        share of calls with an `error` (event_log's status "error")
@@ -11,10 +15,14 @@ the real one. Numbers (each over the calls that carry the field; null when none 
                     confidence in [0, 1] is 0.1); the baseline is the release's (`monitor_baseline` in
                     release/manifest.json) or a --baseline file (a monitor.json from a healthy period)
   rejection_rate    share of calls the auto-rules reject (the same rules file and engine as curation)
-  thumbs_down_rate  share of rated calls rated down: a `thumbs` field ("up"/"down") or a numeric `rating`
-                    (< 0 down, > 0 up), at the top level or under `feedback`
+  thumbs_down_rate  share of rated calls rated down (`thumbs`: the ratings the source adapter reads, e.g.
+                    event_log's `thumbs`/`rating`/`feedback`: up/down, 1/-1, thumbsUp/thumbs_down, ...)
   top_failure_tags  most frequent reasons a call failed: error, auto_rule:<name>, approval:rejected,
                     thumbs_down; and the same counts per task type
+  by_model_prompt   issue #18 (seed 000: judge a rollout per release): the numbers above, thumbs-down rate
+                    and failure tags included, per (model_version, prompt_version) the calls logged; when
+                    there are several, an alert inside one group is reported with the group's name. An event log names them
+                    when a call carries `model`/`modelVersion` and `systemPrompt` (else "unknown").
 Thresholds come from params `monitor` (seed 003's defaults: 5% errors, 2,000 ms, 0.1 drop, 20%
 rejections); a value strictly above its threshold is an alert. Not for training data: that is curate.
 """
@@ -68,29 +76,21 @@ def log_files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def thumbs(raw: Any) -> str | None:
-    """'up', 'down' or None (not rated) from a logged call's `thumbs` / `rating`, top level or under `feedback`."""
-    if not isinstance(raw, dict):
-        return None
-    for holder in (raw, raw.get("feedback") if isinstance(raw.get("feedback"), dict) else {}):
-        t = holder.get("thumbs")
-        if isinstance(t, str) and t.lower() in ("up", "down"):
-            return t.lower()
-        r = holder.get("rating")
-        if isinstance(r, (int, float)) and not isinstance(r, bool) and r != 0:
-            return "up" if r > 0 else "down"
-    return None
+def thumbs(conv: dict[str, Any]) -> str | None:
+    """'down' when any reply of the call was rated down, else 'up' when any was rated up, else None: the
+    ratings the source adapter put on the replies (`event_log`: `feedback`/`thumbs`/`rating`), so monitor
+    reads a vote exactly as export and build do."""
+    ratings = {m.get("rating") for m in conv["messages"] if m["role"] == "assistant"}
+    return "down" if -1 in ratings else "up" if 1 in ratings else None
 
 
 def read_calls(path: Path) -> Iterable[tuple[dict[str, Any], str | None]]:
     """(conversation, thumbs) per call; a line event_log quarantines is a MonitorError naming file:line."""
-    # event_log.read and event_log.raw_lines yield one item per non-blank line in file order: zipped,
-    # each conversation meets its raw line (for the feedback fields event_log does not map).
-    for item, raw in zip(event_log.read(path, {}, "monitor"), event_log.raw_lines(path)):
+    for item in event_log.read(path, {}, "monitor"):
         if is_quarantine(item):
             line = item["location"].removeprefix("line ")
             raise MonitorError(f"{path}:{line}: {item['reason']}: {item['detail']}")
-        yield item, thumbs(raw[1]) if isinstance(raw, tuple) else None
+        yield item, thumbs(item)
 
 
 def p95(values: list[float]) -> float | None:
@@ -120,10 +120,53 @@ def load_baseline(path: str | Path | None) -> dict[str, Any] | None:
 
 def monitor(paths: Iterable[str | Path], p: MonitorParams, rules: Rules,
             baseline: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The monitoring report (metrics/monitor.json): numbers, per-task counts, thresholds, alerts."""
+    """The monitoring report (metrics/monitor.json): numbers, per-task counts, per-version groups, alerts."""
     files = log_files(paths)
-    calls = (call for path in files for call in read_calls(path))
-    return {"files": [str(f) for f in files], **monitor_calls(calls, p, rules, baseline)}
+    calls = [call for path in files for call in read_calls(path)]
+    return {"files": [str(f) for f in files], **by_version(calls, p, rules, baseline)}
+
+
+GROUP_KEYS = ("n_calls", "error_rate", "p95_latency_ms", "mean_confidence", "confidence_drop", "rejection_rate",
+              "human_rejection_rate", "thumbs_down_rate", "n_rated", "top_failure_tags", "alerts", "status")
+DB_KINDS = ("assistant_sqlite", "sql")
+
+
+def db_calls(path: str | Path, kind: str = "assistant_sqlite",
+             options: dict[str, Any] | None = None) -> Iterable[tuple[dict[str, Any], str | None]]:
+    """(conversation, thumbs) per session of the assistant's database, read by the source kind `kind`."""
+    from logtune.sources import get_adapter
+
+    if kind not in DB_KINDS:
+        raise MonitorError(f"--db-kind {kind!r}: monitor reads a database through {' or '.join(DB_KINDS)}")
+    for item in get_adapter(kind).read(path, dict(options or {}), "monitor"):
+        if is_quarantine(item):
+            raise MonitorError(f"{path}: {item['location']}: {item['reason']}: {item['detail']}")
+        yield item, thumbs(item)
+
+
+def version_of(conv: dict[str, Any]) -> tuple[str, str]:
+    """(model_version, prompt_version) a call ran under; "unknown" for what it does not say."""
+    return conv.get("model_version") or "unknown", conv.get("prompt_version") or "unknown"
+
+
+def by_version(calls: list[tuple[dict[str, Any], str | None]], p: MonitorParams, rules: Rules,
+               baseline: dict[str, Any] | None = None,
+               key: Any = lambda conv: version_of(conv)) -> dict[str, Any]:
+    """`monitor_calls` over all calls, plus `by_model_prompt`: the same numbers per (model, prompt version)."""
+    report = monitor_calls(calls, p, rules, baseline)
+    groups: dict[tuple[str, str], list[tuple[dict[str, Any], str | None]]] = defaultdict(list)
+    for call in calls:
+        groups[key(call[0])].append(call)
+    by_group = []
+    for (model, version), group in sorted(groups.items()):
+        sub = monitor_calls(group, p, rules, baseline)
+        by_group.append({"model": model, "prompt_version": version, **{k: sub[k] for k in GROUP_KEYS}})
+        if len(groups) > 1:   # one group's numbers are the whole's: its alerts are already there
+            report["alerts"] += [f"model={model} prompt_version={version}: {a}" for a in sub["alerts"]]
+    report["by_model_prompt"] = by_group
+    report["status"] = "alert" if report["alerts"] else "ok"
+    return report
+
 
 
 def monitor_calls(calls: Iterable[tuple[dict[str, Any], str | None]], p: MonitorParams, rules: Rules,
@@ -215,15 +258,21 @@ def command(args) -> int:
         if args.store:    # issue 16: the collection service's store, split by model and prompt version
             from logtune.serve.stats import store_monitor
             report = store_monitor(args.store, p, rules, baseline, since=args.since)
+        elif args.db:     # issue 18: the assistant's database, split by model and prompt version
+            import json
+            options = json.loads(args.db_options) if args.db_options else {}
+            report = {"db": str(args.db), **by_version(list(db_calls(args.db, args.db_kind, options)), p, rules,
+                                                        baseline)}
         elif args.logs:
             report = monitor(args.logs, p, rules, baseline)
         else:
-            raise MonitorError("give log files/folders, or --store URL (the `logtune serve` store)")
-    except (MonitorError, RulesError, SourceError, OSError) as e:
+            raise MonitorError("give log files/folders, --db PATH (the assistant's database) or --store URL "
+                               "(the `logtune serve` store)")
+    except (MonitorError, RulesError, SourceError, OSError, ValueError) as e:
         print(f"logtune monitor: error: {e}", file=sys.stderr)
         return 2
     write_json(args.out, report)
-    print(f"logtune monitor: {report['n_calls']} calls in {len(report.get('files', [args.store]))} file(s)/store: error rate "
+    print(f"logtune monitor: {report['n_calls']} calls in {len(report.get('files', [args.store or args.db]))} file(s)/store: error rate "
           f"{report['error_rate']}, p95 {report['p95_latency_ms']} ms, confidence {report['mean_confidence']} "
           f"(drop {report['confidence_drop']}), rejections {report['rejection_rate']}, thumbs down "
           f"{report['thumbs_down_rate']}; wrote {args.out}")
@@ -239,6 +288,9 @@ def command(args) -> int:
 ARGS = (
     (("logs",), dict(nargs="*", help="event-log JSONL files or folders of them (*.jsonl, *.jsonl.gz)")),
     (("--store",), dict(help="read the `logtune serve` store instead (a SQLite path or postgresql:// URL)")),
+    (("--db",), dict(help="read the assistant's database instead (seed 000's SQLite log DB, or see --db-kind)")),
+    (("--db-kind",), dict(default="assistant_sqlite", choices=DB_KINDS, help="source kind that reads --db")),
+    (("--db-options",), dict(help="JSON options of that source kind, e.g. '{\"preset\": \"open_webui\"}'")),
     (("--since",), dict(help="with --store: calls received at or after this ISO time")),
     (("--params",), dict(default="params.yaml", help="its `monitor` section sets the thresholds (absent: seed 003's)")),
     (("--rules",), dict(help="auto-rules YAML (default: params curate.rules, the file curation applies)")),

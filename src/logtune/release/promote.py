@@ -32,7 +32,7 @@ from logtune.ids import content_id, prompt_version
 from logtune.io import read_json, write_json
 from logtune.lockfile import data_hashes
 from logtune.params import read_params
-from logtune.prompt import effective_system_prompt
+from logtune.prompt import effective_system_prompt, params_env_prefix
 from logtune.models import MARKER, base_dir_of, read_marker
 
 RELEASE_DIR = Path("release")
@@ -90,7 +90,8 @@ def build_manifest(root: Path, gate: dict[str, Any], model_dir: Path, params: di
     info = read_marker(model_dir)
     adapter = weights_hash(model_dir) if info["kind"] == "adapter" else None
     base_dir = base_dir_of(model_dir)
-    prompt = effective_system_prompt((params.get("assistant") or {}).get("system_prompt"), environ)
+    prompt = effective_system_prompt((params.get("assistant") or {}).get("system_prompt"), environ,
+                                     params_env_prefix(params))
     merged = None
     if merged_dir is not None:
         merged = {"path": _rel(merged_dir, root), "sha256": weights_hash(merged_dir)}

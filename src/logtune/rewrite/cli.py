@@ -49,6 +49,8 @@ def rewrite_command(args: argparse.Namespace) -> int:
         return 2
     params = load_params(args.params, "rewrite", RewriteParams)
     overrides = {k: v for k, v in (("provider", args.provider), ("model", args.model)) if v is not None}
+    if args.augment_existing:     # seed 002's flag: price the persona layer over existing trajectories too
+        overrides["augment"] = dataclasses.replace(params.augment, enabled=True)
     if overrides:
         params = dataclasses.replace(params, **overrides)
     if not args.built.is_dir():
@@ -74,5 +76,7 @@ REWRITE_ARGS = (
     (("--params",), dict(type=Path, default=Path("params.yaml"))),
     (("--provider",), dict(choices=("offline", "anthropic", "local"), help="price as this provider (default: params)")),
     (("--model",), dict(help="price as this model (default: params' rewrite.model)")),
+    (("--augment-existing",), dict(action="store_true", help="include the persona layer over existing tool "
+                                                             "trajectories (params rewrite.augment)")),
     (("--json",), dict(action="store_true", help="print the estimate as JSON")),
 )

@@ -25,7 +25,10 @@ def write_sets(folder: str | Path, sets: dict[str, list[dict[str, Any]]]) -> Non
 
 
 def inputs_of(built: dict[str, list[dict[str, Any]]], curated: str | Path | None) -> Inputs:
+    from logtune.rewrite.notes import note_of
     from logtune.rewrite.pipeline import notes_and_patterns
 
-    notes, patterns = notes_and_patterns(read_rows(curated)) if curated else ({}, {})
-    return Inputs(built["sft"], built["preference"], built["kto"], notes, patterns)
+    conversations = read_rows(curated) if curated else []
+    notes, patterns = notes_and_patterns(conversations) if curated else ({}, {})
+    documents = [c for c in conversations if note_of(c) is not None and c.get("messages")]
+    return Inputs(built["sft"], built["preference"], built["kto"], notes, patterns, documents)

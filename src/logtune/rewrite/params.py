@@ -68,6 +68,24 @@ class CorrectionsParams:
 
 
 @dataclass(frozen=True)
+class NotesParams:
+    """Seed 004 (issue 18): each curated note (source kind `notes`) -> grounded question-answer exchanges."""
+    enabled: bool = True
+    limit: int | None = None      # at most this many notes (None: every note)
+    per_note: int = 3             # at most this many exchanges asked of one note
+    min_words: int = 3
+    max_words: int = 80           # a status line or two, not the whole note
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Seed 002's --augment-existing (issue 18): persona variants of built tool trajectories, calls byte-identical."""
+    enabled: bool = False         # opt-in, as the seed's flag is
+    limit: int | None = None      # at most this many source trajectories (None: every one)
+    variants: int = 1             # persona variants asked per trajectory
+
+
+@dataclass(frozen=True)
 class RewriteParams:
     provider: str = "offline"
     model: str = "claude-haiku-4-5"
@@ -90,6 +108,8 @@ class RewriteParams:
     downvote: DownvoteParams = DownvoteParams()
     persona: PersonaParams = PersonaParams()
     corrections: CorrectionsParams = CorrectionsParams()
+    notes: NotesParams = NotesParams()
+    augment: AugmentParams = AugmentParams()
     cache_dir: str = ".cache/rewrite"   # paid responses; outside DVC's outputs (see logtune.rewrite.cache)
 
     def __post_init__(self) -> None:
@@ -107,6 +127,10 @@ class RewriteParams:
         for model, price in self.prices.items():
             if not isinstance(price, dict) or set(price) != {"input", "output"}:
                 raise ParamsError(f"rewrite.prices.{model} must be {{input: $/MTok, output: $/MTok}}, got {price!r}")
+        if not isinstance(self.notes.per_note, int) or self.notes.per_note < 1:
+            raise ParamsError("rewrite.notes.per_note must be an integer >= 1")
+        if not isinstance(self.augment.variants, int) or self.augment.variants < 1:
+            raise ParamsError("rewrite.augment.variants must be an integer >= 1")
         if self.corrections.multiply < 1:
             raise ParamsError("rewrite.corrections.multiply must be >= 1")
         if not 0 <= self.persona.multi_turn_ratio <= 1:

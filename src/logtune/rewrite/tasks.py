@@ -13,6 +13,10 @@ a `rule` naming the task:
   persona         none: `count` plans (seed 002)     -> SFT `llm_persona` (trajectory, ~30% multi-turn)
   corrections     correction pair (seed 002)         -> (multiply - 1) variations, each a DPO pair
                                                         `llm_correction_pair` + SFT `llm_correction_sft`
+  augment         a built tool trajectory (seed 002's -> `variants` persona variants, tool calls byte-identical,
+                  --augment-existing; rewrite.augment)   each SFT `llm_persona_augment` (the source's type)
+  notes           a curated note (seed 004, `notes`   -> up to per_note grounded exchanges, each SFT
+                  source kind; see rewrite.notes)        `llm_note_exchange` (knowledge, phase conversational)
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from logtune import toolcalls
 from logtune.ids import content_id
 from logtune.prompt import render_system, split_system
 from logtune.refusal import is_refusal
-from logtune.rewrite import checks, offline
+from logtune.rewrite import augment, checks, notes, offline
 from logtune.normalize import normalize_text
 from logtune.rewrite.checks import Failed
 from logtune.rewrite.params import RewriteParams
@@ -50,6 +54,7 @@ class Inputs:
     kto: list[dict[str, Any]]
     notes: dict[tuple[str, str], str] = field(default_factory=dict)      # (conversation, message id) -> note
     patterns: dict[tuple[str, str], str] = field(default_factory=dict)   # ... -> seed 002 error pattern
+    documents: list[dict[str, Any]] = field(default_factory=list)        # curated notes (`notes` source kind)
 
 
 @dataclass
@@ -287,6 +292,52 @@ def _make_corrections(item: Item, text: str, gen: dict[str, Any], p: RewritePara
                               messages=prompt + [{"role": "assistant", "content": fixed}], **common)])
 
 
+# ------------------------------------------------------------------------------------------- notes
+def _select_notes(inputs: Inputs, p: RewriteParams) -> list[Item]:
+    out = []
+    rows = sorted(inputs.documents, key=lambda c: c["id"])
+    for conv in rows if p.notes.limit is None else rows[:p.notes.limit]:
+        note, text = notes.note_of(conv), conv["messages"][0]["content"]
+        out.append(Item("notes", conv["id"], 0, {"title": note["title"], "note": text, "per_note": str(p.notes.per_note)},
+                        {"conversation": conv}))
+    return out
+
+
+def _make_notes(item: Item, text: str, gen: dict[str, Any], p: RewriteParams) -> Made:
+    conv = item.data["conversation"]
+    source = {"conversation_id": conv["id"], "message_ids": [str(conv["messages"][0]["id"])],
+              "task_type": conv.get("task_type")}
+    made = Made()
+    for index, (question, answer) in enumerate(notes.exchanges(text, item.values["note"], p)):
+        record = generated_record(item, source, gen, "llm_note_exchange", "knowledge", "conversational",
+                                  messages=[{"role": "user", "content": question},
+                                            {"role": "assistant", "content": answer}])
+        made.sft.append({**record, "id": notes.record_id(item.source_id or "", index, question)})
+    return made
+
+
+# ----------------------------------------------------------------------------------------- augment
+def _select_augment(inputs: Inputs, p: RewriteParams) -> list[Item]:
+    out = []
+    rows = [r for r in inputs.sft if r["record_type"] in augment.RECORD_TYPES and not r.get("generated_by")]
+    for row in limited(rows, p.augment.limit):
+        turns = augment.turns_of(row)
+        for variant in range(p.augment.variants):
+            persona = augment.persona_for(row["id"], variant)
+            out.append(Item("augment", row["id"], variant, {
+                "persona": persona, "persona_hint": offline.PERSONAS[persona],
+                "turns": json.dumps({"turns": turns}, ensure_ascii=False)}, {"row": row, "turns": turns}))
+    return out
+
+
+def _make_augment(item: Item, text: str, gen: dict[str, Any], p: RewriteParams) -> Made:
+    row = item.data["row"]
+    turns = augment.checked_variant(text, item.data["turns"], item.values["persona"])
+    system = [m for m in row["messages"] if m["role"] == "system"]
+    return Made(sft=[generated_record(item, row, gen, "llm_persona_augment", row["record_type"], row["phase"],
+                                      messages=[{"role": m["role"], "content": m["content"]} for m in system] + turns)])
+
+
 TASKS = {
     "conversational": Task("conversational", _select_conversational,
                            lambda i, p: offline.conversational(i.values["question"], i.values["answer"]),
@@ -297,5 +348,10 @@ TASKS = {
     "corrections": Task("corrections", _select_corrections,
                         lambda i, p: offline.correction(i.values["question"], i.values["wrong"], i.values["fixed"],
                                                         i.variant), _make_corrections),
+    "augment": Task("augment", _select_augment,
+                    lambda i, p: augment.offline_variant(i.data["turns"], i.values["persona"]), _make_augment),
+    "notes": Task("notes", _select_notes,
+                  lambda i, p: notes.offline(i.values["title"], i.values["note"], p.notes.per_note, p.id_patterns),
+                  _make_notes),
 }
-TASK_ORDER = ("conversational", "refusal", "downvote", "persona", "corrections")
+TASK_ORDER = ("conversational", "refusal", "downvote", "persona", "corrections", "notes", "augment")

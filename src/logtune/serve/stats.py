@@ -11,16 +11,13 @@ export stage converts them (`sources.serve_store.to_item`), so `logtune monitor 
 from __future__ import annotations
 
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Any
 
-from logtune.release.monitor import CHECKS, MonitorParams, monitor_calls
+from logtune.release.monitor import CHECKS, GROUP_KEYS, MonitorParams, by_version
 from logtune.rules import Rules
 from logtune.store import Store, redact_url
 from logtune.sources.serve_store import thumbs_of, to_item
-
-GROUP_KEYS = ("n_calls", "error_rate", "p95_latency_ms", "mean_confidence", "confidence_drop", "rejection_rate",
-              "human_rejection_rate", "thumbs_down_rate", "n_rated", "top_failure_tags", "alerts", "status")
 
 
 def store_monitor(store: Store | str, p: MonitorParams, rules: Rules, baseline: dict[str, Any] | None = None,
@@ -30,27 +27,21 @@ def store_monitor(store: Store | str, p: MonitorParams, rules: Rules, baseline: 
     store = Store(store) if isinstance(store, str) else store
     try:
         pairs: list[tuple[dict[str, Any], str | None]] = []
-        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        groups: dict[int, tuple[str, str]] = {}
         unreadable: Counter[str] = Counter()
         for row in store.iter_calls(since):
             item = to_item(row, "serve")
             if item.get("quarantine"):
                 unreadable[item["reason"]] += 1
                 continue
-            groups[(row.get("model") or "unknown", row.get("prompt_version") or item.get("prompt_version") or "unknown")
-                   ].append(len(pairs))
+            groups[id(item)] = (row.get("model") or "unknown",
+                                row.get("prompt_version") or item.get("prompt_version") or "unknown")
             pairs.append((item, thumbs_of(row)))
     finally:
         if own:
             store.close()
-    report = monitor_calls(pairs, p, rules, baseline)
-    by_group = []
-    for (model, version), index in sorted(groups.items()):
-        sub = monitor_calls((pairs[i] for i in index), p, rules, baseline)
-        by_group.append({"model": model, "prompt_version": version, **{k: sub[k] for k in GROUP_KEYS}})
-        report["alerts"] += [f"model={model} prompt_version={version}: {a}" for a in sub["alerts"]]
-    report.update(store=redact_url(store.url), since=since, unreadable_calls=dict(sorted(unreadable.items())),
-                  by_model_prompt=by_group, status="alert" if report["alerts"] else "ok")
+    report = by_version(pairs, p, rules, baseline, key=lambda conv: groups[id(conv)])
+    report.update(store=redact_url(store.url), since=since, unreadable_calls=dict(sorted(unreadable.items())))
     return report
 
 

@@ -49,6 +49,9 @@ KINDS: dict[str, str | ModuleType] = {
     "squad_v2": "logtune.sources.squad_v2",
     "dolly": "logtune.sources.dolly",
     "bfcl": "logtune.sources.bfcl",                          # Berkeley Function Calling Leaderboard cases
+    "edit_history": "logtune.sources.edit_history",
+    "toucan": "logtune.sources.toucan",              # issue 18: Toucan-style MCP tool-agent trajectories
+    "notes": "logtune.sources.notes",                # issue 18: Markdown/text notes, per file or per heading  # issue 18: {before, after} edits or a document's git history
     "serve_store": "logtune.sources.serve_store",  # issue 16: the collection service's store (logtune serve)
 }
 

@@ -274,6 +274,17 @@ def _type_name(tp: type | tuple[type, ...]) -> str:
     return tp.__name__
 
 
+def spelled_fields(row: Any, spellings: dict[str, tuple[str, ...]], required: dict[str, type | tuple[type, ...]],
+                   types: dict[str, type | tuple[type, ...]], where: str) -> dict[str, Any]:
+    """{field: value} of a JSON object whose fields have several spellings (first present wins), or the
+    quarantine item (wrong_type, missing_field) when it is no object or a field is absent or mistyped."""
+    if not isinstance(row, dict):
+        return quarantine("wrong_type", f"expected a JSON object, got {type(row).__name__}", where, row)
+    fields = {field: first_key(row, *names) for field, names in spellings.items()}
+    problem = check_fields(fields, required, types)
+    return quarantine(*problem, where, row) if problem else fields
+
+
 def first_key(obj: dict[str, Any], *names: str) -> Any:
     """The value under the first of `names` present (not None): the camelCase/snake_case spellings of one field."""
     for name in names:

@@ -29,8 +29,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
-                                    note, quarantine, json_text, unmapped)
+from logtune.sources._shared import (check_options, conversation, map_json_lines, message, note, quarantine, json_text,
+                                    spelled_fields, unmapped)
 
 KIND = "corrections"
 SPELLINGS = {
@@ -59,12 +59,9 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str
 
 def _correction(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: str) -> dict[str, Any]:
     where = f"line {line_no}"
-    if not isinstance(row, dict):
-        return quarantine("wrong_type", f"expected a JSON object, got {type(row).__name__}", where, row)
-    fix = {field: first_key(row, *names) for field, names in SPELLINGS.items()}
-    problem = check_fields(fix, {"wrong": OUTPUT, "fix": OUTPUT}, TYPES)
-    if problem:
-        return quarantine(*problem, where, row)
+    fix = spelled_fields(row, SPELLINGS, {"wrong": OUTPUT, "fix": OUTPUT}, TYPES, where)
+    if fix.get("quarantine"):
+        return fix
     wrong, fixed = _text(fix["wrong"]), _text(fix["fix"])
     if not wrong.strip() or not fixed.strip():
         return quarantine("empty_conversation", "the wrong output or the fix is blank", where, row)

@@ -19,9 +19,16 @@ Field spellings accepted (first present wins):
     aceyOutput | acey_output | output;  status | approvalStatus | approval_status | approval;
     responseTime | response_time | responseTimeMs | response_time_ms | latencyMs | latency_ms;
     timestamp | createdAt | created_at;  autoRules | auto_rules | autoRulesApplied | auto_rules_applied;
-    confidence; cost; context; error.
+    feedback | userFeedback | user_feedback | thumbs | rating;  model | modelVersion | model_version;
+    systemPrompt | system_prompt;  confidence; cost; context; error.
+Feedback (issue #18: a thumbs given to a logged call reaches build like every other rating): a scalar
+thumbs value (1/-1, "up"/"down", "thumbsUp"/"thumbs_down", true/false) becomes the reply's `rating`; an
+object {rating | thumbs | value, note | comment, rewrite | correction} gives rating, feedback_note and
+rewrite. Build then routes them as it does every source's: +1 -> SFT + KTO true, -1 -> KTO false, a
+rewrite -> DPO pair (rewrite over the logged speech). A value that is no thumbs -> quarantined
+`unknown_rating` (never guessed).
 No other field is invented; unknown fields are ignored. Quarantined lines: invalid_utf8, broken_json,
-wrong_type, missing_field (no prompt, or an output with neither speech nor intents).
+wrong_type, unknown_rating, missing_field (no prompt, or an output with neither speech nor intents).
 
 Options: `task_type` (the task type when a call has none, default "general"), `provenance` (default "real").
 """
@@ -31,9 +38,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
-                                    note, quarantine, json_text, to_iso, unmapped)
-from logtune.sources._shared import iter_json_lines
+from logtune.sources._shared import (Unfit, check_fields, check_options, conversation, first_key, map_json_lines,
+                                    message, note, parse_rating, quarantine, json_text, to_iso, unmapped)
 
 KIND = "event_log"
 SPELLINGS = {
@@ -49,11 +55,15 @@ SPELLINGS = {
     "cost": ("cost",),
     "context": ("context",),
     "error": ("error",),
+    "feedback": ("feedback", "userFeedback", "user_feedback", "thumbs", "rating"),
+    "model_version": ("model", "modelVersion", "model_version"),
+    "system_prompt": ("systemPrompt", "system_prompt"),
 }
+FEEDBACK = {"rating": ("rating", "thumbs", "value"), "note": ("note", "comment"), "rewrite": ("rewrite", "correction")}
 NUMBER = (int, float)
 TYPES = {"id": (str, int), "task_type": str, "prompt": str, "output": dict, "approval": str, "latency_ms": NUMBER,
          "created_at": (str, int, float), "confidence": NUMBER, "cost": NUMBER, "context": (dict, list),
-         "error": (str, dict)}
+         "error": (str, dict), "model_version": str, "system_prompt": str}
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
@@ -77,14 +87,16 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
         return quarantine(*problem, where, row)
     output = call["output"]
     meta = {"auto_rules": call["auto_rules"]} if call["auto_rules"] not in (None, False, []) else None
+    rating, feedback_note, rewrite = _feedback(call["feedback"])
     messages = [message("user", call["prompt"]),
                 message("assistant", output.get("speech"), tool_calls=output.get("intents") or None,
-                        feedback_meta=meta)]
+                        rating=rating, feedback_note=feedback_note, rewrite=rewrite, feedback_meta=meta)]
     error = call["error"]
     spelled = {name for names in SPELLINGS.values() for name in names}
     return note(conversation(
         source_name, str(call["id"]) if call["id"] is not None else f"{name}:{line_no}", messages,
         task_type=call["task_type"] or opts.get("task_type", "general"),
+        model_version=call["model_version"], system_prompt=call["system_prompt"],
         context=call["context"], confidence=call["confidence"],
         approval=call["approval"].lower() if call["approval"] else None,
         latency_ms=call["latency_ms"], cost=call["cost"], created_at=_iso(call["created_at"]),
@@ -93,16 +105,18 @@ def _call(row: Any, line_no: int, name: str, opts: dict[str, Any], source_name: 
     ), unmapped(row, spelled))
 
 
+def _feedback(value: Any) -> tuple[int | None, str | None, str | None]:
+    """(rating, note, rewrite) of a call's feedback: a thumbs value alone, or an object holding one."""
+    if not isinstance(value, dict):
+        return parse_rating(value), None, None
+    fields = {key: first_key(value, *names) for key, names in FEEDBACK.items()}
+    for key in ("note", "rewrite"):
+        if fields[key] is not None and not isinstance(fields[key], str):
+            raise Unfit("wrong_type", f"feedback {key} must be text, got {type(fields[key]).__name__}")
+    return parse_rating(fields["rating"]), fields["note"], fields["rewrite"]
+
+
 def _iso(value: Any) -> str | None:
     """ISO text as logged; a JavaScript Date.now() number (epoch ms) as ISO-8601 UTC; Unfit("wrong_type")
     for text that is no time ("yesterday"), never kept as it is."""
     return to_iso(value, "auto" if isinstance(value, str) else "epoch_ms")
-
-
-def raw_lines(path: str | Path) -> Iterator[tuple[int, Any] | dict[str, Any]]:
-    """The file's lines before mapping: (line_no, JSON value), or a bad line's quarantine item.
-
-    One per non-blank line in file order, exactly as `read` sees them, so the two zip: a reader that
-    needs fields `read` does not map (the monitor's thumbs) takes them from here.
-    """
-    return iter_json_lines(path, KIND)

@@ -49,12 +49,13 @@ def lock_data_hashes(lock_path: str | Path, stage: str | None = None) -> tuple[d
 
 def _prompt_version(params_path: str | Path | None) -> tuple[str | None, str | None]:
     from logtune.ids import prompt_version
-    from logtune.prompt import effective_system_prompt
+    from logtune.prompt import effective_system_prompt, params_env_prefix
 
     params: dict[str, Any] = {}
     if params_path and Path(params_path).is_file():
         params = load_yaml(Path(params_path).read_text(encoding="utf-8")) or {}  # floats as DVC writes them
-    prompt = effective_system_prompt((params.get("assistant") or {}).get("system_prompt"))
+    prompt = effective_system_prompt((params.get("assistant") or {}).get("system_prompt"),
+                                     env_prefix=params_env_prefix(params))
     model = (params.get("base") or {}).get("model")
     return prompt_version(prompt), model
 
