@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logtune.params import from_dict, read_params
+from logtune.params import ParamsError, from_dict, read_params
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class ServeParams:
     # fsync per commit; still survives a killed process (tested), not a power cut or kernel crash.
     sqlite_synchronous: str = "FULL"
     access_log: bool = False               # method, path and status per request (never bodies or queries)
-    rules: str | None = "rules/auto_rules.yaml"   # the auto-rules of /api/dryrun, /api/simulate and the stats
+    # the auto-rules of /api/dryrun, /api/simulate and the stats: always `curate.rules` (one place sets the path)
+    rules: str | None = "rules/auto_rules.yaml"
     proxy: ProxyParams = field(default_factory=ProxyParams)
     retention: RetentionParams = field(default_factory=RetentionParams)
     workflow: WorkflowParams = field(default_factory=WorkflowParams)
@@ -57,5 +58,12 @@ def load_serve_params(path: str | Path | None) -> ServeParams:
     """The `serve` section of a params file (defaults when the file or the section is absent)."""
     if path is None or not Path(path).is_file():
         return ServeParams()
-    data = read_params(path).get("serve")
-    return from_dict(ServeParams, data or {}, "serve")
+    params = read_params(path)
+    data = dict(params.get("serve") or {})
+    if "rules" in data:
+        raise ParamsError("params section 'serve': 'rules' is owned by curate.rules (the service judges outputs "
+                          "with the same auto-rules as curate); set it there")
+    curate = params.get("curate") or {}
+    if "rules" in curate:
+        data["rules"] = curate["rules"]
+    return from_dict(ServeParams, data, "serve")
