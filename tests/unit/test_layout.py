@@ -13,7 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "logtune"
 
-GROUND_PACKAGES = {"golden"}          # the golden set's contract, reader and overlap checks
+GROUND_PACKAGES = {"golden",          # the golden set's contract, reader and overlap checks
+                   "llm",             # providers, Anthropic client, response cache (rewrite, judge)
+                   "judge"}           # the LLM judge (evaluate, curate, best-of-n, gate's agreement figures)
 STAGE_PACKAGES = {"sample", "sources", "curate", "build", "rewrite", "mix", "validate", "base", "train",
                   "evaluate", "dryrun", "gate"}
 COMMANDS = {"release", "cli"}         # above the stages: may import any of them

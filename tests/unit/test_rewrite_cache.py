@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logtune.rewrite.cache import ResponseCache, cache_key
+from logtune.llm.cache import ResponseCache, cache_key
 from logtune.rewrite.templates import TemplateError, load_template, template_version
 
 

@@ -2,7 +2,8 @@
 
 Key = sha256 of (provider, model, prompt version, rendered system + user prompt, sampling params), so
 a second `dvc repro` asks nothing already answered, a changed template or model re-asks only what it
-changes, and `dvc exp run -S rewrite.refusal.limit=...` reuses every response it already has.
+changes, and `dvc exp run -S rewrite.refusal.limit=...` reuses every response it already has. Shared by rewrite
+and the judge (each stage its own folder).
 Layout (the folder is a DVC out with `persist: true`: DVC would otherwise delete it before the stage runs):
   responses.jsonl   one line per response: key, provider, model, task, prompt_version, via, text, tokens.
                     Append-only, flushed and fsynced per line, so a crash loses at most the line being
