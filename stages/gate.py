@@ -1,6 +1,6 @@
 """Decide whether the candidate model may replace its baseline (paired bootstrap per metric), and plan its rollout.
 
-dvc: python stages/gate.py metrics/eval.json --results data/eval/results.parquet --params params.yaml --metrics metrics/gate.json --rollout metrics/rollout.json --review data/gate/review.html
+dvc: python stages/gate.py metrics/eval.json --results data/eval/results.parquet --params params.yaml --metrics metrics/gate.json --rollout metrics/rollout.json --review data/gate/review.html --judge metrics/judge.json
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from logtune.io import read_json, read_rows, write_json
 from logtune.params import load_params
 from logtune.gate.review import write_review
 from logtune.gate.rollout import RolloutParams, plan
+from logtune.judge.agreement import gate_note
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -23,6 +24,7 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--metrics", type=Path, required=True, help="gate.json: decision, deltas, intervals, flips")
     ap.add_argument("--rollout", type=Path, help="rollout.json: which rollout stages the candidate may enter")
     ap.add_argument("--review", type=Path, help="HTML review page of the per-case results (opens offline)")
+    ap.add_argument("--judge", type=Path, help="metrics/judge.json: the judge's verdict, flagged when it is not trusted")
     return ap.parse_args(argv)
 
 
@@ -31,6 +33,9 @@ def main(argv=None) -> int:
     p = load_params(args.params, "gate", GateParams)
     rows = read_rows(args.results)
     gate = decide(rows, p, read_json(args.eval_metrics))
+    if args.judge:           # issue #17: reported beside the rule metrics, never deciding; untrusted -> a warning
+        gate["judge"], judge_warnings = gate_note(read_json(args.judge))
+        gate["warnings"] = [*gate["warnings"], *judge_warnings]
     write_json(args.metrics, gate)
     if args.rollout:
         rollout = plan(rows, gate, p, load_params(args.params, "rollout", RolloutParams))

@@ -23,7 +23,7 @@ def test_offline_quality_names_each_broken_rule():
     assert offline.quality(Q, "PRJ-1042 is in progress, owned by Dana Ruiz.", CTX) == (1.0, [])
     assert offline.quality(Q, "", CTX) == (0.0, ["empty"])
     score, broken = offline.quality(Q, "PRJ-7777 is done.", CTX)
-    assert broken == ["invented_id"] and score == pytest.approx(0.5)
+    assert broken == ["invented_id"] and score == pytest.approx(0.4)
     assert offline.quality(Q, "status " * 40, CTX)[1] == ["repetitive"]
     assert offline.quality(Q, Q, CTX)[1] == ["echo"]
     assert offline.quality(Q, "Bananas grow quickly overseas.", CTX)[1] == ["ungrounded"]

@@ -43,3 +43,20 @@ def agreement(scores: list[float | None], labels: list[bool], *, threshold: floa
             "interval": [round(low, 4), round(high, 4)], "confidence": confidence, "chance": round(chance, 4),
             "kappa": None if kappa is None else round(kappa, 4), "judge_up_rate": round(judge_up, 4),
             "human_up_rate": round(human_up, 4), "better_than_chance": better, "untrusted_because": reason}
+
+
+def gate_note(judge_metrics: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
+    """What the gate shows about the judge: a summary, and a warning when its numbers are not to be trusted."""
+    if judge_metrics is None:
+        return None, []
+    agree = judge_metrics.get("agreement_thumbs") or {}
+    pair = judge_metrics.get("pairwise") or {}
+    summary = {"judge": judge_metrics.get("judge"), "stand_in": judge_metrics.get("stand_in"),
+               "trusted": bool(judge_metrics.get("trusted")), "candidate_win_rate": pair.get("candidate_win_rate"),
+               "agreement": agree.get("agreement"), "interval": agree.get("interval"), "chance": agree.get("chance")}
+    warnings = []
+    if not summary["trusted"]:
+        warnings.append(f"judge {summary['judge']} is NOT trusted: agreement with logged thumbs "
+                        f"{agree.get('untrusted_because') or 'unknown'}; its win rate "
+                        f"{summary['candidate_win_rate']} is reported, not relied on")
+    return summary, warnings

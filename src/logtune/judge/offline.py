@@ -23,7 +23,7 @@ PENALTIES = {                     # what each broken rule costs a reply's qualit
     "too_short": 0.4,             # fewer than MIN_WORDS words: rarely a useful answer
     "too_long": 0.3,              # more than MAX_WORDS: rambling, or a loop the model did not stop
     "repetitive": 0.4,            # over REPEAT_SHARE of its word 3-grams are repeats
-    "invented_id": 0.5,           # cites an id that is neither in CONTEXT nor in the conversation
+    "invented_id": 0.6,           # cites an id in neither CONTEXT nor the conversation: below thumbs_threshold alone
     "echo": 0.5,                  # repeats the user's last turn back
     "ungrounded": 0.2,            # not a refusal and shares no content word with CONTEXT or the conversation
 }

@@ -28,6 +28,8 @@ class JudgeParams:
     timeout_s: float = 60.0
     batch_threshold: int = 500    # more requests than this go through the Message Batches API
     poll_interval_s: float = 30.0
+    candidate: str = "preference" # the judge stage: pairwise candidate vs baseline on the golden cases
+    baseline: str = "base"
     swap_positions: bool = True   # ask every pair in both orders; a verdict that flips with the order is a tie
     tie_margin: float = 0.05      # offline stand-in: scores closer than this are a tie
     thumbs_threshold: float = 0.5 # quality >= this predicts a thumbs up (agreement with logged thumbs)

@@ -1,0 +1,53 @@
+"""Judge the candidate against its baseline on the golden set, its replies against the logged ones, and itself against thumbs.
+
+dvc: python stages/judge.py data/eval/results.parquet data/judge --golden golden/golden.jsonl --curated data/curated/conversations.parquet --dryrun data/dryrun/decisions.jsonl --cache data/judge-cache --params params.yaml --metrics metrics/judge.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from logtune.golden.contract import read_golden
+from logtune.io import read_jsonl, read_rows, write_json, write_jsonl
+from logtune.judge.core import make_judge
+from logtune.judge.params import JudgeParams
+from logtune.judge.run import judge_run
+from logtune.params import load_params
+
+
+def parse(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path, help="evaluate's per-case results (replies of every model)")
+    ap.add_argument("out", type=Path, help="output dir: pairwise.jsonl, thumbs.jsonl")
+    ap.add_argument("--golden", type=Path, required=True)
+    ap.add_argument("--curated", type=Path, required=True, help="curated conversations: their thumbs are the human labels")
+    ap.add_argument("--dryrun", type=Path, help="dry-run decisions: held-out prompts with logged and model replies")
+    ap.add_argument("--cache", type=Path, help="response cache of the LLM judge (a persisted DVC out)")
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--metrics", type=Path, required=True)
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    p = load_params(args.params, "judge", JudgeParams)
+    judge = make_judge(p, str(args.cache) if args.cache else None)
+    metrics, pairs, thumbs = judge_run(
+        judge, results=read_rows(args.results), cases=read_golden(args.golden),
+        conversations=read_rows(args.curated, columns=["id", "context", "messages"]),
+        decisions=read_jsonl(args.dryrun) if args.dryrun else None)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(args.out / "pairwise.jsonl", pairs)
+    write_jsonl(args.out / "thumbs.jsonl", thumbs)
+    write_json(args.metrics, metrics)
+    pw, ag = metrics["pairwise"], metrics["agreement_thumbs"]
+    print(f"[judge] {metrics['judge']}: {pw['candidate']} vs {pw['baseline']} on {pw['n']} golden cases: "
+          f"win rate {pw['candidate_win_rate']} ({pw['position_inconsistent']} order-dependent verdicts)")
+    print(f"[judge] agreement with {ag['n']} logged thumbs: {ag['agreement']} {ag['interval']} vs chance {ag['chance']}"
+          + ("" if metrics["trusted"] else f": NOT trusted ({ag['untrusted_because']})"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
