@@ -6,6 +6,7 @@ dvc: python stages/judge.py data/eval/results.parquet data/judge --golden golden
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from logtune.golden.contract import read_golden
@@ -26,17 +27,22 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--cache", type=Path, help="response cache of the LLM judge (a persisted DVC out)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--dry-run", action="store_true", help="LLM judge: print requests, tokens and cost; ask and write nothing")
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse(argv)
     p = load_params(args.params, "judge", JudgeParams)
-    judge = make_judge(p, str(args.cache) if args.cache else None)
+    judge = make_judge(p, str(args.cache) if args.cache else None, dry_run=args.dry_run)
     metrics, pairs, thumbs = judge_run(
         judge, results=read_rows(args.results), cases=read_golden(args.golden),
         conversations=read_rows(args.curated, columns=["id", "context", "messages"]),
         decisions=read_jsonl(args.dryrun) if args.dryrun else None)
+    if args.dry_run:
+        print(json.dumps(judge.backend.plan() if hasattr(judge.backend, "plan") else {"provider": p.provider,
+                                                                                    "requests": 0, "usd_est": 0.0}))
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     write_jsonl(args.out / "pairwise.jsonl", pairs)
     write_jsonl(args.out / "thumbs.jsonl", thumbs)

@@ -138,3 +138,19 @@ def test_anthropic_judge_needs_the_key_from_the_environment(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(MissingApiKey, match=r"judge\.provider"):
         make_judge(JudgeParams(provider="anthropic"), None)
+
+
+def test_dry_run_plans_without_a_key_and_counts_cache_hits(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-judge")
+    params = JudgeParams(provider="anthropic")
+    items = [PairItem("c", Q, "PRJ-1042 is in progress.", "No idea.", CTX)]
+    calls: list[dict] = []
+    make_judge(params, str(tmp_path / "cache"), http_client=_mock(calls), sleep=lambda s: None).pairwise(items)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    planner = make_judge(params, str(tmp_path / "cache"), dry_run=True)
+    planner.pairwise(items + [PairItem("new", Q, "Unknown.", "No idea.", CTX)])
+    plan = planner.backend.plan()
+    assert (plan["requests"], plan["cached"], plan["to_ask"]) == (4, 2, 2) and len(calls) == 2
+    assert plan["output_tokens_est"] == 2 * params.max_tokens and plan["input_tokens_est"] > 0
+    assert plan["usd_est"] == pytest.approx((plan["input_tokens_est"] * 1.0 + plan["output_tokens_est"] * 5.0) / 1e6,
+                                            abs=1e-6)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 from logtune.judge import offline, prompts
 from logtune.judge.params import JudgeParams
+from logtune.llm import cost
 from logtune.llm.cache import ResponseCache, cache_key
 from logtune.llm.providers import Request, complete, make_provider
 
@@ -101,6 +102,35 @@ class LLMBackend:
         return [prompts.parse_score(t) for t in self._ask("quality", [prompts.quality(*a) for a in asks])]
 
 
+class DryRunBackend(LLMBackend):
+    """Asks nothing: counts the requests an LLM judge would send (cache hits apart) and what they would cost.
+    Needs no key, so `--dry-run` works before one is set."""
+
+    def __init__(self, params: JudgeParams, cache: ResponseCache):
+        model = params.model if params.provider == "anthropic" else str(params.model_path)
+        super().__init__(params, cache, type("Planned", (), {"model": model})())
+        self.input_tokens = self.output_tokens = 0
+
+    def _ask(self, task: str, rendered: list[tuple[str, str]]) -> list[str | None]:
+        sampling = {"max_tokens": self.params.max_tokens, "temperature": self.params.temperature}
+        for s, u in rendered:
+            self.requests += 1
+            if cache_key(self.params.provider, self.provider.model, prompts.PROMPT_VERSION, s, u, sampling) in self.cache:
+                self.cached += 1
+                continue
+            self.input_tokens += cost.estimate_tokens(s) + cost.estimate_tokens(u) + cost.MESSAGE_OVERHEAD_TOKENS
+            self.output_tokens += self.params.max_tokens
+        return [None] * len(rendered)
+
+    def plan(self) -> dict[str, Any]:
+        to_ask = self.requests - self.cached
+        batch = to_ask > self.params.batch_threshold
+        return {"provider": self.params.provider, "model": self.provider.model, "requests": self.requests,
+                "cached": self.cached, "to_ask": to_ask, "input_tokens_est": self.input_tokens,
+                "output_tokens_est": self.output_tokens, "via": "batch" if batch else "sync",
+                "usd_est": cost.usd(self.params, self.provider.model, self.input_tokens, self.output_tokens, batch)}
+
+
 _SWAP = {"first": "second", "second": "first", "tie": "tie", None: None}
 _SIDE = {"first": "candidate", "second": "baseline", "tie": "tie"}
 
@@ -148,10 +178,14 @@ class Judge:
 
 
 def make_judge(params: JudgeParams, cache_dir: str | None = None, *, client: Any = None, http_client: Any = None,
-               sleep: Callable[[float], None] | None = None, log: Callable[[str], None] = print) -> Judge:
-    """The judge params name. For tests, as `logtune.llm.providers.make_provider`: `client` or `http_client`."""
+               sleep: Callable[[float], None] | None = None, log: Callable[[str], None] = print,
+               dry_run: bool = False) -> Judge:
+    """The judge params name. For tests, as `logtune.llm.providers.make_provider`: `client` or `http_client`.
+    `dry_run`: an LLM judge that asks nothing and plans (`judge.backend.plan()`)."""
     if params.provider == "offline":
         return Judge(params, OfflineBackend(params))
+    if dry_run:
+        return Judge(params, DryRunBackend(params, ResponseCache(cache_dir)))
     provider = make_provider(params, client=client, http_client=http_client, sleep=sleep, log=log)
     return Judge(params, LLMBackend(params, ResponseCache(cache_dir), provider))
 

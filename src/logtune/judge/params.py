@@ -5,7 +5,7 @@ The API key is not a parameter: `anthropic` reads $ANTHROPIC_API_KEY only (`logt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from logtune.params import ParamsError
 
@@ -28,6 +28,9 @@ class JudgeParams:
     timeout_s: float = 60.0
     batch_threshold: int = 500    # more requests than this go through the Message Batches API
     poll_interval_s: float = 30.0
+    prices: dict = field(default_factory=lambda: {                    # $ per million tokens (dry-run cost)
+        "claude-haiku-4-5": {"input": 1.0, "output": 5.0}, "claude-sonnet-4-5": {"input": 3.0, "output": 15.0}})
+    batch_discount: float = 0.5   # the Message Batches API bills half
     candidate: str = "preference" # the judge stage: pairwise candidate vs baseline on the golden cases
     baseline: str = "base"
     swap_positions: bool = True   # ask every pair in both orders; a verdict that flips with the order is a tie

@@ -20,7 +20,8 @@ from typing import Any
 
 from logtune.ids import content_id
 from logtune.rejects import Reject, rejected_row
-from logtune.rewrite import checks, cost
+from logtune.llm import cost
+from logtune.rewrite import checks
 from logtune.llm.cache import ResponseCache, cache_key
 from logtune.rewrite.checks import Failed
 from logtune.rewrite.params import RewriteParams
