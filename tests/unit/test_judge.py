@@ -154,3 +154,16 @@ def test_dry_run_plans_without_a_key_and_counts_cache_hits(tmp_path, monkeypatch
     assert plan["output_tokens_est"] == 2 * params.max_tokens and plan["input_tokens_est"] > 0
     assert plan["usd_est"] == pytest.approx((plan["input_tokens_est"] * 1.0 + plan["output_tokens_est"] * 5.0) / 1e6,
                                             abs=1e-6)
+
+
+def test_local_judge_runs_a_model_folder_and_never_guesses(tmp_path):
+    from tests.fixtures.evaluate.tiny_model import save_tiny_model
+
+    model_dir = save_tiny_model(tmp_path / "judge-model")            # untrained: its answers are noise
+    judge = make_judge(JudgeParams(provider="local", model_path=str(model_dir), max_tokens=4), str(tmp_path / "c"),
+                       log=lambda line: None)
+    assert judge.name.startswith(f"local:{model_dir}")
+    scores = judge.quality([QualityItem("q", Q, "PRJ-1042 is in progress.", CTX)])
+    answered = (tmp_path / "c" / "responses.jsonl").read_text().splitlines()
+    assert len(answered) == 1 and json.loads(answered[0])["task"] == "judge_quality"
+    assert scores == [prompts.parse_score(json.loads(answered[0])["text"])]   # read as the rules say, or None
