@@ -39,7 +39,7 @@ STAGE_OWNED = {"output_dir"}
 # logtune's own subsections of a training section (not TRL fields): checked here or by their modules.
 RUN_KEYS = {"launch", "resume", "export_merged", "model_card"}
 SFT_OWN = {"lora", "bnb", "quantization", "curriculum"} | RUN_KEYS
-PREFERENCE_OWN = {"objective", "dpo", "kto"} | RUN_KEYS
+PREFERENCE_OWN = {"objective", "dpo", "kto", "pairs"} | RUN_KEYS   # pairs: logtune.train.pairs
 OBJECTIVES = ("dpo", "kto")
 QUANTIZATIONS = (None, "4bit", "8bit")
 # QLoRA as in its paper (Dettmers et al. 2023): 4-bit NormalFloat, the quantization constants quantized
