@@ -74,3 +74,22 @@ def test_preference_reads_offline_best_of_n_or_both():
         training_pairs(offline, None, "both")
     with pytest.raises(ParamsError, match="preference.pairs"):
         training_pairs(offline, bon, "all")
+
+
+def test_run_with_the_judge_accounts_for_every_prompt(tmp_path):
+    from logtune.bestofn.run import run
+    from logtune.io import write_rows
+    from logtune.judge.core import make_judge
+    from logtune.judge.params import JudgeParams
+    from logtune.records import KTO_EXAMPLE, PREFERENCE_PAIR, SFT_EXAMPLE
+
+    write_rows(tmp_path / "sft.parquet", [], SFT_EXAMPLE)
+    write_rows(tmp_path / "kto.parquet", [], KTO_EXAMPLE)
+    write_rows(tmp_path / "preference.parquet", [{"id": p["id"], "prompt": p["prompt"], "chosen": [], "rejected": []}
+                                                 for p in PROMPTS], PREFERENCE_PAIR)
+    canned = {p["id"]: c for p, c in zip(PROMPTS, CANDIDATES)}
+    pairs, graded, metrics = run("m", tmp_path, BestOfNParams(n=3, use_judge=True), make_judge(JudgeParams()),
+                                 sample=lambda model, prompts, params: [canned[p["id"]] for p in prompts])
+    assert metrics["pairs"] == len(pairs) == 1 and "stand-in" in metrics["judge"]
+    assert metrics["dropped_by_reason"]["below_min_margin"] == 1 and metrics["dropped_by_reason"]["identical_candidates"] == 1
+    assert json.loads(pairs[0]["generated_by"])["judge"] is True
