@@ -85,11 +85,12 @@ def test_run_with_the_judge_accounts_for_every_prompt(tmp_path):
 
     write_rows(tmp_path / "sft.parquet", [], SFT_EXAMPLE)
     write_rows(tmp_path / "kto.parquet", [], KTO_EXAMPLE)
-    write_rows(tmp_path / "preference.parquet", [{"id": p["id"], "prompt": p["prompt"], "chosen": [], "rejected": []}
-                                                 for p in PROMPTS], PREFERENCE_PAIR)
+    questions = ["Status of PRJ-1042?", "What is PRJ-1042's status?", "PRJ-1042 status please"]   # distinct prompts
+    write_rows(tmp_path / "preference.parquet", [{"id": p["id"], "prompt": user(q), "chosen": [], "rejected": []}
+                                                 for p, q in zip(PROMPTS, questions)], PREFERENCE_PAIR)
     canned = {p["id"]: c for p, c in zip(PROMPTS, CANDIDATES)}
     pairs, graded, metrics = run("m", tmp_path, BestOfNParams(n=3, use_judge=True), make_judge(JudgeParams()),
                                  sample=lambda model, prompts, params: [canned[p["id"]] for p in prompts])
     assert metrics["pairs"] == len(pairs) == 1 and "stand-in" in metrics["judge"]
     assert metrics["dropped_by_reason"]["below_min_margin"] == 1 and metrics["dropped_by_reason"]["identical_candidates"] == 1
-    assert json.loads(pairs[0]["generated_by"])["judge"] is True
+    assert json.loads(pairs[0]["generated_by"])["judge"] is True and metrics["prompts_sampled"] == 3
