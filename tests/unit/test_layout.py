@@ -18,7 +18,7 @@ GROUND_PACKAGES = {"golden",          # the golden set's contract, reader and ov
                    "judge"}           # the LLM judge (evaluate, curate, best-of-n, gate's agreement figures)
 STAGE_PACKAGES = {"sample", "sources", "curate", "build", "rewrite", "mix", "validate", "base", "train",
                   "evaluate", "dryrun", "gate", "bestofn"}
-COMMANDS = {"release", "cli"}         # above the stages: may import any of them
+COMMANDS = {"release", "review", "cli"}   # above the stages: may import any of them
 
 
 def _unit(module: str) -> str:
