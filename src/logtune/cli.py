@@ -26,7 +26,7 @@ from logtune.sources import SourceError, assistant_sqlite, is_quarantine
 from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command
 from logtune.dryrun import replay as _dryrun
 from logtune.gate import report as _report, review as _review
-from logtune.review import golden_from_logs as _golden_from_logs
+from logtune.review import data as _review_data, golden_from_logs as _golden_from_logs
 from logtune.release import monitor as _monitor, promote as _release
 
 EXIT_USAGE = 2  # argparse's own code for bad input: a bad DB or bad options is the caller's input too
@@ -296,6 +296,7 @@ COMMANDS = (
     Command("monitor", _monitor.command, _monitor.ARGS),       # production logs vs alert thresholds
     Command("recipe", recipe, RECIPE_ARGS),
     Command("golden-from-logs", _golden_from_logs.command, _golden_from_logs.ARGS),   # issue #17: review queue
+    Command("review-data", _review_data.command, _review_data.ARGS),   # issue #17: spot-check page for reviews/
 )
 
 

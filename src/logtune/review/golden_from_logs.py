@@ -97,11 +97,12 @@ def candidates(conversations: list[dict[str, Any]], held: set[str], max_turns: i
     return out, skipped
 
 
-def stratified(entries: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    """Up to n entries: each stratum shuffled (seeded), then taken round-robin, strata in name order."""
+def stratified(entries: list[dict[str, Any]], n: int, seed: int, key=lambda e: e["review"]["stratum"]
+               ) -> list[dict[str, Any]]:
+    """Up to n entries: each stratum (`key`) shuffled (seeded), then taken round-robin, strata in name order."""
     strata: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in entries:
-        strata[e["review"]["stratum"]].append(e)
+        strata[key(e)].append(e)
     rng = random.Random(seed)
     queues = []
     for name in sorted(strata):
