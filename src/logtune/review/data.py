@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from logtune.io import atomic_open, read_rows
+from logtune.io import atomic_open, read_json, read_rows
 from logtune.review.golden_from_logs import stratified
 from logtune.reviews import SETS, data_version
 from logtune.train.preview import CLOSE, OPEN, prepare_example, render
@@ -94,8 +94,11 @@ def command(args) -> int:
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer, local_files_only=True)
     sample = draw(sets, args.n, args.seed)
     date = args.date or dt.date.today().isoformat()
+    # the version mix applies marks against: that of the sets before the last review changed them
+    applied = args.train / "review.json"
+    version = read_json(applied)["data_version"] if applied.exists() else data_version(sets)
     with atomic_open(args.out) as f:
-        f.write(page(sample, data_version(sets), date, tokenizer))
+        f.write(page(sample, version, date, tokenizer))
     print(f"review-data: {len(sample)} records on {args.out}; save the marks into reviews/{date}.jsonl")
     return 0
 
