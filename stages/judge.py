@@ -1,6 +1,6 @@
 """Judge the candidate against its baseline on the golden set, its replies against the logged ones, and itself against thumbs.
 
-dvc: python stages/judge.py data/eval/results.parquet data/judge --golden golden/golden.jsonl --curated data/curated/conversations.parquet --dryrun data/dryrun/decisions.jsonl --cache data/judge-cache --params params.yaml --metrics metrics/judge.json
+dvc: python stages/judge.py data/eval/results.parquet data/judge --golden golden/golden.jsonl --curated data/curated/conversations.parquet --dryrun data/dryrun/decisions.jsonl --reviews reviews --train data/train --cache data/judge-cache --params params.yaml --metrics metrics/judge.json
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from logtune.golden.contract import read_golden
 from logtune.io import read_jsonl, read_rows, write_json, write_jsonl
 from logtune.judge.core import make_judge
 from logtune.judge.params import JudgeParams
-from logtune.judge.run import judge_run
+from logtune.judge.run import judge_run, review_labels
 from logtune.params import load_params
+from logtune.reviews import latest_review, read_marks
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -24,6 +25,8 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--golden", type=Path, required=True)
     ap.add_argument("--curated", type=Path, required=True, help="curated conversations: their thumbs are the human labels")
     ap.add_argument("--dryrun", type=Path, help="dry-run decisions: held-out prompts with logged and model replies")
+    ap.add_argument("--reviews", type=Path, help="human review marks (reviews/): a second set of labels for agreement")
+    ap.add_argument("--train", type=Path, help="the reviewed training sets (data/train): what the marks refer to")
     ap.add_argument("--cache", type=Path, help="response cache of the LLM judge (a persisted DVC out)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
@@ -35,10 +38,13 @@ def main(argv=None) -> int:
     args = parse(argv)
     p = load_params(args.params, "judge", JudgeParams)
     judge = make_judge(p, str(args.cache) if args.cache else None, dry_run=args.dry_run)
+    review_file = latest_review(args.reviews) if args.reviews else None
+    review = (review_labels(read_marks(review_file), read_rows(args.train / "sft.parquet"))
+              if review_file is not None and args.train else None)
     metrics, pairs, thumbs = judge_run(
         judge, results=read_rows(args.results), cases=read_golden(args.golden),
         conversations=read_rows(args.curated, columns=["id", "context", "messages"]),
-        decisions=read_jsonl(args.dryrun) if args.dryrun else None)
+        decisions=read_jsonl(args.dryrun) if args.dryrun else None, review=review)
     if args.dry_run:
         print(json.dumps(judge.backend.plan() if hasattr(judge.backend, "plan") else {"provider": p.provider,
                                                                                     "requests": 0, "usd_est": 0.0}))

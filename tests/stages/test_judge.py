@@ -90,3 +90,31 @@ def test_gate_warns_when_the_judge_is_not_trusted(stage, tmp_path):
     gate = read_json(tmp_path / "gate.json")
     assert gate["judge"]["trusted"] is False and gate["judge"]["candidate_win_rate"] == 0.6
     assert any("NOT trusted" in w and "clear chance 0.800" in w for w in gate["warnings"])
+
+
+def test_judge_agreement_with_review_marks(stage, tmp_path):
+    from logtune.records import SFT_EXAMPLE
+
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text("".join(json.dumps(c) + "\n" for c in GOLDEN))
+    write_rows(tmp_path / "results.parquet", RESULTS, EVAL_RESULT)
+    write_rows(tmp_path / "conversations.parquet", CONVERSATIONS, CONVERSATION)
+    sys_msg = {"role": "system", "content": "CONTEXT: " + json.dumps(CTX)}
+    write_rows(tmp_path / "train" / "sft.parquet", [
+        {"id": "ok", "messages": [sys_msg, {"role": "user", "content": "Status of PRJ-1042?"},
+                                  {"role": "assistant", "content": "PRJ-1042 is in progress."}]},
+        {"id": "bad", "messages": [sys_msg, {"role": "user", "content": "Status of PRJ-1042?"},
+                                   {"role": "assistant", "content": "PRJ-3333 is cancelled."}]}], SFT_EXAMPLE)
+    (tmp_path / "reviews").mkdir()
+    (tmp_path / "reviews" / "2026-12-03.jsonl").write_text(
+        json.dumps({"id": "ok", "set": "sft", "mark": "keep"}) + "\n"
+        + json.dumps({"id": "bad", "set": "sft", "mark": "reject", "reason": "invented id"}) + "\n")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"judge": {"min_agreement_cases": 2}}))
+    assert stage("judge").main([str(tmp_path / "results.parquet"), str(tmp_path / "out"), "--golden", str(golden),
+                                "--curated", str(tmp_path / "conversations.parquet"), "--reviews", str(tmp_path / "reviews"),
+                                "--train", str(tmp_path / "train"), "--params", str(params),
+                                "--metrics", str(tmp_path / "judge.json")]) == 0
+    m = read_json(tmp_path / "judge.json")
+    assert m["agreement_review"]["n"] == 2 and m["agreement_review"]["agreement"] == 1.0
+    assert m["similarity_to_logged"] is None          # no --dryrun given

@@ -69,6 +69,23 @@ def thumbs(conversations: list[dict[str, Any]]) -> tuple[list[QualityItem], list
     return items, labels
 
 
+def review_labels(marks: list[dict[str, Any]], sft_rows: list[dict[str, Any]]) -> tuple[list[QualityItem], list[bool]]:
+    """The reviewed SFT records as the judge's question, the reviewer's mark as the human label
+    (keep = good; reject or fix = the reply was not fit to train on)."""
+    by_id = {r["id"]: r for r in sft_rows}
+    items, labels = [], []
+    for m in marks:
+        row = by_id.get(m["id"]) if m.get("set") == "sft" else None
+        if row is None:
+            continue
+        messages = list(row["messages"])
+        system = next((x["content"] for x in messages if x["role"] == "system"), None)
+        items.append(QualityItem(m["id"], transcript([x for x in messages[:-1] if x["role"] != "system"]),
+                                 messages[-1]["content"], system))
+        labels.append(m["mark"] == "keep")
+    return items, labels
+
+
 def logged_similarity(judge: Judge, decisions: list[dict[str, Any]], models: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in models:
@@ -80,7 +97,8 @@ def logged_similarity(judge: Judge, decisions: list[dict[str, Any]], models: lis
 
 
 def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[GoldenCase],
-              conversations: list[dict[str, Any]], decisions: list[dict[str, Any]] | None
+              conversations: list[dict[str, Any]], decisions: list[dict[str, Any]] | None,
+              review: tuple[list[QualityItem], list[bool]] | None = None
               ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """(metrics, per-case pairwise verdicts, per-reply thumbs vs judge rows)."""
     p = judge.params
@@ -104,8 +122,12 @@ def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[Golden
         "similarity_to_logged": (logged_similarity(judge, decisions, [p.baseline, p.candidate])
                                  if decisions is not None else None),
         "agreement_thumbs": agree,
+        "agreement_review": None,
         "trusted": agree["better_than_chance"],
     }
+    if review is not None and review[0]:   # the review queue's marks: a second, deliberate set of human labels
+        metrics["agreement_review"] = agreement(judge.quality(review[0]), review[1], threshold=p.thumbs_threshold,
+                                                confidence=p.confidence, min_cases=p.min_agreement_cases)
     backend = judge.backend
     if hasattr(backend, "requests"):
         metrics["requests"] = {"total": backend.requests, "cached": backend.cached, "failed": backend.failed}
