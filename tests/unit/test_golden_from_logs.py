@@ -9,7 +9,7 @@ from logtune.cli import main
 from logtune.golden.contract import read_golden
 from logtune.review.golden_from_logs import candidates, held_out_sessions, promote, stratified
 from logtune.io import read_jsonl, write_rows
-from logtune.records import CONVERSATION, SFT_EXAMPLE
+from logtune.records import CONVERSATION, REJECTED, SFT_EXAMPLE
 
 CTX = json.dumps({"records": [{"id": "PRJ-1042", "status": "in progress"}, {"id": "SMP-20001", "status": "received"}]})
 
@@ -64,6 +64,7 @@ def test_command_queues_then_promotes_only_accepted(tmp_path, capsys):
     write_rows(tmp_path / "train" / "sft.parquet", [{"id": "y", "conversation_id": "t1", "messages": [
         {"role": "user", "content": "Status of PRJ-1042 please"}, {"role": "assistant", "content": "In progress."}]}],
         SFT_EXAMPLE)
+    write_rows(tmp_path / "train" / "dropped.parquet", [], REJECTED)   # mix writes it beside the sets: no sessions
     golden = tmp_path / "golden.jsonl"
     golden.write_text("")
     queue = tmp_path / "candidates.jsonl"

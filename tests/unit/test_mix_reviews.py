@@ -40,6 +40,8 @@ def test_apply_review(tmp_path):
     assert met["read"] == met["train_records"] + met["heldout"] + met["dropped"]
     pairs = m["preference"].train.to_pylist()
     assert len(pairs) == 1 and pairs[0]["rule"] == "human_edit" and summary["applied"]["preference"]["human_edit_pairs"] == 1
+    pm = m["preference"].metrics
+    assert pm["read"] + pm["added_by_review"] == pm["train_records"] + pm["heldout"] + pm["dropped"]
 
 
 def test_no_review_changes_nothing(tmp_path):

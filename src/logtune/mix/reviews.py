@@ -3,7 +3,7 @@
 After the split and the mix table: a record marked `reject` leaves training with reason `human_review`
 (into dropped.parquet, counted in the set's metrics: read = train_records + heldout + dropped still
 holds); a `fix` replaces the target, and for SFT also adds a DPO pair (`rule: human_edit`, counted as
-`human_edit_pairs`, not as read). The version of the data the marks apply to (`reviews.data_version`
+`added_by_review` in the preference set's metrics, not as read). The version of the data the marks apply to (`reviews.data_version`
 of the sets BEFORE the marks) is returned for `data/train/review.json`, so `validate.review` and the next
 `logtune review-data` compare against the data the reviewer saw, not the data the marks changed.
 """
@@ -49,5 +49,6 @@ def apply_review(mixed: dict[str, Any], reviews_dir: str | Path | None) -> dict[
         counts[name] = {"rejected": len(gone), "fixed": fixed}
         if name == "preference":
             counts[name]["human_edit_pairs"] = len(pairs)
+            met["added_by_review"] = len(pairs)   # read + added_by_review = train_records + heldout + dropped
     return {"data_version": version, "review": review.name, "marks": len(marks),
             "stale_marks": len(read_marks(review)) - len(marks), "applied": counts}

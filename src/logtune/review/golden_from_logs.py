@@ -34,8 +34,15 @@ ID_PATTERN = r"\b[A-Z]{2,5}-\d{2,6}\b"
 STATUSES = ("pending", "accepted", "rejected")
 
 
+SET_FILES = ("sft.parquet", "preference.parquet", "kto.parquet")   # the mix's sets (not dropped.parquet)
+
+
+def set_files(folder: str | Path) -> list[Path]:
+    return [Path(folder) / name for name in SET_FILES if (Path(folder) / name).exists()]
+
+
 def session_ids(folder: str | Path) -> set[str]:
-    return {r["conversation_id"] for f in sorted(Path(folder).glob("*.parquet"))
+    return {r["conversation_id"] for f in set_files(folder)
             for r in read_rows(f, columns=["conversation_id"]) if r["conversation_id"]}
 
 
@@ -181,7 +188,7 @@ def command(args) -> int:
         return 0
     held = held_out_sessions(session_ids(args.heldout), session_ids(args.train))
     entries, skipped = candidates(read_rows(args.curated), held, args.max_turns)
-    train_rows = [r for f in sorted(Path(args.train).glob("*.parquet")) for r in read_rows(f)]
+    train_rows = [r for f in set_files(args.train) for r in read_rows(f)]
     kept, dropped = decontaminate(entries, train_rows, read_cases(args.golden) if Path(args.golden).exists() else [],
                                   args.near_threshold)
     chosen = stratified(kept, args.n, args.seed)
