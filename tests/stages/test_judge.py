@@ -60,7 +60,9 @@ def test_judge_stage_offline(stage, tmp_path, capsys):
     assert m["agreement_thumbs"]["n"] == 2 and m["agreement_thumbs"]["agreement"] == 1.0
     # two labels agree, but a Wilson interval on n=2 cannot clear chance: the judge is not trusted
     assert m["trusted"] is False
-    assert [r["winner"] for r in read_jsonl(tmp_path / "out" / "pairwise.jsonl")] == ["candidate", "baseline"]
+    rows = read_jsonl(tmp_path / "out" / "pairwise.jsonl") + read_jsonl(tmp_path / "out" / "thumbs.jsonl")
+    assert [r["winner"] for r in rows[:2]] == ["candidate", "baseline"]
+    assert all("stand-in" in r["judge"] for r in rows)            # every output line names the stand-in
     assert "NOT trusted" in capsys.readouterr().out
     summary, warnings = gate_note(m)
     assert summary["trusted"] is False and len(warnings) == 1 and "NOT trusted" in warnings[0]

@@ -108,13 +108,13 @@ def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[Golden
     by_type: dict[str, Any] = {}
     for t in sorted({case_type[v.id] for v in verdicts}):
         by_type[t] = summarize_pairwise(v for v in verdicts if case_type[v.id] == t)
-    pair_rows = [{"case_id": v.id, "case_type": case_type[v.id], "winner": v.winner, "orders": list(v.orders),
+    pair_rows = [{"judge": judge.name, "case_id": v.id, "case_type": case_type[v.id], "winner": v.winner, "orders": list(v.orders),
                   "position_inconsistent": v.position_inconsistent} for v in verdicts]
     q_items, labels = thumbs(conversations)
     scores = judge.quality(q_items) if q_items else []
     agree = agreement(scores, labels, threshold=p.thumbs_threshold, confidence=p.confidence,
                       min_cases=p.min_agreement_cases)
-    thumb_rows = [{"id": i.id, "thumb_up": h, "judge_score": s} for i, h, s in zip(q_items, labels, scores)]
+    thumb_rows = [{"judge": judge.name, "id": i.id, "thumb_up": h, "judge_score": s} for i, h, s in zip(q_items, labels, scores)]
     metrics: dict[str, Any] = {
         "judge": judge.name, "provider": p.provider, "stand_in": judge.stand_in,
         "pairwise": {"candidate": p.candidate, "baseline": p.baseline, "swap_positions": p.swap_positions,
