@@ -87,6 +87,7 @@ PARAM_EDITS = [
     ("export.max_message_chars", 19000, {"export@support"}),
     ("curate.near_duplicate_threshold", 0.85, {"curate"}),
     ("curate.golden_near_threshold", 0.7, {"curate", "validate"}),       # validate reads curate's value
+    ("curate.rules", "rules/other.yaml", {"curate", "dryrun"}),           # the one place the path is set
     ("build.history_turns", 2, {"build"}),
     ("rewrite.seed", 1, {"rewrite"}),
     ("mix.seed", 1, {"mix"}),
