@@ -82,14 +82,37 @@ def test_review_data_command_writes_the_page(tmp_path, capsys):
     assert "reviews/2026-12-03.jsonl" in capsys.readouterr().out
 
 
+CLICKS = """<script>
+const recs = document.querySelectorAll('.rec');
+recs[0].querySelector('input[value=keep]').click();
+recs[1].querySelector('input[value=reject]').click(); recs[1].querySelector('.reason').value = 'wrong id';
+recs[2].querySelector('input[value=fix]').click(); recs[2].querySelector('.reason').value = 'terse';
+recs[2].querySelector('.fix').value = 'A fixed reply.';
+document.getElementById('save').click();
+</script>"""
+
+
 def test_review_page_in_headless_chromium(tmp_path):
+    """The page in a real browser: marks made by clicking, saved by the Save button, applied as mix applies them."""
+    import html as htmllib
+    import re
+    import subprocess
+
     browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
     if browser is None:
         pytest.skip("no Chromium on this machine: the click-through test of the review page needs one")
-    import subprocess
-
     sample = draw(SETS, 3, seed=0)
-    (tmp_path / "review.html").write_text(page(sample, V, "2026-12-03"))
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--dump-dom", (tmp_path / "review.html").as_uri()],
-                         capture_output=True, text=True, timeout=60).stdout
-    assert dom.count('class="rec"') == 3 and 'id="save"' in dom        # the page loads and its script parses
+    (tmp_path / "review.html").write_text(page(sample, V, "2026-12-03") + CLICKS)
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          (tmp_path / "review.html").as_uri()], capture_output=True, text=True, timeout=90).stdout
+    saved = htmllib.unescape(re.search(r'<textarea id="out" readonly="">(.*?)</textarea>', dom, re.S).group(1))
+    marks = write(tmp_path / "2026-12-03.jsonl", [json.loads(line) for line in saved.splitlines() if line.strip()])
+    marks = read_marks(marks)
+    assert [m["mark"] for m in marks] == ["keep", "reject", "fix"] and {m["data_version"] for m in marks} == {V}
+    sets, rejected, pairs = apply_marks(SETS, marks)
+    assert [r[1]["id"] for r in rejected] == [sample[1]["row"]["id"]] and rejected[0][2] == "wrong id"
+    fixed = sample[2]
+    if fixed["set"] == "sft":
+        assert pairs and pairs[0]["chosen"][0]["content"] == "A fixed reply."
+    else:
+        assert next(r for r in sets[fixed["set"]] if r["id"] == fixed["row"]["id"])["chosen"][0]["content"] == "A fixed reply."

@@ -60,7 +60,7 @@ PAGE_JS = """
 function marks(){const out=[];document.querySelectorAll('.rec').forEach(r=>{const m=r.querySelector('input[type=radio]:checked');
  if(!m)return;out.push({id:r.dataset.id,set:r.dataset.set,mark:m.value,reason:r.querySelector('.reason').value||null,
  fix:m.value==='fix'?r.querySelector('.fix').value:null,reviewed_at:META.date,data_version:META.data_version});});return out;}
-function save(){const lines=marks().map(m=>JSON.stringify(m)).join('\\n')+'\\n';document.getElementById('out').value=lines;
+function save(){const lines=marks().map(m=>JSON.stringify(m)).join('\\n')+'\\n';document.getElementById('out').textContent=lines;
  const a=document.createElement('a');a.href=URL.createObjectURL(new Blob([lines],{type:'application/jsonl'}));
  a.download=META.date+'.jsonl';document.body.appendChild(a);a.click();
  document.getElementById('status').textContent=marks().length+' marks saved as '+META.date+'.jsonl: put it in reviews/';}
