@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from logtune.golden.contract import read_golden
+from logtune.evaluate.fewshot import draw_examples
 from logtune.evaluate.metrics import aggregate
 from logtune.evaluate.run import (CHAMPION, AssistantParams, EvaluateParams, champion_dir, check_chat_template,
                                   check_prompt_trained, evaluate_model, reply_record, trained_prompt_versions)
@@ -52,11 +53,19 @@ def main(argv=None) -> int:
     models = list(args.model)
     if p.baseline == CHAMPION and (path := champion_dir(args.release)) is not None:
         models.append((CHAMPION, path))
+    few = p.few_shot
+    if few.k:                 # checked before any generation: a misconfigured baseline fails at once
+        if not args.train_data or few.model not in dict(models):
+            raise SystemExit(f"evaluate.few_shot needs --train-data and --model {few.model}=DIR")
+        examples = draw_examples(read_rows(args.train_data), few)
     cases = read_golden(args.golden)
     rows, templates = [], {}
     for name, model_dir in models:
         templates[name] = check_chat_template(model_dir)
         rows += evaluate_model(name, model_dir, cases, p, system_prompt)
+    if few.k:                 # issue #17: the same model prompted with k training examples, scored beside the others
+        templates[few.name] = templates[few.model]
+        rows += evaluate_model(few.name, dict(models)[few.model], cases, p, system_prompt, examples=examples)
     rows.sort(key=lambda r: (r["model"], r["case_id"]))
     by_id = {c.id: c for c in cases}
     write_rows(args.out / "results.parquet", rows, EVAL_RESULT)
@@ -64,6 +73,8 @@ def main(argv=None) -> int:
     metrics = aggregate(rows)
     for name, m in metrics.items():   # what the numbers were measured under (DVC does not see env overrides)
         m["prompt_version"], m["chat_template_version"] = prompt_version(system_prompt), templates[name]
+    if few.k:
+        metrics[few.name]["few_shot_examples"] = [e["id"] for e in examples]
     write_json(args.metrics, metrics)
     for name, m in metrics.items():
         print(f"[evaluate] {name}: accuracy {m['accuracy']:.3f}, hallucinated_id_rate {m['hallucinated_id_rate']:.3f}, "

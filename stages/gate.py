@@ -3,7 +3,7 @@
 Always exits 0 with the decision written (a reject is a result: `dvc exp run` records it); CI fails on a
 reject through `logtune gate --check`.
 
-dvc: python stages/gate.py metrics/eval.json --results data/eval/results.parquet --params params.yaml --metrics metrics/gate.json --rollout metrics/rollout.json --review data/gate/review.html
+dvc: python stages/gate.py metrics/eval.json --results data/eval/results.parquet --params params.yaml --metrics metrics/gate.json --rollout metrics/rollout.json --review data/gate/review.html --judge metrics/judge.json
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from logtune.params import load_params, read_params
 from logtune.gate.review import write_review
 from logtune.gate.rollout import RolloutParams, plan
 from logtune.verdict import gate_inputs, summary_lines
+from logtune.judge.agreement import gate_note
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -27,6 +28,7 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--metrics", type=Path, required=True, help="gate.json: decision, deltas, intervals, flips")
     ap.add_argument("--rollout", type=Path, help="rollout.json: which rollout stages the candidate may enter")
     ap.add_argument("--review", type=Path, help="HTML review page of the per-case results (opens offline)")
+    ap.add_argument("--judge", type=Path, help="metrics/judge.json: the judge's verdict, flagged when it is not trusted")
     return ap.parse_args(argv)
 
 
@@ -37,6 +39,9 @@ def main(argv=None) -> int:
     gate = decide(rows, p, read_json(args.eval_metrics))
     # what the decision was made from, so `logtune gate --check` can tell a stale gate.json from dvc.lock's
     gate["inputs"] = gate_inputs([args.eval_metrics, args.results], read_params(args.params).get("gate"))
+    if args.judge:           # reported beside the rule metrics, never deciding; untrusted -> a warning
+        gate["judge"], judge_warnings = gate_note(read_json(args.judge))
+        gate["warnings"] = [*gate["warnings"], *judge_warnings]
     write_json(args.metrics, gate)
     if args.rollout:
         rollout = plan(rows, gate, p, load_params(args.params, "rollout", RolloutParams))

@@ -1,6 +1,6 @@
 """Mix built records into training sets: session-level train/held-out split, then the data-mix table.
 
-dvc: python stages/mix.py data/rewritten data/train data/heldout --curated data/curated/conversations.parquet --params params.yaml --metrics metrics/mix.json
+dvc: python stages/mix.py data/rewritten data/train data/heldout --curated data/curated/conversations.parquet --reviews reviews --params params.yaml --metrics metrics/mix.json
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from logtune import records
 from logtune.io import write_json, write_rows
 from logtune.mix.pipeline import MixParams, by_task_type, ledger, mix, read_sources
+from logtune.mix.reviews import apply_review
 from logtune.params import load_params
 
 
@@ -21,6 +22,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("heldout", type=Path, help="folder for the held-out sessions' records")
     ap.add_argument("--curated", type=Path, help="curated conversations.parquet: maps records to their source "
                                                  "(without it, table rows selecting a source match nothing)")
+    ap.add_argument("--reviews", type=Path, help="folder of human review marks (logtune review-data): the latest is applied")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
     return ap.parse_args(argv)
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     params = load_params(args.params, "mix", MixParams)
     mixed = mix(args.built, params, read_sources(args.curated))
+    review = apply_review(mixed, args.reviews)   # issue #17: rejects leave as human_review, fixes -> human_edit pairs
     for name, m in mixed.items():
         write_rows(args.train / f"{name}.parquet", m.train.to_pylist(), m.train.schema)
         write_rows(args.heldout / f"{name}.parquet", m.heldout.to_pylist(), m.heldout.schema)
@@ -39,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                     write_rows(out / task / f"{name}.parquet", part.to_pylist(), part.schema)
     write_rows(args.train / "dropped.parquet", [r for m in mixed.values() for r in m.dropped], records.REJECTED)
     metrics = ledger(mixed, params, sources_known=args.curated is not None)
+    metrics["human_review"] = review
+    write_json(args.train / "review.json", review)
     write_json(args.metrics, metrics)
     for name, m in metrics["sets"].items():
         print(f"mix {name}: read {m['read']} -> train {m['train']} ({m['oversampled_copies']} oversampled copies), "

@@ -1,6 +1,6 @@
 """Continue the SFT adapter with preference training: DPO on pairs or KTO on thumbs (params: preference.objective).
 
-dvc: python stages/preference.py models/sft data/train models/preference --params params.yaml --metrics metrics/preference.json --live dvclive/preference
+dvc: python stages/preference.py models/sft data/train models/preference --params params.yaml --metrics metrics/preference.json --live dvclive/preference --best-of-n data/bestofn/pairs.parquet
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from logtune.train.kto import train_kto
 from logtune.train.launch import relaunch_if_needed
 from logtune.train.resume import Checkpoints
 from logtune.train.outputs import publish
+from logtune.train.pairs import training_pairs
 from logtune.train.tracking import TrainingLog
 
 # objective -> (file in the data dir, its columns TRL reads, trainer)
@@ -34,6 +35,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--live", type=Path, help="DVCLive directory for loss / learning-rate curves")
+    ap.add_argument("--best-of-n", type=Path, help="on-policy pairs (data/bestofn/pairs.parquet) for preference.pairs")
     return ap.parse_args(argv)
 
 
@@ -49,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     data = args.data / name
     checkpoints = Checkpoints.for_stage("preference", section, args.sft, data)
     with TrainingLog(args.live) if args.live else nullcontext() as log:
-        metrics = train(args.sft, read_rows(data, columns=columns), args.out, config,
+        rows = read_rows(data, columns=columns)
+        if objective == "dpo":   # offline pairs, best-of-n on-policy pairs, or both
+            rows = training_pairs(rows, read_rows(args.best_of_n, columns=columns) if args.best_of_n else None,
+                                  section.get("pairs", "offline"))
+        metrics = train(args.sft, rows, args.out, config,
                         log=log, checkpoints=checkpoints)
     if not publish("preference", section, args.out, metrics, options=options, metrics_path=args.metrics,
                    params_path=args.params, checkpoints=checkpoints):

@@ -12,9 +12,9 @@ from pathlib import Path
 from logtune.io import write_json
 from logtune.params import load_params
 from logtune.rewrite import RewriteParams, rewrite
-from logtune.rewrite.cache import ResponseCache, store_dir
+from logtune.llm.cache import ResponseCache, store_dir
 from logtune.rewrite.io import inputs_of, read_built, write_sets
-from logtune.rewrite.providers import MissingApiKey, make_provider
+from logtune.llm.providers import MissingApiKey, make_provider
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -1,6 +1,6 @@
 """Validate the training sets with Great Expectations and JSON Schemas; fail to stop training.
 
-dvc: python stages/validate.py data/train --golden golden/golden.jsonl --expectations expectations --tokenizer models/base --params params.yaml --metrics metrics/validate.json --data-docs data/validate-docs --verdict data/validated.json
+dvc: python stages/validate.py data/train --golden golden/golden.jsonl --expectations expectations --tokenizer models/base --reviews reviews --params params.yaml --metrics metrics/validate.json --data-docs data/validate-docs --verdict data/validated.json
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 from logtune.chat_templates import require_markers
-from logtune.io import write_json
+from logtune.io import read_json, write_json
 from logtune.params import read_params
+from logtune.reviews import latest_review, review_gate
 from logtune.validate.gates import failure_lines, metrics, report, summary_lines, validate_built, validate_params
 from logtune.validate.docs import write_data_docs
 from logtune.validate.tokens import load_tokenizer
@@ -25,6 +26,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--golden", type=Path, required=True, help="golden set JSONL (must stay out of training)")
     ap.add_argument("--expectations", type=Path, required=True, help="directory of GX suites: <set>.json")
     ap.add_argument("--schemas", type=Path, default=ROOT / "schemas", help="directory of JSON Schemas")
+    ap.add_argument("--reviews", type=Path, help="folder of human review marks: the latest is gated by validate.review")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--report", type=Path, help="optional JSON report: every check with notes and offending ids")
@@ -43,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     if tokenizer is not None:  # the training template the base stage wrote, or a clear error naming the fix
         require_markers(tokenizer, f"validate --tokenizer {args.tokenizer}")
     outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params, tokenizer=tokenizer)
-    write_json(args.metrics, metrics(outcome))  # before failing: the metrics say what failed
+    applied = args.built / "review.json"      # written by mix: the version of the data the marks apply to
+    review = review_gate(latest_review(args.reviews) if args.reviews else None,
+                         read_json(applied)["data_version"] if applied.exists() else None, params.review)
+    write_json(args.metrics, {**metrics(outcome), "review": review})  # before failing: the metrics say what failed
     if args.data_docs:  # also before failing: a failed gate is when the page is most wanted
         page = write_data_docs([r for s in (outcome.golden, *outcome.sets) for r in s.gx_results], args.data_docs)
         print(f"validate: data docs {page}")
@@ -51,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.report, report(outcome))
     for line in summary_lines(outcome):
         print(f"validate: {line}")
-    failures = failure_lines(outcome)
+    failures = failure_lines(outcome) + ([] if review["passed"] else [f"review (validate.review): {review['reason']}"])
+    if review["passed"] and review["reason"]:
+        print(f"validate: warning: review: {review['reason']}")
     for line in failures:
         print(f"validate: {line}", file=sys.stderr)
     if failures:

@@ -27,6 +27,7 @@ from logtune.sources import SourceError, is_quarantine
 from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command
 from logtune.dryrun import replay as _dryrun
 from logtune.gate import report as _report, review as _review
+from logtune.review import data as _review_data, golden_from_logs as _golden_from_logs
 from logtune.release import monitor as _monitor, promote as _release
 from logtune.serve import cli as _serve
 
@@ -335,6 +336,8 @@ COMMANDS = (
     Command("serve-stamp", _serve.stamp_command, _serve.STAMP_ARGS),        # the export's store stamp
     Command("retention", _serve.retention_command, _serve.RETENTION_ARGS),  # delete old logs (--dry-run, --hold)
     Command("gate", gate, GATE_ARGS),                  # the recorded decision (--check for CI)
+    Command("golden-from-logs", _golden_from_logs.command, _golden_from_logs.ARGS),   # candidate golden cases from held-out logs
+    Command("review-data", _review_data.command, _review_data.ARGS),   # human spot-check page (reviews/)
 )
 
 

@@ -13,11 +13,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "logtune"
 
-GROUND_PACKAGES = {"golden",         # the golden set's contract, reader and overlap checks
-                   "chat_templates"}  # the training chat templates every model-reading stage shares
+GROUND_PACKAGES = {"golden",          # the golden set's contract, reader and overlap checks
+                   "chat_templates",  # the training chat templates every model-reading stage shares
+                   "llm",             # providers, Anthropic client, response cache (rewrite, judge)
+                   "judge"}           # the LLM judge (evaluate, curate, best-of-n, gate's agreement figures)
 STAGE_PACKAGES = {"sample", "sources", "curate", "build", "rewrite", "mix", "validate", "base", "train",
-                  "evaluate", "dryrun", "gate"}
-COMMANDS = {"release", "cli", "serve"}  # above the stages: may import any of them (serve: issue 16)
+                  "evaluate", "dryrun", "gate", "bestofn"}
+COMMANDS = {"release", "review", "cli", "serve"}   # above the stages: may import any of them
 
 
 def _unit(module: str) -> str:

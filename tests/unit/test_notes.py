@@ -11,11 +11,11 @@ import pytest
 
 from logtune.params import from_dict
 from logtune.rewrite import rewrite
-from logtune.rewrite.cache import ResponseCache
+from logtune.llm.cache import ResponseCache
 from logtune.rewrite.checks import Failed
 from logtune.rewrite.notes import check_grounded, exchanges
 from logtune.rewrite.params import RewriteParams
-from logtune.rewrite.providers import OfflineProvider
+from logtune.llm.providers import OfflineProvider
 from logtune.rewrite.tasks import Inputs
 from logtune.sources import SourceError, get_adapter, notes
 

@@ -13,10 +13,10 @@ from logtune.build import BuildParams, build
 from logtune.params import from_dict
 from logtune.rewrite import rewrite
 from logtune.rewrite.augment import checked_variant, offline_variant
-from logtune.rewrite.cache import ResponseCache
+from logtune.llm.cache import ResponseCache
 from logtune.rewrite.checks import Failed
 from logtune.rewrite.params import RewriteParams
-from logtune.rewrite.providers import OfflineProvider
+from logtune.llm.providers import OfflineProvider
 from logtune.rewrite.tasks import Inputs
 from logtune.sources import toucan
 

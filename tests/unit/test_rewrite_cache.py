@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from logtune.rewrite.cache import ENV_DIR, ResponseCache, cache_key, store_dir
+from logtune.llm.cache import ENV_DIR, ResponseCache, cache_key, store_dir
 from logtune.rewrite.templates import TemplateError, load_template, template_version
 
 

@@ -16,10 +16,10 @@ import httpx2
 import pytest
 
 from logtune.params import from_dict
-from logtune.rewrite.cache import ResponseCache, cache_key
-from logtune.rewrite.client import AnthropicProvider, FatalApiError, retry_after_s
+from logtune.llm.cache import ResponseCache, cache_key
+from logtune.llm.client import AnthropicProvider, FatalApiError, retry_after_s
 from logtune.rewrite.params import RewriteParams
-from logtune.rewrite.providers import MissingApiKey, Request, api_key, complete
+from logtune.llm.providers import MissingApiKey, Request, api_key, complete
 
 KEY = "sk-ant-api03-PLANTED-test-key-0123456789abcdef"
 

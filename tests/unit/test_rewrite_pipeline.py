@@ -11,10 +11,10 @@ from logtune import records
 from logtune.io import write_rows
 from logtune.params import from_dict
 from logtune.rewrite import dry_run, rewrite
-from logtune.rewrite.cache import ResponseCache
+from logtune.llm.cache import ResponseCache
 from logtune.rewrite.io import FILES, inputs_of, read_built
 from logtune.rewrite.params import RewriteParams
-from logtune.rewrite.providers import OfflineProvider
+from logtune.llm.providers import OfflineProvider
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "rewrite" / "built.json"
 

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from logtune.chat_templates import has_markers, template_version
 from logtune.generate import generate_replies
 from logtune.golden.contract import GoldenCase
+from logtune.evaluate.fewshot import FewShotParams, with_examples
 from logtune.evaluate.metrics import ScoringRules, score_case
 from logtune.evaluate.metrics.hallucination import DEFAULT_PATTERNS
 from logtune.evaluate.metrics.safety import DEFAULT_UNSAFE
@@ -57,6 +58,7 @@ class EvaluateParams:
     allow_prompt_ids: bool = True
     torch_threads: int = 1        # 0 = torch's default; see generate_for_dir
     baseline: str = "base"        # base: the --model models only; champion: also the last release's model
+    few_shot: FewShotParams = field(default_factory=FewShotParams)   # issue #17: the prompting baseline
 
     def __post_init__(self):
         if self.baseline not in BASELINES:
@@ -181,9 +183,12 @@ def generate_for_dir(model_dir: str | Path, conversations: list[list[dict[str, s
 
 
 def evaluate_model(name: str, model_dir: str | Path, cases: list[GoldenCase], params: EvaluateParams,
-                   system_prompt: str | None, log: Callable[[str], None] | None = print) -> list[dict[str, Any]]:
-    """Scored EVAL_RESULT rows of model `name` (loaded from `model_dir`) on every case, in case order."""
-    replies = generate_for_dir(model_dir, [case_messages(c, system_prompt) for c in cases],
+                   system_prompt: str | None, log: Callable[[str], None] | None = print,
+                   examples: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Scored EVAL_RESULT rows of model `name` (loaded from `model_dir`) on every case, in case order;
+    with `examples` (evaluate.fewshot), each case is preceded by their turns."""
+    chats = [with_examples(case_messages(c, system_prompt), examples or []) for c in cases]
+    replies = generate_for_dir(model_dir, chats,
                                max_new_tokens=params.max_new_tokens, batch_size=params.batch_size, seed=params.seed,
                                torch_threads=params.torch_threads, log=log, label=name)
     rules = params.rules()

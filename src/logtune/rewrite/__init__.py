@@ -3,11 +3,11 @@
 Seeds 000, 001 and 002 lean on a strong LLM to shape training data; this package is that step, with a
 paid API's safety rails. Modules: `params` (the `rewrite` section), `templates` (prompts/<task>.txt,
 versioned by hash), `tasks` (what each task reads, asks and makes), `offline` (the rule-based default
-provider's answers), `providers` (offline / anthropic / local, the `complete` loop over the cache),
-`client` (the Anthropic SDK with retries, concurrency and Message Batches), `cache` (responses on disk
-as they arrive), `checks` (what every generated record must pass), `cost` (prices and estimates),
+provider's answers), `checks` (what every generated record must pass), `cost` (prices and estimates),
 `pipeline` (the stage's logic and the dry run), `cli` (`logtune rewrite --dry-run`).
-Not for training or evaluation, and nothing here reads the API key except `providers.api_key`.
+Not for training or evaluation, and nothing here reads the API key except `logtune.llm.providers.api_key`.
+The providers, the Anthropic client and the response cache live on the ground floor in `logtune.llm`
+(the judge uses them too).
 """
 
 from logtune.rewrite.params import RewriteParams

@@ -38,7 +38,7 @@ def format_estimate(e: dict[str, Any]) -> str:
 
 def rewrite_command(args: argparse.Namespace) -> int:
     """Estimate the rewrite stage's requests, tokens and cost (--dry-run); calls no API."""
-    from logtune.rewrite.cache import ResponseCache, store_dir
+    from logtune.llm.cache import ResponseCache, store_dir
     from logtune.rewrite.io import inputs_of, read_built
     from logtune.rewrite.params import RewriteParams
     from logtune.rewrite.pipeline import dry_run

@@ -110,7 +110,7 @@ class RewriteParams:
     corrections: CorrectionsParams = CorrectionsParams()
     notes: NotesParams = NotesParams()
     augment: AugmentParams = AugmentParams()
-    cache_dir: str = ".cache/rewrite"   # paid responses; outside DVC's outputs (see logtune.rewrite.cache)
+    cache_dir: str = ".cache/rewrite"   # paid responses; outside DVC's outputs (see logtune.llm.cache)
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:

@@ -21,11 +21,12 @@ from typing import Any
 from logtune import feedback
 from logtune.ids import content_id
 from logtune.rejects import Reject, rejected_row
-from logtune.rewrite import checks, cost
-from logtune.rewrite.cache import ResponseCache, cache_key
+from logtune.llm import cost
+from logtune.rewrite import checks
+from logtune.llm.cache import ResponseCache, cache_key
 from logtune.rewrite.checks import Failed
 from logtune.rewrite.params import RewriteParams
-from logtune.rewrite.providers import Provider, Request, Result, complete
+from logtune.llm.providers import Provider, Request, Result, complete
 from logtune.rewrite.tasks import TASK_ORDER, TASKS, Inputs, Item
 from logtune.rewrite.templates import load_template
 

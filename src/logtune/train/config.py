@@ -42,7 +42,7 @@ SFT_OWN = {"lora", "bnb", "quantization", "curriculum", "untrained"} | RUN_KEYS
 # sft.untrained: save the adapter WITHOUT training (a deliberately worse candidate for the gate to reject).
 # zero: PEFT's init (B = 0), the base model's behaviour exactly; random: A and B both random, a damaged model.
 UNTRAINED = (None, "zero", "random")
-PREFERENCE_OWN = {"objective", "dpo", "kto"} | RUN_KEYS
+PREFERENCE_OWN = {"objective", "dpo", "kto", "pairs"} | RUN_KEYS   # pairs: logtune.train.pairs
 OBJECTIVES = ("dpo", "kto")
 QUANTIZATIONS = (None, "4bit", "8bit")
 # QLoRA as in its paper (Dettmers et al. 2023): 4-bit NormalFloat, the quantization constants quantized

@@ -23,6 +23,7 @@ import pandas as pd
 from logtune.golden.contract import read_cases
 from logtune.io import read_rows
 from logtune.params import ParamsError, from_dict
+from logtune.reviews import ReviewParams
 from logtune.validate.contracts import load_schema, schema_check, schema_error
 from logtune.pii import PiiParams
 from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
@@ -49,6 +50,7 @@ class ValidateParams:
     golden_near_threshold: float | None = 0.8   # from curate.golden_near_threshold: word 3-gram Jaccard near a golden one
     golden_near_same_context: float | None = 0.5  # word-set Jaccard of a question under a golden case's CONTEXT (None: off)
     pii: PiiParams = PiiParams()   # from curate.pii: no_pii looks for what curate redacted, with the same regions
+    review: ReviewParams = field(default_factory=ReviewParams)   # the human spot-check (logtune.reviews)
 
 
 # Fields of ValidateParams that another section owns: validate judges by the same value, never a copy.

@@ -1,10 +1,11 @@
-"""Who answers a rewrite request: `offline` (rule-based, the default), `anthropic` (Claude), `local` (a model folder).
+"""Who answers an LLM request (rewrite, judge): `offline` (rule-based, the default), `anthropic` (Claude), `local` (a model folder).
 
 Every provider takes the same `Request`s (a task's rendered system + user prompt, plus the task's own
 rule-based answer for `offline`) and returns a `Result` per cache key. `complete` asks the cache first
 and the provider only for what is missing; paid providers store each response in the cache as it
 arrives (offline answers are not cached: they are free, and their rules are code DVC already tracks).
-The Anthropic client and its retry/batch machinery live in `rewrite.client`.
+The Anthropic client and its retry/batch machinery live in `llm.client`. Settings come from the
+calling stage's params section (`rewrite`, `judge`): any object with the `LLMSettings` fields.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from logtune.rewrite.cache import ResponseCache
-from logtune.rewrite.params import RewriteParams
+from logtune.llm.cache import ResponseCache
 
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 
@@ -25,7 +25,7 @@ class MissingApiKey(RuntimeError):
 
 @dataclass(frozen=True)
 class Request:
-    key: str                      # cache key (rewrite.cache.cache_key)
+    key: str                      # cache key (logtune.llm.cache.cache_key)
     task: str
     prompt_version: str
     system: str
@@ -51,12 +51,32 @@ class Provider(Protocol):
     def fetch(self, requests: list[Request], cache: ResponseCache) -> dict[str, Result]: ...
 
 
-def api_key(environ: dict[str, str] | None = None) -> str:
+class LLMSettings(Protocol):
+    """What the providers read from a stage's params section (RewriteParams, JudgeParams)."""
+    provider: str
+    model: str
+    model_path: Any
+    max_tokens: int
+    temperature: float
+    seed: int
+    concurrency: int
+    max_retries: int
+    timeout_s: float
+    batch_threshold: int
+    poll_interval_s: float
+
+
+def section_of(params: Any) -> str:
+    """The params section a settings object comes from, for messages (`rewrite` unless it says otherwise)."""
+    return getattr(params, "SECTION", "rewrite")
+
+
+def api_key(environ: dict[str, str] | None = None, section: str = "rewrite") -> str:
     """The key, from the environment only: never a parameter, never logged."""
     key = (os.environ if environ is None else environ).get(API_KEY_ENV, "").strip()
     if not key:
-        raise MissingApiKey(f"rewrite.provider is 'anthropic' but ${API_KEY_ENV} is not set: export it (the key is "
-                            f"read from the environment only, never from params), or run `logtune rewrite --dry-run` "
+        raise MissingApiKey(f"{section}.provider is 'anthropic' but ${API_KEY_ENV} is not set: export it (the key is "
+                            f"read from the environment only, never from params), or run `logtune {section} --dry-run` "
                             f"to see what the run would cost without calling the API")
     return key
 
@@ -106,7 +126,7 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, params: RewriteParams, log: Callable[[str], None] = print):
+    def __init__(self, params: LLMSettings, log: Callable[[str], None] = print):
         self.params, self.log = params, log
         self.model = str(params.model_path)
         self._loaded: tuple[Any, Any] | None = None
@@ -156,11 +176,11 @@ class LocalProvider:
             cache.put(cache_entry(self.name, self.model, r, result, None))
             out[r.key] = result
             if i % 20 == 0 or i == len(requests):
-                self.log(f"rewrite: local model answered {i}/{len(requests)}")
+                self.log(f"{section_of(self.params)}: local model answered {i}/{len(requests)}")
         return out
 
 
-def make_provider(params: RewriteParams, *, client: Any = None, http_client: Any = None,
+def make_provider(params: LLMSettings, *, client: Any = None, http_client: Any = None,
                   sleep: Callable[[float], None] | None = None, log: Callable[[str], None] = print) -> Provider:
     """The provider params name. For tests: `client` (an anthropic.Anthropic), or `http_client` (an httpx2.Client,
     e.g. over a MockTransport) under a client made as in production (key from the environment); `sleep`."""
@@ -168,9 +188,7 @@ def make_provider(params: RewriteParams, *, client: Any = None, http_client: Any
         return OfflineProvider()
     if params.provider == "local":
         return LocalProvider(params, log=log)
-    from logtune.rewrite.client import AnthropicProvider
-
-    from logtune.rewrite.client import make_client
+    from logtune.llm.client import AnthropicProvider, make_client
 
     return AnthropicProvider(params, client=client if client is not None else make_client(params, http_client),
                              sleep=sleep, log=log)

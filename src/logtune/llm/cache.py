@@ -2,7 +2,8 @@
 
 Key = sha256 of (provider, model, prompt version, rendered system + user prompt, sampling params), so
 a second `dvc repro` asks nothing already answered, a changed template or model re-asks only what it
-changes, and `dvc exp run -S rewrite.refusal.limit=...` reuses every response it already has.
+changes, and `dvc exp run -S rewrite.refusal.limit=...` reuses every response it already has. Shared by rewrite
+and the judge, each in its own folder (`rewrite.cache_dir`, `judge.cache_dir`).
 
 Where: `.cache/rewrite/` by default (`rewrite.cache_dir`; `$LOGTUNE_REWRITE_CACHE` overrides it for
 one machine or CI), deliberately NOT a DVC output: `dvc exp run` force-checks-out a stage's outputs

@@ -1,4 +1,4 @@
-"""The Anthropic provider: bounded concurrency, retries that honour retry-after, Message Batches for big jobs.
+"""The Anthropic provider (shared by rewrite and the judge): bounded concurrency, retries that honour retry-after, Message Batches for big jobs.
 
 Built on the real `anthropic` SDK with its own retries off (`max_retries=0`): logtune retries itself so
 that the wait is injectable (tests assert it), every retry is counted in metrics, and the policy is
@@ -25,9 +25,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable
 
-from logtune.rewrite.cache import ResponseCache
-from logtune.rewrite.params import RewriteParams
-from logtune.rewrite.providers import Request, Result, api_key, cache_entry
+from logtune.llm.cache import ResponseCache
+from logtune.llm.providers import LLMSettings, Request, Result, api_key, cache_entry, section_of
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
 BACKOFF_START_S, BACKOFF_MAX_S = 1.0, 60.0
@@ -44,10 +43,10 @@ class FatalApiError(RuntimeError):
     """Authentication or permission refused: stop the stage, nothing else can succeed."""
 
 
-def make_client(params: RewriteParams, http_client: Any = None):
+def make_client(params: LLMSettings, http_client: Any = None):
     import anthropic
 
-    kwargs: dict[str, Any] = {"api_key": api_key(), "max_retries": 0, "timeout": params.timeout_s}
+    kwargs: dict[str, Any] = {"api_key": api_key(section=section_of(params)), "max_retries": 0, "timeout": params.timeout_s}
     if http_client is not None:
         kwargs["http_client"] = http_client
     return anthropic.Anthropic(**kwargs)
@@ -105,10 +104,11 @@ def message_text(message: Any) -> tuple[str, int, int, str | None]:
 class AnthropicProvider:
     name = "anthropic"
 
-    def __init__(self, params: RewriteParams, client: Any = None, sleep: Callable[[float], None] | None = None,
+    def __init__(self, params: LLMSettings, client: Any = None, sleep: Callable[[float], None] | None = None,
                  log: Callable[[str], None] = print, jitter: Callable[[], float] | None = None):
         self.params, self.log = params, log
         self.model = params.model
+        self.label = section_of(params)   # log lines start with the stage using the client (rewrite, judge, ...)
         self.client = client if client is not None else make_client(params)
         self.sleep = sleep or time.sleep
         self.jitter = jitter or (lambda: 1 - 0.25 * random.random())
@@ -141,7 +141,7 @@ class AnthropicProvider:
                     wait = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** attempt) * self.jitter()
                 with self._lock:
                     self.retries += 1
-                self.log(f"rewrite: {what}: {kind}, retry {attempt + 1}/{self.params.max_retries} in {wait:.1f}s")
+                self.log(f"{self.label}: {what}: {kind}, retry {attempt + 1}/{self.params.max_retries} in {wait:.1f}s")
                 self.sleep(wait)
         raise AssertionError("unreachable")
 
@@ -172,7 +172,7 @@ class AnthropicProvider:
                 out[futures[future]] = future.result()
                 if i % 50 == 0 or i == len(futures):
                     failed = sum(1 for v in out.values() if v.error)
-                    self.log(f"rewrite: {i}/{len(futures)} responses ({failed} failed, {self.retries} retries)")
+                    self.log(f"{self.label}: {i}/{len(futures)} responses ({failed} failed, {self.retries} retries)")
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return out
@@ -186,7 +186,7 @@ class AnthropicProvider:
             batch = self.with_retries(lambda: self.client.messages.batches.create(requests=items), "batch submit")
             cache.batch_submitted(batch.id, [r.key for r in chunk])     # before polling: a crash resumes this id
             self.batches_submitted += 1
-            self.log(f"rewrite: submitted batch {batch.id} ({len(chunk)} requests)")
+            self.log(f"{self.label}: submitted batch {batch.id} ({len(chunk)} requests)")
             out.update(self.collect(batch.id, cache, by_key))
         for r in requests:
             out.setdefault(r.key, Result(error="batch_missing", detail="no result line for this request"))
@@ -195,7 +195,7 @@ class AnthropicProvider:
     def resume(self, cache: ResponseCache, by_key: dict[str, Request] | None = None) -> None:
         """Collect every batch a previous run submitted and did not collect (their responses are paid for)."""
         for batch_id in cache.open_batches():
-            self.log(f"rewrite: resuming batch {batch_id} from an earlier run")
+            self.log(f"{self.label}: resuming batch {batch_id} from an earlier run")
             self.batches_resumed += 1
             self.collect(batch_id, cache, by_key or {})
 
@@ -227,5 +227,5 @@ class AnthropicProvider:
                 counts[kind if kind in counts else "errored"] += 1
                 out[key] = Result(error=f"batch_{kind}", detail=f"batch {batch_id}", via="batch")
         cache.batch_collected(batch_id, counts)
-        self.log(f"rewrite: batch {batch_id} collected: {counts}")
+        self.log(f"{self.label}: batch {batch_id} collected: {counts}")
         return out
