@@ -2,9 +2,9 @@
 
 Usage: python benchmarks/curate_bench.py [--messages N] [--workdir DIR] [--keep] [--threshold 0.9] [--skip-build]
 
-Generates a support-assistant log the way the `sample` stage does (`logtune.sample.generate`: real
+Generates a support-assistant log the way the `sample` stage does (`logtune.sample.db.generate`: real
 templates, ~4 messages a session, ratings, rewrites, planted PII, broken sessions), scaled to N messages,
-and exports it with the real `export` path (`logtune.export.export_source`) to one exported Parquet
+and exports it with the real `export` path (`logtune.sources.export.export_source`) to one exported Parquet
 file (cached in --workdir between runs). Then, each in its own child process so generation does not
 count and each child's peak RSS (`ru_maxrss`) is its own:
   1. curate, then build: what `dvc repro` runs for the two stages, each in its own process as dvc runs
@@ -13,7 +13,7 @@ count and each child's peak RSS (`ru_maxrss`) is its own:
      file, `logtune.build.build`, write sft / preference / rejected. Prints messages/s (wall and CPU)
      of each and of the two together, and each one's peak RSS (the pipeline's: the larger).
   2. near-duplicates on the same texts: every exported conversation's normalized dialogue, exact
-     duplicates removed first (as curate does). Ours: `logtune.curate.minhash` (bands x rows from
+     duplicates removed first (as curate does). Ours: `logtune.minhash` (bands x rows from
      `bands_for(threshold)`: 12 x 10 at 0.9) candidate pairs, signature-agreement pre-filter; the reference: datasketch `MinHash.bulk` + `MinHashLSH(threshold)` insert and
      query, on the same word 3-gram shingles. Both verify candidates by exact Jaccard, so both report
      only true pairs; recall of each = its pairs / all pairs with Jaccard >= threshold among the union
@@ -42,9 +42,9 @@ TARGET_SPEEDUP = 4.0          # near-dup search vs datasketch
 
 def generate(work: Path, n_messages: int) -> Path:
     """The exported Parquet of a sample-stage log of about `n_messages` messages (cached by size)."""
-    from logtune.export import ExportParams, SourceParams, export_source
+    from logtune.sources.export import ExportParams, SourceParams, export_source
     from logtune.params import read_params
-    from logtune.sample import SampleParams, build_sample_db
+    from logtune.sample.db import SampleParams, build_sample_db
 
     exported = work / f"exported-{n_messages}"
     if (exported / "bench.parquet").exists():
@@ -62,7 +62,7 @@ def child_curate(exported: Path, out: Path) -> dict:
     """The curate stage's work (`stages/curate.py`): read, curate, write kept + rejected."""
     from logtune import records
     from logtune.curate import CurateParams, curate, read_exported
-    from logtune.curate.decontaminate import load_golden
+    from logtune.golden.overlap import load_golden
     from logtune.io import write_rows
     from logtune.params import load_params
     from logtune.rules import load_rules
@@ -86,7 +86,7 @@ def child_build(out: Path) -> dict:
     """The build stage's work (`stages/build.py`): read the curated file, build, write the three sets."""
     from logtune import records
     from logtune.build import BuildParams, build
-    from logtune.curate.decontaminate import load_golden
+    from logtune.golden.overlap import load_golden
     from logtune.io import read_rows, write_rows
     from logtune.params import load_params
 
@@ -108,7 +108,7 @@ def child_build(out: Path) -> dict:
 def _dialogues(exported: Path) -> list[tuple[str, ...]]:
     """Each conversation's normalized messages, exact duplicate dialogues removed (first copy kept)."""
     from logtune.curate import read_exported
-    from logtune.curate.normalize import normalize_text
+    from logtune.normalize import normalize_text
 
     seen, dialogues = set(), []
     for c in read_exported(exported):
@@ -128,7 +128,7 @@ def child_near_duplicates(exported: Path, threshold: float) -> dict:
     import numpy as np
     from datasketch import MinHash, MinHashLSH
 
-    from logtune.curate import minhash
+    from logtune import minhash
 
     texts = _dialogues(exported)
     # Neither method makes reference cycles; the cyclic GC would only re-scan millions of live
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(datasketch bands x rows {nd['ref_bands_rows'][0]} x {nd['ref_bands_rows'][1]}; ours "
                   f"{nd['ours_bands_rows'][0]} x {nd['ours_bands_rows'][1]})")
             print(f"{'method':<34}{'seconds':>9}{'candidates':>12}{'pairs':>9}{'recall':>8}")
-            print(f"{'logtune.curate.minhash (numpy)':<34}{nd['ours_seconds']:>9.1f}{nd['ours_candidates']:>12,}"
+            print(f"{'logtune.minhash (numpy)':<34}{nd['ours_seconds']:>9.1f}{nd['ours_candidates']:>12,}"
                   f"{nd['ours_pairs']:>9,}{nd['ours_recall']:>8.4f}")
             print(f"{'datasketch MinHash.bulk + LSH':<34}{nd['ref_seconds']:>9.1f}{nd['ref_candidates']:>12,}"
                   f"{nd['ref_pairs']:>9,}{nd['ref_recall']:>8.4f}")

@@ -2,10 +2,10 @@
 
 Usage: python benchmarks/export_bench.py [--messages N] [--repeat 3] [--workdir DIR] [--keep]
 
-Generates an assistant log database in the sample DB's schema (`logtune.sample.SCHEMA_SQL`; a few distinct
+Generates an assistant log database in the sample DB's schema (`logtune.sample.db.SCHEMA_SQL`; a few distinct
 texts, ~8 messages per session, a share of rated replies with notes, meta and rewrites), then, each in its
 own child process so generation does not count: (1) a plain `sqlite3` scan of the same messages in session
-order (the reference: how fast Python can read the rows at all), (2) `logtune.export.export_source` with the
+order (the reference: how fast Python can read the rows at all), (2) `logtune.sources.export.export_source` with the
 `assistant_sqlite` adapter and the Parquet writer (what `dvc repro` runs). Prints both rates, their ratio
 and each child's peak RSS (its own `ru_maxrss`). Rates are by CPU time (what one core spends; wall time on a
 shared machine includes waiting for one), best of `--repeat` runs. Not a test: about a minute, a few hundred MB.
@@ -42,7 +42,7 @@ SYSTEM_PROMPT = "You are the iSPEC support assistant. Answer only from CONTEXT."
 
 def generate(path: Path, n_messages: int, per_session: int = 8) -> None:
     """Write `n_messages` messages in sessions of `per_session`, straight through executemany."""
-    from logtune.sample import MESSAGE_COLS, SCHEMA_SQL, SESSION_COLS
+    from logtune.sample.db import MESSAGE_COLS, SCHEMA_SQL, SESSION_COLS
 
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
@@ -92,7 +92,7 @@ def child_reference(db: Path, out: Path) -> dict:
 
 def child_export(db: Path, out: Path) -> dict:
     """The real export path: export_source with the assistant_sqlite adapter, writing Parquet + quarantine."""
-    from logtune.export import ExportParams, SourceParams, export_source
+    from logtune.sources.export import ExportParams, SourceParams, export_source
 
     start, cpu = time.perf_counter(), time.process_time()
     ledger = export_source(SourceParams(name="bench", kind="assistant_sqlite", path=str(db)), out, ExportParams())

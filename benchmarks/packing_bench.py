@@ -55,9 +55,9 @@ def load_examples(work: Path) -> tuple[list[dict], str]:
         return read_rows(train, columns=["messages"]), str(train.relative_to(ROOT))
     from logtune.build import BuildParams, build
     from logtune.curate import read_exported
-    from logtune.export import ExportParams, SourceParams, export_source
+    from logtune.sources.export import ExportParams, SourceParams, export_source
     from logtune.params import load_params, read_params
-    from logtune.sample import SampleParams, build_sample_db
+    from logtune.sample.db import SampleParams, build_sample_db
 
     params = read_params(ROOT / "params.yaml")
     db = work / "assistant.db"
@@ -74,9 +74,9 @@ def model_dir(work: Path, rows: list[dict]) -> tuple[Path, str]:
         shutil.copytree(base, work / "base", dirs_exist_ok=True)
         return work / "base", str(base.relative_to(ROOT))
     from logtune.params import load_params
-    from logtune.train.loading import write_marker
-    from logtune.train.tiny import BaseParams, build_tiny_model
-    from logtune.train.tokenizer import train_tokenizer
+    from logtune.models import write_marker
+    from logtune.base.tiny import BaseParams, build_tiny_model
+    from logtune.base.tokenizer import train_tokenizer
 
     p = load_params(ROOT / "params.yaml", "base", BaseParams)
     texts = [m["content"] for r in rows for m in r["messages"]]
@@ -115,7 +115,7 @@ def run(name: str, section: dict, base: Path, rows: list[dict], work: Path) -> d
     from trl import SFTTrainer
 
     from logtune.train.config import lora_config, sft_config
-    from logtune.train.loading import load_model
+    from logtune.models import load_model
     from logtune.train.sft import sft_dataset
     from logtune.train.tracking import token_shares
 
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     import transformers
 
     from logtune.params import read_params
-    from logtune.train.config import limit_cpu_threads
+    from logtune.runtime import limit_cpu_threads
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows[: args.examples]
     base, model_source = model_dir(work, rows)
     section = dict(read_params(ROOT / "params.yaml").get("sft") or {})
-    from logtune.train.loading import load_model
+    from logtune.models import load_model
 
     _, tok = load_model(base)
     lengths = [len(tok.apply_chat_template([{"role": m["role"], "content": m["content"]} for m in r["messages"]],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from logtune.io import read_rows, write_json
 from logtune.params import load_params
-from logtune.train.tiny import BaseParams, build_base
+from logtune.base.tiny import BaseParams, build_base
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

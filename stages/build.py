@@ -10,7 +10,7 @@ from pathlib import Path
 
 from logtune import records
 from logtune.build import BuildParams, build
-from logtune.curate.decontaminate import load_golden
+from logtune.golden.overlap import load_golden
 from logtune.io import read_rows, write_json, write_rows
 from logtune.params import load_params
 

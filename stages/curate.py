@@ -10,7 +10,7 @@ from pathlib import Path
 
 from logtune import records
 from logtune.curate import CurateParams, curate, read_exported
-from logtune.curate.decontaminate import load_golden
+from logtune.golden.overlap import load_golden
 from logtune.io import write_json, write_rows
 from logtune.params import load_params
 from logtune.rules import load_rules

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logtune.dryrun import DryrunParams, prompt_of, replay, replay_prompts, simulate
+from logtune.dryrun.replay import DryrunParams, prompt_of, replay, replay_prompts, simulate
 from logtune.io import read_rows, write_json, write_jsonl
 from logtune.params import load_params
 from logtune.rules import load_rules

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logtune.evaluate.golden import read_golden
+from logtune.golden.contract import read_golden
 from logtune.evaluate.metrics import aggregate
 from logtune.evaluate.run import (CHAMPION, AssistantParams, EvaluateParams, champion_dir, check_chat_template,
                                   check_prompt_trained, evaluate_model, reply_record, trained_prompt_versions)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logtune.export import ExportParams, export_source, load_source
+from logtune.sources.export import ExportParams, export_source, load_source
 from logtune.io import write_json
 from logtune.params import load_params
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logtune.gate import GateParams, decide
+from logtune.gate.decide import GateParams, decide
 from logtune.io import read_json, read_rows, write_json
 from logtune.params import load_params
-from logtune.review import write_review
-from logtune.rollout import RolloutParams, plan
+from logtune.gate.review import write_review
+from logtune.gate.rollout import RolloutParams, plan
 
 
 def parse(argv=None) -> argparse.Namespace:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from logtune import records
 from logtune.io import write_json, write_rows
-from logtune.mix import MixParams, by_task_type, ledger, mix, read_sources
+from logtune.mix.pipeline import MixParams, by_task_type, ledger, mix, read_sources
 from logtune.params import load_params
 
 

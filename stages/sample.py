@@ -10,7 +10,7 @@ from pathlib import Path
 
 from logtune.io import write_json
 from logtune.params import ParamsError, load_params, read_params
-from logtune.sample import SampleParams, build_sample_db
+from logtune.sample.db import SampleParams, build_sample_db
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
-from logtune.recipes import RECIPE_ARGS, recipe
+from logtune.train.recipes import RECIPE_ARGS, recipe
 from logtune.sources import SourceError, assistant_sqlite, is_quarantine
 from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
-from logtune import dryrun as _dryrun, monitor as _monitor, release as _release, report as _report, review as _review  # noqa: E501 (issue 7)
+from logtune.dryrun import replay as _dryrun
+from logtune.gate import report as _report, review as _review
+from logtune.release import monitor as _monitor, promote as _release
 
 EXIT_USAGE = 2  # argparse's own code for bad input: a bad DB or bad options is the caller's input too
 
@@ -179,7 +181,7 @@ DB_EXPORT_ARGS = (
 
 def trace(args: argparse.Namespace) -> int:
     """Print the chain of one training record: mixed set -> built record -> curated -> exported -> source."""
-    from logtune.trace import TraceNotFound, trace as trace_record   # pyarrow only when tracing
+    from logtune.mix.trace import TraceNotFound, trace as trace_record   # pyarrow only when tracing
     try:
         lines = trace_record(args.record_id, args.root)
     except TraceNotFound as e:
@@ -223,7 +225,7 @@ def validate_dataset(args: argparse.Namespace) -> int:
     from logtune.params import load_params
     from logtune.validate.gates import ValidateParams
     from logtune.validate.gates import set_failure_lines as failure_lines
-    from logtune.validate_dataset import DatasetError, summary_line, validate_dataset as run
+    from logtune.validate.dataset import DatasetError, summary_line, validate_dataset as run
 
     if not Path(args.file).is_file():  # before looking for the repository: a typo is the likelier mistake
         raise CliError(f"{args.file}: no such file")
@@ -264,7 +266,7 @@ def preview(args: argparse.Namespace) -> int:
 
     from logtune.io import read_rows
     from logtune.params import read_params
-    from logtune.preview import preview as preview_blocks
+    from logtune.train.preview import preview as preview_blocks
     from logtune.train.config import sft_config
 
     data, model = _default(args.data, "data/train/sft.parquet"), _default(args.model, "models/base")

@@ -99,7 +99,7 @@ EVAL_RESULT = pa.schema([
     ("tags", pa.list_(pa.string())),
     ("case_type", pa.string()),       # answer | refusal | tool | multi_turn | persona | ... (golden case kind)
     ("scores", pa.string()),          # JSON {metric: float | null}: this case's value of every metric (null = not applicable);
-                                      #   a model's metric = mean of the non-null values (logtune.evaluate.scores)
+                                      #   a model's metric = mean of the non-null values (logtune.scores)
 ])
 
 # A KTO example in TRL's unpaired preference format (prompt / completion / label), plus lineage:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from logtune import records
 from logtune.io import read_json, write_rows
-from logtune.train.loading import load_model
+from logtune.models import load_model
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "train"
 PARAMS = """

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from logtune.evaluate.golden import read_golden
+from logtune.golden.contract import read_golden
 from logtune.evaluate.run import case_messages
 from logtune.ids import prompt_version
 from logtune.io import read_json, read_rows, write_rows

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from logtune.evaluate.scores import mean_scores
+from logtune.scores import mean_scores
 from logtune.io import read_json, write_rows
 from logtune.records import EVAL_RESULT
 

@@ -2,7 +2,7 @@ import pytest
 
 from logtune import records
 from logtune.io import read_json, write_rows
-from logtune.train.loading import load_model
+from logtune.models import load_model
 from logtune.train.sft import train_sft
 from tests.unit.tiny_training import SFT, rows, sft_rows, tiny_base
 

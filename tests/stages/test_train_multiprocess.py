@@ -11,8 +11,8 @@ import pytest
 from logtune import records
 from logtune.io import read_json, write_rows
 from logtune.train import launch
-from logtune.train.loading import load_model
-from logtune.train.tiny import PretrainParams, build_base
+from logtune.models import load_model
+from logtune.base.tiny import PretrainParams, build_base
 from tests.unit import tiny_training
 from tests.unit.tiny_training import FIXTURES
 

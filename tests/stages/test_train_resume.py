@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from logtune import records
 from logtune.io import read_json, write_rows
-from logtune.train.tiny import PretrainParams, build_base
+from logtune.base.tiny import PretrainParams, build_base
 from logtune.train.tracking import TrainingLog
 from tests.unit import tiny_training
 from tests.unit.tiny_training import FIXTURES

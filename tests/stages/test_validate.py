@@ -63,7 +63,7 @@ def test_min_real_share_from_params_overrides_the_suite(tmp_path, stage, capsys)
 
 
 def test_tokenizer_arg_runs_the_token_checks(tmp_path, stage):
-    from logtune.train.tokenizer import train_tokenizer
+    from logtune.base.tokenizer import train_tokenizer
 
     sft = json.loads((FIXTURES / "sft_good.json").read_text())
     _built(tmp_path, sft)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logtune.export import conversation_validator, schema_problem
+from logtune.sources.export import conversation_validator, schema_problem
 from logtune.io import write_rows
 from logtune.records import CONVERSATION
 

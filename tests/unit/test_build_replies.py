@@ -1,5 +1,5 @@
 from logtune.build.replies import history_window, iter_replies
-from logtune.curate.sessions import Reject
+from logtune.rejects import Reject
 
 
 def dialogue(n_exchanges, **last_fields):

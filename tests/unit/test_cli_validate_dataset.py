@@ -14,7 +14,7 @@ import pytest
 
 from logtune import cli, records
 from logtune.io import write_rows
-from logtune.validate_dataset import detect_type
+from logtune.validate.dataset import detect_type
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-from logtune.curate.decontaminate import golden_conversation_keys, golden_overlap, golden_turn_keys, turn_key
+from logtune.golden.overlap import golden_conversation_keys, golden_overlap, golden_turn_keys, turn_key
 
 GOLDEN = [{"id": "g001", "context": {"projects": [{"id": "PRJ-1042", "status": "in progress"}]},
            "messages": [{"role": "user", "content": "What is the status of PRJ-1042?"}]},
@@ -38,7 +38,7 @@ def test_turn_keys_are_each_cases_final_user_turn():
 
 
 def test_reworded_golden_question_under_another_context_is_a_near_overlap():
-    from logtune.curate.decontaminate import golden_near_overlaps
+    from logtune.golden.overlap import golden_near_overlaps
     cases = [{"id": "g010", "context": None, "messages": [
         {"role": "user", "content": "Quick one: what is the current status of PRJ-6763 for the PI?"}]}]
     rows = [conv('{"id": "PRJ-6763"}', "Hi! Quick one: what is the current status of PRJ-6763 for the PI?"),
@@ -51,7 +51,7 @@ def test_reworded_golden_question_under_another_context_is_a_near_overlap():
 
 def test_multi_turn_golden_follow_up_alone_is_not_a_near_overlap():
     # "and who can see them now?" means nothing without the golden case's first turn
-    from logtune.curate.decontaminate import golden_near_overlaps
+    from logtune.golden.overlap import golden_near_overlaps
     cases = [{"id": "g002", "context": None, "messages": [
         {"role": "user", "content": "Where do I upload the raw files from the Orbitrap?"},
         {"role": "assistant", "content": "Uploads page."}, {"role": "user", "content": "and who can see them now?"}]}]

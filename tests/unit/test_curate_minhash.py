@@ -1,8 +1,8 @@
-"""logtune.curate.minhash: shingles per message, signatures that estimate Jaccard, bands from the threshold."""
+"""logtune.minhash: shingles per message, signatures that estimate Jaccard, bands from the threshold."""
 
 import numpy as np
 
-from logtune.curate import minhash
+from logtune import minhash
 
 
 def test_shingles_are_word_3grams_within_each_message():

@@ -1,6 +1,6 @@
 import pytest
 
-from logtune.curate.normalize import context_is_valid, normalize_context, normalize_text
+from logtune.normalize import context_is_valid, normalize_context, normalize_text
 
 
 def test_normalize_text_ignores_case_width_and_spacing():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from logtune.cli import main
-from logtune.dryrun import DryrunError, parse_reply, replay_prompts, score_output, simulate
+from logtune.dryrun.replay import DryrunError, parse_reply, replay_prompts, score_output, simulate
 from logtune.rules import load_rules, parse_rules
 
 RULES = load_rules(Path(__file__).resolve().parents[2] / "rules" / "auto_rules.yaml")
@@ -74,7 +74,7 @@ def test_cli_prints_the_decision_and_exits_1_on_reject(tmp_path, capsys):
 
 
 def test_repo_params_dryrun_section_builds(repo_root):
-    from logtune.dryrun import DryrunParams
+    from logtune.dryrun.replay import DryrunParams
     from logtune.params import load_params
 
     p = load_params(repo_root / "params.yaml", "dryrun", DryrunParams)

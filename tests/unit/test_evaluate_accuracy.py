@@ -2,7 +2,7 @@
 
 import pytest
 
-from logtune.evaluate.golden import golden_case
+from logtune.golden.contract import golden_case
 from logtune.evaluate.metrics.accuracy import (contains_all, exact_match, is_correct, normalize_answer, regex_all,
                                                token_f1)
 

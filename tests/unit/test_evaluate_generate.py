@@ -3,7 +3,7 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from logtune.evaluate.generate import generate_replies, left_pad, prompt_token_ids
+from logtune.generate import generate_replies, left_pad, prompt_token_ids
 from tests.fixtures.evaluate.tiny_model import save_tiny_model, tiny_tokenizer
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from logtune.evaluate.golden import GoldenError, read_golden
+from logtune.golden.contract import GoldenError, read_golden
 
 GOOD = {"id": "g1", "context": {"projects": [{"id": "PRJ-1042"}]},
         "messages": [{"role": "user", "content": "Status of PRJ-1042?"}],

@@ -1,6 +1,6 @@
 """Hallucination on literal replies: ids, people, dates and titles absent from CONTEXT, whole-token grounding."""
 
-from logtune.evaluate.golden import golden_case
+from logtune.golden.contract import golden_case
 from logtune.evaluate.metrics.hallucination import DEFAULT_PATTERNS, hallucination_scores, is_grounded, ungrounded
 
 ID = [r"\b[A-Z]{2,5}-\d{2,6}\b"]

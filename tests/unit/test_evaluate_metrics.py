@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from logtune.evaluate.golden import golden_case
+from logtune.golden.contract import golden_case
 from logtune.evaluate.metrics import ScoringRules, aggregate, find_ids, score_case
-from logtune.evaluate.scores import DIRECTIONS
+from logtune.scores import DIRECTIONS
 
 CONTEXT = {"projects": [{"id": "PRJ-1042", "status": "in progress"}]}
 

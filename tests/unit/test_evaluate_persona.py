@@ -1,6 +1,6 @@
 """Persona and voice on literal replies: emoji, robotic phrases, over-apologising, register per persona."""
 
-from logtune.evaluate.golden import golden_case
+from logtune.golden.contract import golden_case
 from logtune.evaluate.metrics.persona import apology_count, emoji_count, persona_scores, voice_problems
 
 

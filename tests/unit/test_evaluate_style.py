@@ -1,6 +1,6 @@
 """Length and preamble checks on literal replies."""
 
-from logtune.evaluate.golden import golden_case
+from logtune.golden.contract import golden_case
 from logtune.evaluate.metrics.style import DEFAULT_PREAMBLES, has_preamble, style_scores
 
 

@@ -1,6 +1,6 @@
 """Tool use on literal replies: canonical call (code fence allowed), known tool, schema-valid args, expected call."""
 
-from logtune.evaluate.golden import golden_case
+from logtune.golden.contract import golden_case
 from logtune.evaluate.metrics.tools import read_tool_reply, tool_scores
 
 TOOLS = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from logtune.export import (ExportParams, SourceParams, conversation_validator, export_source, load_source,
+from logtune.sources.export import (ExportParams, SourceParams, conversation_validator, export_source, load_source,
                             schema_problem)
 from logtune.io import read_jsonl, read_rows
 from logtune.params import ParamsError
@@ -109,7 +109,7 @@ def test_every_registered_kind_imports_and_has_read():
 
 def test_conversation_writer_writes_the_same_bytes_as_row_writer(tmp_path):
     from logtune import records
-    from logtune.export import ConversationWriter
+    from logtune.sources.export import ConversationWriter
     from logtune.io import RowWriter
     from logtune.sources import assistant_sqlite, is_quarantine
 
@@ -126,7 +126,7 @@ def test_conversation_writer_writes_the_same_bytes_as_row_writer(tmp_path):
 
 
 def test_sources_keyed_by_name_load_like_the_list_form(tmp_path):
-    from logtune.export import load_source, source_entries
+    from logtune.sources.export import load_source, source_entries
 
     params = tmp_path / "params.yaml"
     params.write_text("sources:\n  support: {kind: assistant_sqlite, path: a.db}\n  chats: {kind: sharegpt, path: c.json}\n")

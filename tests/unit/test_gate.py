@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from logtune.evaluate.scores import mean_scores
-from logtune.gate import (BootstrapParams, GateError, GateParams, bootstrap_delta, decide, flips, judge_delta,
+from logtune.scores import mean_scores
+from logtune.gate.decide import (BootstrapParams, GateError, GateParams, bootstrap_delta, decide, flips, judge_delta,
                           resample_counts)
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gate" / "results.json"
@@ -221,7 +221,7 @@ def test_flips_from_rows_keep_the_old_call_shape():
 
 
 def test_repo_params_gate_section_builds_and_names_known_metrics(repo_root):
-    from logtune.gate import check_params
+    from logtune.gate.decide import check_params
     from logtune.params import load_params
 
     p = load_params(repo_root / "params.yaml", "gate", GateParams)
@@ -232,7 +232,7 @@ def test_repo_params_gate_section_builds_and_names_known_metrics(repo_root):
 # ----------------------------------------------------------------------------------- many judgements
 
 def test_bonferroni_level_keeps_the_family_at_the_nominal_confidence():
-    from logtune.gate import comparison_level
+    from logtune.gate.decide import comparison_level
 
     assert comparison_level(0.95, 9, "bonferroni") == pytest.approx(1 - 0.05 / 9)
     assert comparison_level(0.95, 9, "none") == 0.95

@@ -6,10 +6,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from logtune.evaluate.golden import read_golden
-from logtune.golden import golden_cases, golden_set
+from logtune.golden.contract import read_golden
+from logtune.sample.golden import golden_cases, golden_set
 from logtune.io import read_jsonl
-from logtune.sample import SampleParams, generate
+from logtune.sample.db import SampleParams, generate
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "golden.jsonl"
 ID_RE = re.compile(r"\b[A-Z]{2,5}-\d{2,6}\b")
@@ -65,10 +65,10 @@ def test_every_golden_prompt_fits_the_tiny_model_window(repo_root):
 
     from transformers import AutoTokenizer
 
-    from logtune.evaluate.generate import prompt_token_ids
+    from logtune.generate import prompt_token_ids
     from logtune.evaluate.run import case_messages
     from logtune.params import read_params
-    from logtune.train.tokenizer import train_tokenizer
+    from logtune.base.tokenizer import train_tokenizer
 
     params = read_params(repo_root / "params.yaml")
     if (repo_root / "models" / "base" / "tokenizer.json").is_file():

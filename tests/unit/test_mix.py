@@ -1,10 +1,10 @@
-"""logtune.mix: session split, seeded sampling under the oversample cap, targets, accounting, pass-through."""
+"""logtune.mix.pipeline: session split, seeded sampling under the oversample cap, targets, accounting, pass-through."""
 
 import pyarrow as pa
 import pytest
 
 from logtune import records
-from logtune.mix import MixParams, MixRow, is_heldout, mix_set, sample, targets, task_dir, _rng
+from logtune.mix.pipeline import MixParams, MixRow, is_heldout, mix_set, sample, targets, task_dir, _rng
 from logtune.params import ParamsError, from_dict
 
 
@@ -104,7 +104,7 @@ def test_task_dir_makes_a_safe_folder_name():
 
 def test_mix_reads_a_kto_set_and_refuses_a_missing_sft_set(tmp_path):
     from logtune.io import write_rows
-    from logtune.mix import mix
+    from logtune.mix.pipeline import mix
 
     kto = {"id": "k1", "prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}],
            "label": False, "record_type": "chat", "provenance": "real", "rule": "thumbs_down", "conversation_id": "c1"}

@@ -7,7 +7,7 @@ import pytest
 
 from logtune.cli import main
 from logtune.io import read_json
-from logtune.monitor import MonitorParams, monitor, p95, thumbs
+from logtune.release.monitor import MonitorParams, monitor, p95, thumbs
 from logtune.rules import load_rules
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "monitor"

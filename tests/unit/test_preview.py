@@ -1,4 +1,4 @@
-"""logtune.preview: exactly the last assistant reply (and its EOS) is marked as trained, as TRL trains it.
+"""logtune.train.preview: exactly the last assistant reply (and its EOS) is marked as trained, as TRL trains it.
 
 The tokenizer is the repo's own tiny byte-level BPE with its chat template, trained here on a few
 lines (as tests/unit/test_train_tokenizer.py does); nothing is downloaded.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from logtune.preview import OPEN, CLOSE, prepare_example, preview, render, sample_rows, summary
-from logtune.train.tokenizer import train_tokenizer
+from logtune.train.preview import OPEN, CLOSE, prepare_example, preview, render, sample_rows, summary
+from logtune.base.tokenizer import train_tokenizer
 
 TEXTS = ["PRJ-1042 is in progress.", "Who owns SMP-64804?", "It is due on 2026-01-01."] * 5
 ROW = {

@@ -5,7 +5,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from logtune.params import read_params
-from logtune.recipes import RecipeError, exp_run_command, hydra_value, leaves, load_recipe, recipe_names
+from logtune.train.recipes import RecipeError, exp_run_command, hydra_value, leaves, load_recipe, recipe_names
 from logtune.train.config import (bnb_config, check_sft_section, lora_config, preference_config, sft_config)
 
 

@@ -11,8 +11,8 @@ import yaml
 from logtune.cli import main
 from logtune.ids import prompt_version
 from logtune.io import read_json, write_json
-from logtune.release import ReleaseError, release, rollback
-from logtune.train.loading import base_dir_of
+from logtune.release.promote import ReleaseError, release, rollback
+from logtune.models import base_dir_of
 
 PROMPT = "You are the support assistant."
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from logtune.cli import main
-from logtune.evaluate.scores import mean_scores
-from logtune.gate import BootstrapParams, GateParams, decide
+from logtune.scores import mean_scores
+from logtune.gate.decide import BootstrapParams, GateParams, decide
 from logtune.io import write_json, write_rows
 from logtune.records import EVAL_RESULT
-from logtune.report import ReportError, cell, render_report
+from logtune.gate.report import ReportError, cell, render_report
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gate" / "results.json"
 

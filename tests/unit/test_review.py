@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from logtune.gate import BootstrapParams, GateParams, decide
-from logtune.review import write_review
+from logtune.gate.decide import BootstrapParams, GateParams, decide
+from logtune.gate.review import write_review
 from logtune.validate.docs import REMOTE_ASSET
 from tests.unit.test_validate_docs import _FLAGS, CHROMIUM_TIMEOUT_S, _chromium, _png_pixels
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from logtune.gate import BootstrapParams, GateError, GateParams, decide
-from logtune.rollout import RolloutParams, RolloutStage, check_rollout, plan
+from logtune.gate.decide import BootstrapParams, GateError, GateParams, decide
+from logtune.gate.rollout import RolloutParams, RolloutStage, check_rollout, plan
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gate" / "results.json"
 GATE = GateParams(tolerances={"accuracy": 0.0}, bootstrap=BootstrapParams(n_resamples=300), rule="point")

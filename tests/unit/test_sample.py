@@ -9,11 +9,11 @@ import sqlite3
 
 import pytest
 
-from logtune import sample
+from logtune.sample import db as sample
 from logtune.pii import find_pii
 from logtune.prompt import compact_context
 from logtune.refusal import is_refusal
-from logtune.sample import SampleParams, build_sample_db, generate, uniqueness_ratio
+from logtune.sample.db import SampleParams, build_sample_db, generate, uniqueness_ratio
 
 PROMPT = "You are the iSPEC support assistant. Answer from CONTEXT only; never invent ids."
 ID_RE = re.compile(r"\b[A-Z]{2,5}-\d{2,6}\b")

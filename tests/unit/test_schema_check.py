@@ -8,7 +8,7 @@ import json
 import jsonschema
 import pytest
 
-from logtune.export import SCHEMA_PATH
+from logtune.sources.export import SCHEMA_PATH
 from logtune.schema_check import compile_conforms
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))

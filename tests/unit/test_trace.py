@@ -1,4 +1,4 @@
-"""logtune.trace / `logtune trace`: each link of the chain from a mixed row back to its source row."""
+"""logtune.mix.trace / `logtune trace`: each link of the chain from a mixed row back to its source row."""
 
 import json
 
@@ -7,7 +7,7 @@ import yaml
 
 from logtune import cli, records
 from logtune.io import write_rows
-from logtune.trace import split_copy, trace
+from logtune.mix.trace import split_copy, trace
 
 CONV = {"id": "conv-1", "source": "desk", "source_id": "417", "task_type": "support", "status": "ok",
         "provenance": "real", "messages": [

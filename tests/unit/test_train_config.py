@@ -5,7 +5,7 @@ from logtune.params import ParamsError, load_params, read_params
 from logtune.train.config import (bnb_config, check_sft_section, dpo_config, kto_config, lora_config, output_options,
                                   preference_config, preference_objective, quantization_kwargs, sft_config)
 from logtune.train.curriculum import Curriculum, curriculum_params
-from logtune.train.tiny import BaseParams
+from logtune.base.tiny import BaseParams
 
 
 def test_shipped_params_build_the_real_trl_peft_and_bnb_configs(repo_root, tmp_path):

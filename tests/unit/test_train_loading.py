@@ -1,7 +1,7 @@
 import pytest
 
 from logtune.io import read_json
-from logtune.train.loading import ModelDirError, base_dir_of, read_marker, write_marker
+from logtune.models import ModelDirError, base_dir_of, read_marker, write_marker
 
 
 def test_adapter_marker_stores_base_relative_to_the_adapter(tmp_path):

@@ -14,7 +14,7 @@ from tiny_model import save_tiny_model  # noqa: E402
 def test_merged_model_matches_the_adapter(tmp_path):
     from peft import LoraConfig, get_peft_model
 
-    from logtune.train.loading import load_model, save_adapter
+    from logtune.models import load_model, save_adapter
     from logtune.train.merge import export_merged
 
     base_dir = save_tiny_model(tmp_path / "base")

@@ -33,7 +33,7 @@ def make_trainer(model_dir, tmp, **overrides):
     from trl import SFTTrainer
 
     from logtune.train.config import lora_config, sft_config
-    from logtune.train.loading import load_model
+    from logtune.models import load_model
     from logtune.train.sft import sft_dataset
 
     section = {**SECTION, **overrides}

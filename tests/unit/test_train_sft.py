@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from logtune.train.loading import load_model, read_marker
+from logtune.models import load_model, read_marker
 from logtune.train.sft import format_loss, sft_dataset, train_sft
 from tests.unit.tiny_training import (SFT, assert_finite, assert_reloads_and_stops_at_eos, lora_weights, rows,
                                       sft_rows, tiny_base)

@@ -5,10 +5,10 @@ import torch
 
 from logtune.prompt import render_system
 
-from logtune.train.loading import load_model
-from logtune.train.tiny import (BaseParams, PretrainParams, build_base, TinyModelParams, build_tiny_model, conversation_text, copy_drills,
-                                document_batches, pretrain, pretraining_corpus)
-from logtune.train.tokenizer import train_tokenizer
+from logtune.models import load_model
+from logtune.base.tiny import (BaseParams, PretrainParams, build_base, TinyModelParams, build_tiny_model, conversation_text, copy_drills,
+                               document_batches, pretrain, pretraining_corpus)
+from logtune.base.tokenizer import train_tokenizer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "train"
 

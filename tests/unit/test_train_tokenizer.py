@@ -1,4 +1,4 @@
-from logtune.train.tokenizer import train_tokenizer
+from logtune.base.tokenizer import train_tokenizer
 
 TEXTS = ["PRJ-1042 is in progress.", "Who owns SMP-64804?", "I couldn't find PRJ-7101 in the current context."] * 5
 CHAT = [

@@ -1,6 +1,6 @@
 """Token-level checks through the model's chat template: mask, EOS, length, truncation.
 
-A tiny tokenizer is trained in the test (logtune.train.tokenizer, ~300 tokens); variants swap its
+A tiny tokenizer is trained in the test (logtune.base.tokenizer, ~300 tokens); variants swap its
 chat template for one without `{% generation %}` markers or without EOS after assistant turns.
 """
 
@@ -12,7 +12,7 @@ import pytest
 
 from logtune import records
 from logtune.io import write_rows
-from logtune.train.tokenizer import CHAT_TEMPLATE, train_tokenizer
+from logtune.base.tokenizer import CHAT_TEMPLATE, train_tokenizer
 from logtune.validate.gates import ValidateParams, validate_built
 from logtune.validate.tokens import token_features
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from logtune.train.loading import load_model
-from logtune.train.tiny import BaseParams, PretrainParams, TinyModelParams, build_base
+from logtune.models import load_model
+from logtune.base.tiny import BaseParams, PretrainParams, TinyModelParams, build_base
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "train"
 TINY = BaseParams(tiny=TinyModelParams(vocab_size=320, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,

@@ -51,9 +51,9 @@ from logtune.build.preference import preference_pair
 from logtune.build.replies import Reply, iter_replies
 from logtune.build.sft import prompt_messages, sft_example
 from logtune.build.targets import NO_CALL_FORMS, Rendered, feedback_meta, render_assistant
-from logtune.curate.decontaminate import golden_turn_keys, turn_key
-from logtune.curate.normalize import normalize_context, normalize_text
-from logtune.curate.sessions import Reject
+from logtune.golden.overlap import golden_turn_keys, turn_key
+from logtune.normalize import normalize_context, normalize_text
+from logtune.rejects import Reject
 from logtune.ids import content_id
 from logtune.schema_check import RecordCheck
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from logtune.build.targets import feedback_meta, is_tool_conversation, offered_tools, shown_text
-from logtune.curate.sessions import Reject
+from logtune.rejects import Reject
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Curate: turn exported conversations into a clean, deduplicated, PII-free, golden-free set.
 
 `pipeline.curate` is the entry point; `sessions` holds the per-session filters (broken sessions and
-the params filters), `logtune.rules` the auto-rules, `decontaminate` the golden-set overlap (exact and
-near), `dedup` exact and near duplicates (on `minhash`, a numpy MinHash), `redact` PII redaction
-(through `logtune.pii`).
+the params filters), `logtune.rules` the auto-rules, `logtune.golden.overlap` the golden-set overlap (exact
+and near), `dedup` exact and near duplicates (on `logtune.minhash`, a numpy MinHash), `redact` PII
+redaction (through `logtune.pii`).
 """
 
 from logtune.curate.pipeline import CurateParams, Curated, curate, read_exported

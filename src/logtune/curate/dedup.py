@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from logtune.curate import minhash
-from logtune.curate.normalize import normalize_context, normalize_text
-from logtune.curate.sessions import Reject
+from logtune import minhash
+from logtune.normalize import normalize_context, normalize_text
+from logtune.rejects import Reject
 from logtune.ids import content_id
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from logtune.runtime import no_cyclic_gc
-from logtune.curate.decontaminate import golden_conversation_keys, golden_near_overlaps, golden_overlap
+from logtune.golden.overlap import golden_conversation_keys, golden_near_overlaps, golden_overlap
 from logtune.curate.dedup import split_duplicates, split_near_duplicates
-from logtune.curate.normalize import normalize_context, normalize_text
+from logtune.normalize import normalize_context, normalize_text
 from logtune.curate.redact import redact_conversation
-from logtune.curate.sessions import SESSION_FILTERS, Reject, first_reject
+from logtune.curate.sessions import SESSION_FILTERS, first_reject
+from logtune.rejects import Reject
 from logtune.io import read_rows
 from logtune.rules import REASON_PREFIX, Rules
 

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from logtune.curate.normalize import context_is_valid
-
-
-@dataclass(frozen=True)
-class Reject:
-    reason: str
-    detail: str = ""
+from logtune.normalize import context_is_valid
+from logtune.rejects import Reject
 
 
 def _turns(conversation: dict[str, Any]) -> list[dict[str, Any]]:

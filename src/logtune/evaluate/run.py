@@ -1,6 +1,6 @@
 """Evaluating model directories on the golden set: load, check the prompt layout, generate, score.
 
-Glue between the model loader (`logtune.train.loading`), the shared prompt layout (`logtune.prompt`),
+Glue between the model loader (`logtune.models`), the shared prompt layout (`logtune.prompt`),
 generation and scoring, so the evaluate stage stays a thin script. Parameters of the `evaluate` and
 `assistant` sections of params.yaml are defined here.
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from logtune.evaluate.generate import generate_replies
-from logtune.evaluate.golden import GoldenCase
+from logtune.generate import generate_replies
+from logtune.golden.contract import GoldenCase
 from logtune.evaluate.metrics import ScoringRules, score_case
 from logtune.evaluate.metrics.hallucination import DEFAULT_PATTERNS
 from logtune.evaluate.metrics.safety import DEFAULT_UNSAFE
@@ -93,7 +93,7 @@ def template_version(template: str | None) -> str | None:
 def check_chat_template(model_dir: str | Path) -> str | None:
     """The model's chat template version; EvaluateError when it differs from its base's (an adapter
     saved with another tokenizer would be scored with a layout it was never trained on)."""
-    from logtune.train.loading import base_dir_of
+    from logtune.models import base_dir_of
 
     base = base_dir_of(model_dir)
     mine, theirs = chat_template_of(model_dir), chat_template_of(base)
@@ -161,7 +161,7 @@ def generate_for_dir(model_dir: str | Path, conversations: list[list[dict[str, s
     loads the directory (adapters merged in memory), then `generate.generate_replies`."""
     import torch
 
-    from logtune.train.loading import load_model  # heavy import (peft) only when a model is scored
+    from logtune.models import load_model  # heavy import (peft) only when a model is scored
 
     model, tokenizer = load_model(model_dir)
     if hasattr(model, "merge_and_unload"):

@@ -119,7 +119,7 @@ class LocalProvider:
 
             path = Path(self.model)
             if (path / "logtune_model.json").is_file():
-                from logtune.train.loading import load_model
+                from logtune.models import load_model
 
                 self._loaded = load_model(path)
             else:

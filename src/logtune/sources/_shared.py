@@ -12,7 +12,7 @@ text when it is not JSON>, "name": "f"}, "id": "c1" | null, "type": "function"}]
 `tool_calls` holds which call it answers, `{"name": ..., "tool_call_id": ...}`, because the Conversation
 contract has no column for that link.
 
-Not an adapter itself, and not for the SQLite log adapter or the orchestrator (`logtune.export`).
+Not an adapter itself, and not for the SQLite log adapter or the orchestrator (`logtune.sources.export`).
 """
 
 from __future__ import annotations

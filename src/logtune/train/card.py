@@ -114,7 +114,7 @@ def render_model_card(*, stage: str, section: dict[str, Any] | None, metrics: di
               "## Training metrics", "", _block("json", metrics or {}), ""]
     if golden_metrics:
         lines += ["## Golden-set metrics", "", _block("json", golden_metrics), ""]
-    lines += ["## Load", "", "```python", "from logtune.train.loading import load_model",
+    lines += ["## Load", "", "```python", "from logtune.models import load_model",
               "model, tokenizer = load_model(\"<this directory>\")", "```", ""]
     return "\n".join(lines)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -48,20 +47,6 @@ QUANTIZATIONS = (None, "4bit", "8bit")
 QLORA_4BIT = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
               "bnb_4bit_compute_dtype": "bfloat16"}
 INT8 = {"load_in_8bit": True}
-
-
-def limit_cpu_threads() -> int:
-    """Use one CPU thread unless OMP_NUM_THREADS says otherwise; return the count in use.
-
-    A model this small gains little from intra-op threads, and on a shared machine oversubscribed
-    OpenMP threads spin-wait: measured here, one thread ran a pre-training step 3x faster than two
-    on a busy 2-core box. One thread also makes CPU results independent of the core count.
-    """
-    import torch
-
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(1)
-    return torch.get_num_threads()
 
 
 def _field_names(cls: type) -> set[str]:

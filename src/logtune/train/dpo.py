@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from logtune.train.config import dpo_config, limit_cpu_threads
-from logtune.train.loading import MARKER, base_dir_of, load_model, read_marker, save_adapter, write_marker
+from logtune.runtime import limit_cpu_threads
+from logtune.train.config import dpo_config
+from logtune.models import MARKER, base_dir_of, load_model, read_marker, save_adapter, write_marker
 from logtune.train.sft import batch_token_shares, format_loss, loss_history, parameter_counts
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from logtune.train.loading import base_dir_of, read_marker, write_marker
+from logtune.models import base_dir_of, read_marker, write_marker
 
 
 def export_merged(adapter_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:

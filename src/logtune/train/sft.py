@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from logtune.train.config import (check_sft_section, limit_cpu_threads, lora_config, quantization_kwargs,
-                                  sft_config)
+from logtune.models import load_model, save_adapter
+from logtune.runtime import limit_cpu_threads
+from logtune.train.config import check_sft_section, lora_config, quantization_kwargs, sft_config
 from logtune.train.curriculum import curriculum_params, plan
-from logtune.train.loading import load_model, save_adapter
 
 def sft_dataset(rows: list[dict[str, Any]]):
     """A `datasets.Dataset` of conversational prompt (all but the last message) / completion (the last reply)."""

@@ -2,7 +2,7 @@
 
 `features` already marks a record whose final user turn and CONTEXT equal a golden case's (`exact`).
 This module finds the near ones, with the same measures curate uses to keep them out
-(`logtune.curate.decontaminate`), so a leak that slipped past curate and build (or came in through a
+(`logtune.golden.overlap`), so a leak that slipped past curate and build (or came in through a
 later stage, e.g. rewrite) still stops training:
 - `question`: the record's user turns near a golden case's by word 3-gram Jaccard >= `threshold`
   under ANY CONTEXT (curate's `golden_near_threshold` rule: a single-turn case against each user turn
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logtune.curate.decontaminate import golden_near_matches, near_text_matches
+from logtune.golden.overlap import golden_near_matches, near_text_matches
 from logtune.prompt import split_system
 from logtune.validate.features import golden_key, normalize_text
 

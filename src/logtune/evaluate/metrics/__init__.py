@@ -9,10 +9,10 @@ titles, people, dates), `refusal` (accuracy, precision, recall), `tools` (call v
 `score_case` gives one EVAL_RESULT row: the flags the earlier contract had (passed, correct, refused,
 hallucinated_ids, reply_words) and `scores`, the JSON text of every metric's per-case value (a number
 in [0, 1], `reply_words` a count, None where the metric does not apply), named as in
-`logtune.evaluate.scores.DIRECTIONS`. `aggregate` averages them (`scores.mean_scores`), so a model's
+`logtune.scores.DIRECTIONS`. `aggregate` averages them (`scores.mean_scores`), so a model's
 metric is the mean of its per-case values and the gate can bootstrap any of them.
 `accuracy` per case = `passed`: the case's expected behaviour met AND no hallucinated id.
-Not for generation (`logtune.evaluate.generate`) nor for comparing models (`logtune.gate`).
+Not for generation (`logtune.generate`) nor for comparing models (`logtune.gate.decide`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from logtune.evaluate.golden import GoldenCase
+from logtune.golden.contract import GoldenCase
 from logtune.evaluate.metrics.accuracy import exact_match, is_correct, references, token_f1
 from logtune.evaluate.metrics.hallucination import DEFAULT_PATTERNS, find_ids, grounded_ids, hallucination_scores, ungrounded
 from logtune.evaluate.metrics.persona import persona_scores, voice_problems
@@ -29,7 +29,7 @@ from logtune.evaluate.metrics.retention import retention_score
 from logtune.evaluate.metrics.safety import DEFAULT_UNSAFE, safety_problems, safety_scores
 from logtune.evaluate.metrics.style import DEFAULT_PREAMBLES, reply_words, style_scores
 from logtune.evaluate.metrics.tools import read_tool_reply, tool_scores
-from logtune.evaluate.scores import DIRECTIONS, dumps_scores, mean_scores
+from logtune.scores import DIRECTIONS, dumps_scores, mean_scores
 
 __all__ = ["ScoringRules", "aggregate", "find_ids", "grounded_ids", "score_case", "summarize"]
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from logtune.evaluate.scores import DIRECTIONS
+from logtune.scores import DIRECTIONS
 
 MAX_FLIPS = 20        # per direction: a PR comment stays readable; the review page has all of them
 MAX_QUALITY_ROWS = 40

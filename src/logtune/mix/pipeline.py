@@ -40,7 +40,7 @@ SETS = ("sft", "preference", "kto")
 OPTIONAL_SETS = ("kto",)   # built by a later build rule: older built folders have no kto.parquet
 SELECTORS = ("source", "record_type", "task_type", "provenance", "rule")
 DROP_REASONS = ("schema", "unmatched", "downsampled")
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 CONTRACTS = {"sft": "sft_example.v1.schema.json", "preference": "preference_pair.v1.schema.json",
              "kto": "kto_example.v1.schema.json"}
 ANY = "*"

@@ -112,8 +112,8 @@ def replay(model_dir: Any, prompts: list[list[dict[str, str]]], p: DryrunParams,
     template, left-padded batches); an adapter is merged in memory first (about 2x faster on CPU)."""
     import torch
 
-    from logtune.evaluate.generate import generate_replies
-    from logtune.train.loading import load_model
+    from logtune.generate import generate_replies
+    from logtune.models import load_model
 
     if not prompts:
         return []

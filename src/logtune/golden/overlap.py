@@ -3,7 +3,7 @@
 Two granularities. Curate drops a whole conversation whose user turns and CONTEXT equal a golden
 case's (`golden_overlap`); build drops a single reply whose CONTEXT and final user turn equal a golden
 case's final turn (a golden question asked inside a longer session). Both compare normalized text
-(`logtune.curate.normalize`), so case and spacing do not hide a leak.
+(`logtune.normalize`), so case and spacing do not hide a leak.
 
 Near overlap (`golden_near_overlaps`): a session with a user turn whose word 3-gram set
 (`curate.minhash` shingles) has Jaccard >= a threshold with a golden case's final user turn, under
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from logtune.curate import minhash
-from logtune.curate.normalize import normalize_context, normalize_text
-from logtune.curate.sessions import Reject
+from logtune import minhash
+from logtune.normalize import normalize_context, normalize_text
+from logtune.rejects import Reject
 from logtune.io import read_jsonl
 
 ConversationKey = tuple[str, tuple[str, ...]]

@@ -3,7 +3,7 @@
 params.yaml `rollout.stages` lists stages from least to most risky (seed 003's default: graphics and
 audio, then website corrections, then game hosting), each with its task types and its own gate:
 tolerances on the metrics of the golden cases tagged `task:<type>` for those types, judged by the same
-paired bootstrap and rule as the overall gate (`logtune.gate`). Stages are entered in order; the first
+paired bootstrap and rule as the overall gate (`logtune.gate.decide`). Stages are entered in order; the first
 stage that fails its gate, or cannot be judged because no golden case covers its task types, stops the
 rollout there, and the plan says why. A candidate the overall gate rejected enters no stage.
 Not for serving traffic: the plan (metrics/rollout.json) is what a deploy script or a human reads.
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from logtune.gate import GateError, GateParams, check_params, metric_deltas, paired_cases, resample_counts
+from logtune.gate.decide import GateError, GateParams, check_params, metric_deltas, paired_cases, resample_counts
 
 
 @dataclass(frozen=True)

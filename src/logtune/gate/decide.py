@@ -1,7 +1,7 @@
 """The release gate: may the candidate model replace its baseline, or is it worse beyond noise?
 
 Input: evaluate's per-case results (records.EVAL_RESULT rows: `case_id`, `model`, `passed`, `tags`, and
-`scores`, JSON {metric: value in [0, 1] or null}; see `logtune.evaluate.scores`). A model's metric is
+`scores`, JSON {metric: value in [0, 1] or null}; see `logtune.scores`). A model's metric is
 the mean of its non-null per-case values, so every metric can be bootstrapped by resampling cases.
 
 How a delta is judged (`rule`, params `gate.rule`). Let `regression` = how far the candidate is worse
@@ -28,7 +28,7 @@ judgements the gate makes, so that many metrics and tags do not add up to a nois
 Also here: per-case flips (passed under the baseline, fails under the candidate: `broken`; the reverse:
 `fixed`), per-tag deltas for the tags params list (gated like the overall ones), and which baseline to
 use (`champion`, the last release, falls back to `base` with a note when evaluate did not score one).
-Not for computing the metrics (that is `logtune.evaluate`) nor for the rollout plan (`logtune.rollout`).
+Not for computing the metrics (that is `logtune.evaluate`) nor for the rollout plan (`logtune.gate.rollout`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from logtune.evaluate.scores import DIRECTIONS, loads_scores
+from logtune.scores import DIRECTIONS, loads_scores
 
 RULES = ("significant", "point", "non_inferior")
 CORRECTIONS = ("bonferroni", "none")

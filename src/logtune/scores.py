@@ -8,7 +8,7 @@ the gate can bootstrap any metric by resampling cases, paired across the two mod
 
 `DIRECTIONS` says which way is better for every metric the evaluation writes: +1 higher, -1 lower,
 0 no direction (reported, never gated). A metric missing here cannot be gated.
-Not for computing the scores (the metric modules in `logtune.evaluate`) nor for deciding (`logtune.gate`).
+Not for computing the scores (the metric modules in `logtune.evaluate`) nor for deciding (`logtune.gate.decide`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from logtune.io import read_json, write_json
 from logtune.lockfile import data_hashes
 from logtune.params import read_params
 from logtune.prompt import effective_system_prompt
-from logtune.train.loading import MARKER, base_dir_of, read_marker
+from logtune.models import MARKER, base_dir_of, read_marker
 
 RELEASE_DIR = Path("release")
 CHAMPION = RELEASE_DIR / "champion"
@@ -238,7 +238,7 @@ def command(args) -> int:
 
     from logtune.lockfile import LockError
     from logtune.params import ParamsError
-    from logtune.train.loading import ModelDirError
+    from logtune.models import ModelDirError
 
     try:
         if args.rollback:

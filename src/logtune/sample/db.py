@@ -3,7 +3,7 @@
 iSPEC is a lab's project-tracking system; its support assistant answers staff questions grounded in a
 backend CONTEXT JSON. This module writes a deterministic stand-in for that assistant's log database, so
 the whole pipeline runs with no download. It is not a source adapter (that is `logtune.sources`) and it
-is never used to score a model (the golden set, `logtune.golden`, uses disjoint entities).
+is never used to score a model (the golden set, `logtune.sample.golden`, uses disjoint entities).
 
 Tables (the layout the `assistant_sqlite` adapter reads by default):
 

@@ -28,7 +28,7 @@ from logtune.params import ParamsError, from_dict, read_params
 from logtune.schema_check import compile_conforms
 from logtune.sources import get_adapter, quarantine
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "conversation.v1.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "conversation.v1.schema.json"
 
 
 @dataclass(frozen=True)

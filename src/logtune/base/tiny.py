@@ -205,9 +205,9 @@ def pretrain(model: LlamaForCausalLM, batches: list, p: PretrainParams, seed: in
 
 def build_base(conversations: list[dict[str, Any]], out_dir, p: BaseParams, log=print) -> dict[str, Any]:
     """Write models/base: the tiny model trained here (`model: tiny`), or a local/Hub checkpoint copied in."""
-    from logtune.train.config import limit_cpu_threads
-    from logtune.train.loading import write_marker
-    from logtune.train.tokenizer import train_tokenizer
+    from logtune.runtime import limit_cpu_threads
+    from logtune.models import write_marker
+    from logtune.base.tokenizer import train_tokenizer
 
     threads = limit_cpu_threads()
     torch.manual_seed(p.seed)
@@ -233,8 +233,8 @@ def copy_pretrained(name: str, out_dir, padding_side: str) -> dict[str, Any]:
     """Load a Hub id (from the local cache only) or a local path and save it as a full logtune model dir."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from logtune.train.loading import write_marker
-    from logtune.train.tokenizer import CHAT_TEMPLATE
+    from logtune.models import write_marker
+    from logtune.base.tokenizer import CHAT_TEMPLATE
 
     tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True, padding_side=padding_side)
     model = AutoModelForCausalLM.from_pretrained(name, local_files_only=True)

@@ -1,9 +1,9 @@
 """Generator of the golden set (`golden/golden.jsonl`): held-out support cases the models are scored on.
 
-Cases use the same question and CONTEXT styles the sample database teaches (`logtune.sample`), but
+Cases use the same question and CONTEXT styles the sample database teaches (`logtune.sample.db`), but
 entities from the `golden` partition (`sample.in_partition`: ids, titles and people the sample DB never
 uses) and a different seed, so no golden case is in the training data. The file is generated once and
-committed; regenerate with `python -m logtune.golden golden/golden.jsonl`. Not used for training.
+committed; regenerate with `python -m logtune.sample.golden golden/golden.jsonl`. Not used for training.
 
 Two parts, each from its own seeded RNG so that growing one never changes the other:
 - the core 120 (`golden_cases(120)`, the first version of the set, unchanged): ~50% answerable
@@ -23,8 +23,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from logtune import sample
-from logtune.evaluate.golden import PERSONAS
+from logtune.sample import db as sample
+from logtune.golden.contract import PERSONAS
 from logtune.io import write_jsonl
 
 GOLDEN_SEED = 20250601  # not the sample DB's seed: different draws as well as different entities

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from logtune.mix import SETS
+from logtune.mix.pipeline import SETS
 from logtune.params import ParamsError, read_params
 
 COPY = re.compile(r"^(?P<base>.+)#(?P<copy>\d+)$")

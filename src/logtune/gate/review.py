@@ -5,7 +5,7 @@ from a CI artifact or a laptop. Rows are rendered here, in Python, so the page r
 JavaScript off; the inline script only hides rows that do not match the filters (tag, flip: fixed /
 broken / same, and a text search). Filters are mirrored in the URL hash (`#tag=refusal&flip=broken`),
 so a filtered view can be linked, and a test can load one in headless Chromium and read the DOM.
-Not for deciding anything: that is `logtune.gate`, whose decision and deltas the page header shows.
+Not for deciding anything: that is `logtune.gate.decide`, whose decision and deltas the page header shows.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from logtune.evaluate.scores import loads_scores
-from logtune.gate import paired_cases
+from logtune.scores import loads_scores
+from logtune.gate.decide import paired_cases
 
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em;color:#1d1d1f;background:#fff}
@@ -171,7 +171,7 @@ def command(args) -> int:
     if Path(args.gate).is_file():
         gate = read_json(args.gate)
     else:   # no gate run yet: judge with the params' gate section, so the page still has its header
-        from logtune.gate import GateParams, decide
+        from logtune.gate.decide import GateParams, decide
         from logtune.params import load_params
         gate = decide(rows, load_params(args.params, "gate", GateParams))
     path = write_review(args.out, rows, gate)
