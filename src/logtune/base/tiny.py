@@ -31,7 +31,7 @@ class TinyModelParams:
     num_key_value_heads: int = 4
     intermediate_size: int = 384
     max_position_embeddings: int = 512
-    digit_group: int = 1       # the tokenizer's: digit runs cut into pieces of this many digits (train.tokenizer)
+    digit_group: int = 1       # the tokenizer's: digit runs cut into pieces of this many digits (base.tokenizer)
 
 
 @dataclass(frozen=True)
