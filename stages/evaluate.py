@@ -1,6 +1,6 @@
 """Score each model on the golden set: greedy replies, every metric per case, per-model, per-tag and per-type means.
 
-dvc: python stages/evaluate.py golden/golden.jsonl data/eval --model base=models/base --model sft=models/sft --model dpo=models/dpo --train-data data/train/sft.parquet --release release/manifest.json --params params.yaml --metrics metrics/eval.json
+dvc: python stages/evaluate.py golden/golden.jsonl data/eval --model base=models/base --model sft=models/sft --model preference=models/preference --train-data data/train/sft.parquet --release release/manifest.json --params params.yaml --metrics metrics/eval.json
 """
 
 from __future__ import annotations

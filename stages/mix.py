@@ -1,6 +1,6 @@
 """Mix built records into training sets: session-level train/held-out split, then the data-mix table.
 
-dvc: python stages/mix.py data/built data/train data/heldout --curated data/curated/conversations.parquet --params params.yaml --metrics metrics/mix.json
+dvc: python stages/mix.py data/rewritten data/train data/heldout --curated data/curated/conversations.parquet --params params.yaml --metrics metrics/mix.json
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from logtune.io import write_json
-from logtune.params import load_params
-from logtune.validate.gates import ValidateParams, failure_lines, metrics, report, summary_lines, validate_built
+from logtune.params import read_params
+from logtune.validate.gates import failure_lines, metrics, report, summary_lines, validate_built, validate_params
 from logtune.validate.docs import write_data_docs
 from logtune.validate.tokens import load_tokenizer
 
@@ -37,7 +37,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    params = load_params(args.params, "validate", ValidateParams)
+    params = validate_params(read_params(args.params))  # + sft.max_length, curate.golden_near_threshold
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params, tokenizer=tokenizer)
     write_json(args.metrics, metrics(outcome))  # before failing: the metrics say what failed

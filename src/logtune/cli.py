@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -21,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
+from logtune.io import atomic_open
 from logtune.train.recipes import RECIPE_ARGS, recipe
 from logtune.sources import SourceError, assistant_sqlite, is_quarantine
-from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command  # issue 8
+from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command
 from logtune.dryrun import replay as _dryrun
 from logtune.gate import report as _report, review as _review
 from logtune.release import monitor as _monitor, promote as _release
@@ -74,7 +74,7 @@ class Command:
     arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
 
 
-# ----------------------------------------------------------------------------------------- seed 000
+# ------------------------------------------------------------------- export-jsonl, export-feedback-jsonl
 
 def _options(text: str | None) -> dict[str, Any]:
     if not text:
@@ -91,7 +91,7 @@ def _options(text: str | None) -> dict[str, Any]:
 def _conversations(args: argparse.Namespace, quarantined: Counter) -> Iterator[dict[str, Any]]:
     """The DB's conversations via the assistant_sqlite adapter; quarantine items go to the quarantine file."""
     qpath = Path(str(args.out) + ".quarantine.jsonl")
-    with _atomic(qpath) as qfile:
+    with atomic_open(qpath) as qfile:
         for item in assistant_sqlite.read(args.db, _options(args.options), args.source):
             if is_quarantine(item):
                 quarantined[item["reason"]] += 1
@@ -104,31 +104,12 @@ def _line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str) + "\n"
 
 
-class _atomic:
-    """Write `path` through a temp file moved in place on success: a failed export leaves no half file."""
-
-    def __init__(self, path: Path):
-        self.path, self.tmp = path, path.with_name(path.name + ".tmp")
-
-    def __enter__(self) -> TextIO:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.tmp, "w", encoding="utf-8")
-        return self.file
-
-    def __exit__(self, exc_type, *exc: object) -> None:
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
 def _export(args: argparse.Namespace, lines: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
             unit: str) -> int:
     progress = Progress(args.command, "sessions")
     quarantined: Counter[str] = Counter()
     written = 0
-    with _atomic(Path(args.out)) as out:
+    with atomic_open(Path(args.out)) as out:
         for conversation in _conversations(args, quarantined):
             for obj in lines(conversation):
                 out.write(_line(obj))
@@ -177,7 +158,7 @@ DB_EXPORT_ARGS = (
                                                  "(as in params.yaml: sources; default: support)")),
 )
 
-# --------------------------------------------------------------------------------------- issue 4
+# ------------------------------------------------------------------------------------------------ trace
 
 def trace(args: argparse.Namespace) -> int:
     """Print the chain of one training record: mixed set -> built record -> curated -> exported -> source."""
@@ -196,7 +177,7 @@ TRACE_ARGS = (
     (("--root",), dict(type=Path, default=Path("."), help="the logtune repository (default: the current folder)")),
 )
 
-# --------------------------------------------------------------------------------------- issue 5
+# ------------------------------------------------------------------------------ validate-dataset, preview
 
 def repo_root(start: Path | None = None) -> Path:
     """The logtune repository holding `start` (default: the current folder): the nearest folder with dvc.yaml."""
@@ -222,15 +203,15 @@ def _optional(relative: str) -> Path | None:
 
 def validate_dataset(args: argparse.Namespace) -> int:
     """Validate one JSONL/Parquet file of any record type against its JSON Schema and GX suite."""
-    from logtune.params import load_params
-    from logtune.validate.gates import ValidateParams
+    from logtune.params import read_params
+    from logtune.validate.gates import ValidateParams, validate_params
     from logtune.validate.gates import set_failure_lines as failure_lines
     from logtune.validate.dataset import DatasetError, summary_line, validate_dataset as run
 
     if not Path(args.file).is_file():  # before looking for the repository: a typo is the likelier mistake
         raise CliError(f"{args.file}: no such file")
     params_path = args.params if args.params is not None else _optional("params.yaml")
-    params = (load_params(params_path, "validate", ValidateParams) if params_path and params_path.is_file()
+    params = (validate_params(read_params(params_path)) if params_path and params_path.is_file()
               else ValidateParams())
     # leakage is checked whenever the golden set is at hand
     golden = args.golden if args.golden is not None else _optional("golden/golden.jsonl")
@@ -299,7 +280,7 @@ PREVIEW_ARGS = (
                                          "(default: the repo's params.yaml)")),
 )
 
-# name -> command. Later issues add report here.
+# name -> command: `logtune --help` lists them in this order.
 COMMANDS = (
     Command("export-jsonl", export_jsonl, DB_EXPORT_ARGS),
     Command("export-feedback-jsonl", export_feedback_jsonl, DB_EXPORT_ARGS),
@@ -307,11 +288,11 @@ COMMANDS = (
     Command("validate-dataset", validate_dataset, VALIDATE_DATASET_ARGS),
     Command("preview", preview, PREVIEW_ARGS),
     Command("rewrite", rewrite_command, REWRITE_ARGS),
-    Command("report", _report.command, _report.ARGS),          # issue 7: PR Markdown vs a git revision
-    Command("review", _review.command, _review.ARGS),          # issue 7: offline HTML review page
-    Command("dryrun", _dryrun.command, _dryrun.ARGS),          # issue 7: one logged output through the auto-rules
-    Command("release", _release.command, _release.ARGS),       # issue 7: promote -> release/champion + manifest
-    Command("monitor", _monitor.command, _monitor.ARGS),       # issue 7: production logs vs alert thresholds
+    Command("report", _report.command, _report.ARGS),          # PR Markdown vs a git revision
+    Command("review", _review.command, _review.ARGS),          # offline HTML review page
+    Command("dryrun", _dryrun.command, _dryrun.ARGS),          # one logged output through the auto-rules
+    Command("release", _release.command, _release.ARGS),       # promote -> release/champion + manifest
+    Command("monitor", _monitor.command, _monitor.ARGS),       # production logs vs alert thresholds
     Command("recipe", recipe, RECIPE_ARGS),
 )
 

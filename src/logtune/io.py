@@ -7,15 +7,40 @@ indented. Not for parsing source formats: that is `logtune.sources`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, TextIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 _WRITE_OPTS = dict(compression="zstd", use_dictionary=True, write_statistics=True, store_schema=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path` (`<name>.tmp`) to write to; moved onto `path` when the block succeeds,
+    deleted when it raises. A reader (or a later stage) never finds a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)   # left by a run that was killed
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path) -> Iterator[TextIO]:
+    """A UTF-8 text file written through `atomic_path`: closed, then moved in place on success."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        yield f
 
 
 def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], schema: pa.Schema) -> int:

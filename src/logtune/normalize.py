@@ -1,8 +1,10 @@
 """Normalized text and CONTEXT keys: what "the same" means for duplicates and golden-set overlap.
 
-Two texts are the same when they differ only in Unicode form, case and whitespace; two CONTEXTs are
-the same when they are the same JSON value (key order and spacing do not matter). Used by curate
-(exact duplicates, golden decontamination) and by build (golden overlap of single turns).
+Two texts are the same when they differ only in Unicode form (NFKC), case (casefold) and whitespace;
+two CONTEXTs are the same when they are the same JSON value (key order and spacing do not matter).
+The one definition: curate (exact duplicates, golden decontamination), build (golden overlap of
+single turns), rewrite (an output equal to its input) and validate (uniqueness, golden leakage) all
+judge "the same text" here.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import unicodedata
 from typing import Any
 
 
-
-def normalize_text(text: str | None) -> str:
-    """NFKC, case-folded, whitespace collapsed and stripped ('' for None)."""
+def normalize_text(text: Any) -> str:
+    """NFKC, case-folded, whitespace collapsed and stripped ('' for None or ''; other values as str())."""
     if not text:
         return ""
+    if not isinstance(text, str):
+        text = str(text)
     # split/join: the same as collapsing \s+ and stripping, 3x faster than a regex on short texts
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 

@@ -35,14 +35,14 @@ def models(tmp_path_factory):
     prompts = [r["messages"][:-1] for r in HELDOUT[:3]]
     save_tiny_model(root / "base")   # untrained: random text, which no rule rejects
     # the candidate learned filler for two of the three prompts: the live filter would reject it twice as often
-    save_tiny_model(root / "dpo", prompts=prompts, replies=[FILLER, FILLER, "It is in progress."], steps=80)
+    save_tiny_model(root / "preference", prompts=prompts, replies=[FILLER, FILLER, "It is in progress."], steps=80)
     return root
 
 
 def run(stage, tmp_path, models, max_increase):
     write_rows(tmp_path / "sft.parquet", HELDOUT, SFT_EXAMPLE)
     params = tmp_path / "params.yaml"
-    params.write_text(json.dumps({"dryrun": {"candidate": "dpo", "baseline": "base", "max_prompts": 10,
+    params.write_text(json.dumps({"dryrun": {"candidate": "preference", "baseline": "base", "max_prompts": 10,
                                              "max_new_tokens": 12, "batch_size": 2,
                                              "max_rejection_increase": max_increase}}))
     rc = stage("dryrun").main([str(tmp_path / "sft.parquet"), str(models), "--rules", str(RULES),
@@ -55,12 +55,12 @@ def test_dryrun_fails_a_candidate_the_auto_rules_reject_more_often(stage, tmp_pa
     rc, m, decisions = run(stage, tmp_path, models, 0.05)
     assert rc == 1 and m["passed"] is False
     assert m["n_prompts"] == 3 and m["skipped"] == {"no_logged_reply": 1}
-    assert m["rejection_rate"] == {"logged": pytest.approx(1 / 3), "base": 0.0, "dpo": pytest.approx(2 / 3)}
-    assert m["reasons"]["dpo"] == {"auto_rule:filler_reply": 2}
+    assert m["rejection_rate"] == {"logged": pytest.approx(1 / 3), "base": 0.0, "preference": pytest.approx(2 / 3)}
+    assert m["reasons"]["preference"] == {"auto_rule:filler_reply": 2}
     assert m["decisions"] == {"same": 1, "newly_rejected": 2, "newly_kept": 0}
     assert [d["change"] for d in decisions] == ["newly_rejected", "newly_rejected", "same"]
-    assert decisions[0]["dpo"] == FILLER and decisions[0]["dpo_rejected_by"] == "auto_rule:filler_reply"
-    assert "FAILED: dpo is rejected by the auto-rules +0.667 more often" in capsys.readouterr().out
+    assert decisions[0]["preference"] == FILLER and decisions[0]["preference_rejected_by"] == "auto_rule:filler_reply"
+    assert "FAILED: preference is rejected by the auto-rules +0.667 more often" in capsys.readouterr().out
 
 
 def test_dryrun_reports_without_failing_when_no_limit_is_set(stage, tmp_path, models):

@@ -84,13 +84,13 @@ def test_adapter_dir_is_scored_like_its_base_when_the_adapter_is_a_no_op(stage, 
     # LoRA's B matrix starts at zero, so a fresh adapter computes exactly its base: same replies expected
     peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(root / "base"),
                                 LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
-    peft_model.save_pretrained(root / "dpo")
-    AutoTokenizer.from_pretrained(root / "base").save_pretrained(root / "dpo")
-    (root / "dpo" / "logtune_model.json").write_text(json.dumps({"kind": "adapter", "base": "../base"}))
+    peft_model.save_pretrained(root / "preference")
+    AutoTokenizer.from_pretrained(root / "base").save_pretrained(root / "preference")
+    (root / "preference" / "logtune_model.json").write_text(json.dumps({"kind": "adapter", "base": "../base"}))
     params = tmp_path / "params.yaml"
     params.write_text(json.dumps({"assistant": {"system_prompt": SYSTEM}, "evaluate": {"max_new_tokens": 32}}))
     assert stage("evaluate").main([str(FIXTURES / "golden.jsonl"), str(tmp_path / "out"), "--model",
-                                   f"dpo={root / 'dpo'}", "--params", str(params),
+                                   f"preference={root / 'preference'}", "--params", str(params),
                                    "--metrics", str(tmp_path / "eval.json")]) == 0
     assert [r["reply"] for r in read_rows(tmp_path / "out" / "results.parquet")] == TAUGHT
 
@@ -111,11 +111,11 @@ def test_adapter_with_another_chat_template_than_its_base_is_an_error(stage, tmp
 
     root = tmp_path / "m"
     shutil.copytree(models / "base", root / "base")
-    shutil.copytree(models / "base", root / "dpo")
-    (root / "dpo" / "logtune_model.json").write_text(json.dumps({"kind": "adapter", "base": "../base"}))
-    (root / "dpo" / "chat_template.jinja").write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
-    with pytest.raises(EvaluateError, match=r"chat template mismatch: .*dpo has \w+, its base .*base has \w+"):
-        run(stage, tmp_path, root, names=("dpo",))
+    shutil.copytree(models / "base", root / "preference")
+    (root / "preference" / "logtune_model.json").write_text(json.dumps({"kind": "adapter", "base": "../base"}))
+    (root / "preference" / "chat_template.jinja").write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    with pytest.raises(EvaluateError, match=r"chat template mismatch: .*preference has \w+, its base .*base has \w+"):
+        run(stage, tmp_path, root, names=("preference",))
 
 
 def test_system_prompt_never_trained_on_is_an_error_naming_both(stage, tmp_path, models, monkeypatch):

@@ -1,5 +1,6 @@
-"""dvc.yaml is honest: each stage's deps list its script and every logtune module it imports, and its
-params exist. (A stage that lists only its script never re-runs when the library changes.)"""
+"""dvc.yaml is honest: each stage's deps list exactly the logtune modules its script imports (every import
+is a dep, every dep is imported or read), and its params exist. A stage that lists only its script never
+re-runs when the library changes; one that lists a whole package re-runs for edits it never imports."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
+MODULE_NAME = re.compile(r"logtune(\.\w+)+")
+# src/logtune paths a stage reads as data rather than imports, and who reads them
+READ = {"src/logtune/validate/vendor": "validate/docs.py copies the Data Docs assets"}
 
 
 def _stages() -> dict[str, dict]:
@@ -27,7 +31,25 @@ def _stages() -> dict[str, dict]:
                 out[f"{name}@{k}"] = yaml.safe_load(text)
         else:
             out[name] = stage
-    return out
+    # ${section.key} in a stage (e.g. `preference.${preference.objective}`): DVC fills it from params.yaml
+    def fill(m):
+        node = params
+        for part in m.group(1).split("."):
+            node = node[part]
+        return str(node)
+    return {n: yaml.safe_load(re.sub(r"\$\{(\w+(?:\.\w+)+)\}", fill, yaml.safe_dump(s))) for n, s in out.items()}
+
+
+# params keys no stage tracks on purpose: they change how a stage runs, never what it writes
+RUN_ONLY = {
+    "evaluate.torch_threads": "CPU threads: speed only (greedy decoding)",
+    "dryrun.torch_threads": "CPU threads: speed only",
+    "preference.launch": "processes / accelerate config to run under",
+    "preference.resume": "checkpointing a killed run can continue from",
+    "preference.model_card": "writes README.md beside the adapter",
+    "preference.export_merged": "also writes a merged copy for serving",
+    "monitor": "`logtune monitor`, not a DVC stage",
+}
 
 
 def _module_file(module: str) -> Path | None:
@@ -59,6 +81,8 @@ def _logtune_imports(path: Path, seen: set[Path]) -> set[Path]:
                 mod = ".".join(parts + ([mod] if mod else []))
             names.append(mod)
             names += [f"{mod}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_NAME.fullmatch(node.value):
+            names.append(node.value)  # imported by name (importlib), e.g. sources.KINDS
     for name in names:
         if not name.startswith("logtune"):
             continue
@@ -92,6 +116,38 @@ def test_every_stage_lists_its_script_and_library_modules():
     assert not problems, "\n".join(problems)
 
 
+def test_every_library_dep_is_imported_or_read():
+    """The other direction: a dep the stage never imports re-runs it for nothing."""
+    problems = []
+    for name, stage in _stages().items():
+        script = re.search(r"python (stages/\w+\.py)", stage["cmd"]).group(1)
+        imported = {f.relative_to(ROOT).as_posix() for f in _logtune_imports(ROOT / script, set())}
+        for dep in (str(d) for d in stage.get("deps", [])):
+            if not dep.startswith("src/"):
+                continue
+            if dep in READ:
+                assert (ROOT / dep).is_dir(), f"{name}: {dep} does not exist"
+                continue
+            path = ROOT / dep
+            files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+            unused = [f.relative_to(ROOT).as_posix() for f in files if f.relative_to(ROOT).as_posix() not in imported]
+            if not path.exists():
+                problems.append(f"{name}: dep {dep} does not exist")
+            elif unused:
+                problems.append(f"{name}: dep {dep} holds {', '.join(unused)}, which the stage never imports")
+    assert not problems, "\n".join(problems)
+
+
+def test_stage_docstrings_show_the_dvc_yaml_command():
+    """Each stage script's docstring `dvc:` line is its command in dvc.yaml, character for character."""
+    for name, stage in _stages().items():
+        script = re.search(r"python (stages/\w+\.py)", stage["cmd"]).group(1)
+        if "@" in name and not name.endswith("@" + next(iter(yaml.safe_load((ROOT / "params.yaml").read_text())["sources"]))):
+            continue  # a foreach stage: its docstring shows the first entry
+        line = re.search(r"^dvc: (.*)$", (ROOT / script).read_text(), re.M)
+        assert line and line.group(1) == stage["cmd"], f"{script}: docstring `dvc:` line differs from dvc.yaml's {name}"
+
+
 def test_every_params_key_exists():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for name, stage in _stages().items():
@@ -100,6 +156,36 @@ def test_every_params_key_exists():
             for part in str(key).split("."):
                 assert isinstance(node, dict) and part in node, f"{name}: params key {key} missing from params.yaml"
                 node = node[part]
+
+
+def _tracked() -> set[str]:
+    return {str(k) for stage in _stages().values() for k in stage.get("params", [])}
+
+
+def test_every_params_key_is_tracked_or_run_only():
+    """Where a section is tracked by dotted keys, each of its keys is tracked or named run-only here: a new
+    key nobody tracks would change results without re-running anything."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    tracked = _tracked()
+    covered = lambda key: any(key == t or key.startswith(t + ".") for t in tracked)  # noqa: E731
+    untracked = []
+    for section, body in params.items():
+        if section in RUN_ONLY or covered(section):
+            continue
+        if not isinstance(body, dict):
+            untracked.append(section)
+            continue
+        for key in body:
+            dotted = f"{section}.{key}"
+            if covered(dotted) or dotted in RUN_ONLY:
+                continue
+            # the preference objective not in use: tracked as preference.${preference.objective}
+            if section == "preference" and key in ("dpo", "kto"):
+                continue
+            untracked.append(dotted)
+    assert not untracked, f"params no stage tracks (track them in dvc.yaml or add to RUN_ONLY): {untracked}"
+    for key in RUN_ONLY:
+        assert not any(t == key or t.startswith(key + ".") for t in tracked), f"{key} is run-only yet tracked"
 
 
 def test_every_stage_writes_its_metrics_uncached():

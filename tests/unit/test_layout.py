@@ -67,6 +67,9 @@ def test_imports_point_down_or_within(path):
     bad = []
     for name in sorted(_imports(path)):
         target = _unit(name)
+        private = [part for part in name.split(".")[2:] if part.startswith("_")]
+        if private and target != unit:
+            bad.append(f"{name} (a private module of another package)")
         if target == unit or target == "":
             continue
         target_floor = _floor(target)

@@ -90,11 +90,12 @@ def test_p95_is_nearest_rank_and_thumbs_reads_both_spellings():
 
 
 def test_repo_params_monitor_section_has_seed_003_defaults(repo_root):
+    from logtune.curate import CurateParams
     from logtune.params import load_params
 
     p = load_params(repo_root / "params.yaml", "monitor", MonitorParams)
     assert (p.max_error_rate, p.max_p95_latency_ms, p.max_confidence_drop, p.max_rejection_rate) == (0.05, 2000, 0.1, 0.2)
-    assert (repo_root / p.rules).is_file()
+    assert (repo_root / load_params(repo_root / "params.yaml", "curate", CurateParams).rules).is_file()
 
 
 def test_library_call_on_a_folder(tmp_path):
@@ -102,3 +103,18 @@ def test_library_call_on_a_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("not a log")
     report = monitor([tmp_path], MonitorParams(), load_rules(RULES))
     assert report["n_calls"] == 20 and report["files"] == [str(tmp_path / "a.jsonl")]
+
+
+def test_without_rules_flag_the_monitor_uses_curates_rules_file(tmp_path):
+    """The rules path is set once (curate.rules): the monitor's rejection rate counts what curation drops."""
+    import shutil
+
+    rows = [dict(r, status="pending", aceyOutput={"speech": "As an AI language model, no."}) if i < 5 else r
+            for i, r in enumerate(healthy())]
+    _, explicit = run(tmp_path, rows)
+    shutil.copy(RULES, tmp_path / "my_rules.yaml")
+    (tmp_path / "params.yaml").write_text("curate: {rules: my_rules.yaml}\nmonitor: {}\n")
+    out = tmp_path / "from_params.json"
+    rc = main(["monitor", str(tmp_path / "logs.jsonl"), "--params", str(tmp_path / "params.yaml"),
+               "--release", str(tmp_path / "no-manifest.json"), "--out", str(out)])
+    assert rc in (0, 1) and read_json(out)["rejection_rate"] == explicit["rejection_rate"] > 0

@@ -18,17 +18,17 @@ PROMPT = "You are the support assistant."
 
 
 def repo(root: Path, adapter_bytes: bytes = b"adapter-v1", decision: str = "promote") -> Path:
-    """A repository as the pipeline leaves it: models/base (full), models/dpo (adapter), gate.json, dvc.lock."""
+    """A repository as the pipeline leaves it: models/base (full), models/preference (adapter), gate.json, dvc.lock."""
     (root / "models" / "base").mkdir(parents=True, exist_ok=True)
     (root / "models" / "base" / "model.safetensors").write_bytes(b"base-weights")
     write_json(root / "models" / "base" / "logtune_model.json", {"kind": "full"})
-    dpo = root / "models" / "dpo"
-    dpo.mkdir(parents=True, exist_ok=True)
-    (dpo / "adapter_model.safetensors").write_bytes(adapter_bytes)
-    (dpo / "tokenizer.json").write_text("{}")
-    write_json(dpo / "logtune_model.json", {"kind": "adapter", "base": "../base"})
+    preference = root / "models" / "preference"
+    preference.mkdir(parents=True, exist_ok=True)
+    (preference / "adapter_model.safetensors").write_bytes(adapter_bytes)
+    (preference / "tokenizer.json").write_text("{}")
+    write_json(preference / "logtune_model.json", {"kind": "adapter", "base": "../base"})
     write_json(root / "metrics" / "gate.json", {
-        "decision": decision, "candidate": "dpo", "baseline": "base", "rule": "significant", "n_cases": 3,
+        "decision": decision, "candidate": "preference", "baseline": "base", "rule": "significant", "n_cases": 3,
         "reasons": [] if decision == "promote" else ["accuracy: regressed"],
         "metrics": {"accuracy": {"baseline": 0.5, "candidate": 0.6, "delta": 0.1, "ci_low": 0.0, "ci_high": 0.2,
                                  "status": "ok"}}, "flips": {"n_fixed": 1, "n_broken": 0}})
@@ -50,7 +50,7 @@ def test_first_release_is_self_contained_and_pins_everything(tmp_path):
     m = release(tmp_path, created="2026-01-01T00:00:00+00:00", environ={})
     champion = tmp_path / "release" / "champion"
     assert base_dir_of(champion).resolve() == (champion / "base").resolve()   # not ../base: survives a rebuilt base
-    assert m["model"] == {"dir": "release/champion", "kind": "adapter", "source_dir": "models/dpo"}
+    assert m["model"] == {"dir": "release/champion", "kind": "adapter", "source_dir": "models/preference"}
     assert m["adapter"]["sha256"] == {"adapter_model.safetensors": hashlib.sha256(b"adapter-v1").hexdigest()}
     assert m["base_model"]["name"] == "tiny"
     assert m["base_model"]["sha256"]["model.safetensors"] == hashlib.sha256(b"base-weights").hexdigest()
@@ -96,11 +96,11 @@ def test_second_release_archives_the_first_and_rollback_restores_it(tmp_path):
 
 def test_merged_export_beside_the_adapter_is_recorded(tmp_path):
     repo(tmp_path)
-    merged = tmp_path / "models" / "dpo-merged"
+    merged = tmp_path / "models" / "preference-merged"
     merged.mkdir()
     (merged / "model.safetensors").write_bytes(b"merged")
     m = release(tmp_path, environ={})
-    assert m["merged"] == {"path": "models/dpo-merged",
+    assert m["merged"] == {"path": "models/preference-merged",
                            "sha256": {"model.safetensors": hashlib.sha256(b"merged").hexdigest()}}
 
 
@@ -123,12 +123,12 @@ def test_monitor_baseline_is_recorded_for_logtune_monitor(tmp_path):
 
 def test_released_card_gets_the_golden_metrics_and_the_gate_verdict(tmp_path):
     repo(tmp_path)
-    (tmp_path / "models" / "dpo" / "README.md").write_text("# card written at training time\n")
-    write_json(tmp_path / "metrics" / "eval.json", {"dpo": {"accuracy": 0.6, "n_cases": 3, "by_tag": {"x": {}}},
+    (tmp_path / "models" / "preference" / "README.md").write_text("# card written at training time\n")
+    write_json(tmp_path / "metrics" / "eval.json", {"preference": {"accuracy": 0.6, "n_cases": 3, "by_tag": {"x": {}}},
                                                     "base": {"accuracy": 0.5}})
     release(tmp_path, created="2026-01-01T00:00:00+00:00", environ={})
     card = (tmp_path / "release" / "champion" / "README.md").read_text()
     assert card.startswith("# card written at training time")
     assert '"accuracy": 0.6' in card and "by_tag" not in card
     assert "Gate: promote against `base`" in card and '"ci_high": 0.2' not in card  # ungated (no tolerance) left out
-    assert (tmp_path / "models" / "dpo" / "README.md").read_text() == "# card written at training time\n"
+    assert (tmp_path / "models" / "preference" / "README.md").read_text() == "# card written at training time\n"

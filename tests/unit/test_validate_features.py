@@ -1,7 +1,7 @@
 """logtune.validate.features: the flat facts each gate looks at, from literal records."""
 
-from logtune.validate.features import (golden_key, golden_keys, normalize_text, preference_features,
-                                       sft_features, split_system)
+from logtune.normalize import normalize_text
+from logtune.validate.features import golden_key, golden_keys, preference_features, sft_features, split_system
 
 SYSTEM = 'Be brief.\nCONTEXT: {"tickets":[{"id":"TCK-1","owner":"dana@example.com"}]}'
 
@@ -20,6 +20,15 @@ def test_golden_key_ignores_whitespace_case_and_key_order():
     b = golden_key("where is tck-1?", '{"a": "x", "b": 1}')
     assert a == b
     assert normalize_text("  A\tB ") == "a b"
+
+
+def test_golden_key_judges_the_same_text_as_curate():
+    # full-width letters and digits are the same text once NFKC-normalized, as in curate's golden check
+    from logtune.golden.overlap import turn_key
+
+    ctx = {"records": [{"id": "PRJ-1042"}]}
+    assert golden_key("Status of ＰＲＪ-１０４２?", ctx) == golden_key("status of prj-1042?", ctx)
+    assert golden_key("Status of ＰＲＪ-１０４２?", ctx) == tuple(reversed(turn_key(ctx, "status of PRJ-1042?")))
 
 
 def test_sft_features_of_a_multi_turn_example():

@@ -8,6 +8,8 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
+
 from logtune import records
 from logtune.io import write_rows
 from logtune.validate.gates import ValidateParams, failure_lines, metrics, validate_built
@@ -150,3 +152,16 @@ def test_an_llm_written_record_labelled_real_fails_provenance_consistent_and_is_
     assert _failed(outcome) == ["sft/provenance_consistent"]
     assert _check(outcome, "sft", "provenance_consistent").offenders == ["sft-03 (anthropic)"]
     assert _check(outcome, "sft", "real_share").observed == 0.625   # 5 of 8: the mislabelled one does not count
+
+
+def test_validate_reads_the_values_other_sections_own():
+    from logtune.params import ParamsError
+    from logtune.validate.gates import validate_params
+
+    params = {"validate": {"min_uniqueness": 0.3}, "sft": {"max_length": 1024, "seed": 0},
+              "curate": {"golden_near_threshold": None}}
+    p = validate_params(params)
+    assert (p.min_uniqueness, p.max_length, p.golden_near_threshold) == (0.3, 1024, None)
+    assert validate_params({"validate": {}}).max_length == ValidateParams().max_length  # no sft section: the default
+    with pytest.raises(ParamsError, match="'max_length' is sft.max_length's value; set it there"):
+        validate_params({"validate": {"max_length": 512}, "sft": {"max_length": 512}})

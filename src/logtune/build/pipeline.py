@@ -53,7 +53,7 @@ from logtune.build.sft import prompt_messages, sft_example
 from logtune.build.targets import NO_CALL_FORMS, Rendered, feedback_meta, render_assistant
 from logtune.golden.overlap import golden_turn_keys, turn_key
 from logtune.normalize import normalize_context, normalize_text
-from logtune.rejects import Reject
+from logtune.rejects import Reject, rejected_row
 from logtune.ids import content_id
 from logtune.schema_check import RecordCheck
 
@@ -89,9 +89,8 @@ def contract(set_name: str) -> RecordCheck:
 
 def schema_rejected(set_name: str, record: dict[str, Any], problem: str) -> dict[str, Any]:
     """A records.REJECTED row for a built record that breaks its JSON Schema (`problem`: 'path: message')."""
-    return {"id": content_id(set_name, record.get("id"), "schema"), "stage": "build", "reason": "schema",
-            "detail": f"{set_name}: {problem}",
-            "record": json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)}
+    return rejected_row(content_id(set_name, record.get("id"), "schema"), "build",
+                        Reject("schema", f"{set_name}: {problem}"), record)
 
 
 @dataclass(frozen=True)
@@ -148,9 +147,7 @@ def rejected_reply(conversation: dict[str, Any], message: dict[str, Any], reject
     if reply is not None:
         record["prompt"] = prompt_messages(reply)
         record["message_ids"] = [str(m["id"]) for m in reply.prompt] + [str(message.get("id"))]
-    return {"id": content_id(conversation["id"], message.get("id"), reject.reason), "stage": "build",
-            "reason": reject.reason, "detail": reject.detail,
-            "record": json.dumps(record, sort_keys=True, ensure_ascii=False)}
+    return rejected_row(content_id(conversation["id"], message.get("id"), reject.reason), "build", reject, record)
 
 
 def render(reply: Reply, text: str | None, tool_calls_json: str | None, params: BuildParams) -> Rendered:

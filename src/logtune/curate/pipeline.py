@@ -12,7 +12,6 @@ Invariant, asserted before the metrics are returned: read = kept + rejected.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from logtune.curate.dedup import split_duplicates, split_near_duplicates
 from logtune.normalize import normalize_context, normalize_text
 from logtune.curate.redact import redact_conversation
 from logtune.curate.sessions import SESSION_FILTERS, first_reject
-from logtune.rejects import Reject
+from logtune.rejects import Reject, rejected_row
 from logtune.io import read_rows
 from logtune.rules import REASON_PREFIX, Rules
 
@@ -67,11 +66,6 @@ def read_exported(directory: str | Path) -> list[dict[str, Any]]:
     if not files:
         raise FileNotFoundError(f"{directory}: no *.parquet files to curate")
     return [row for f in files for row in read_rows(f)]
-
-
-def rejected_row(conversation: dict[str, Any], reject: Reject, stage: str = "curate") -> dict[str, Any]:
-    return {"id": conversation.get("id"), "stage": stage, "reason": reject.reason, "detail": reject.detail,
-            "record": json.dumps(conversation, sort_keys=True, ensure_ascii=False)}
 
 
 def auto_rule(conversation: dict[str, Any], rules: Rules) -> Reject | None:
@@ -124,7 +118,8 @@ def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golde
         rejects += near
 
     out = Curated(kept=sorted(kept, key=lambda c: c["id"]),
-                  rejected=sorted((rejected_row(c, r) for c, r in rejects), key=lambda r: (r["id"], r["reason"])))
+                  rejected=sorted((rejected_row(c.get("id"), "curate", r, c) for c, r in rejects),
+                                  key=lambda r: (r["id"], r["reason"])))
     by_reason = Counter({reason: 0 for reason in REASONS + rules.reject_reasons})
     by_reason.update(r["reason"] for r in out.rejected)
     assert read == len(out.kept) + len(out.rejected), "curate lost or invented a record"

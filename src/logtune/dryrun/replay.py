@@ -24,7 +24,7 @@ from logtune.rules import REASON_PREFIX, Rules
 @dataclass(frozen=True)
 class DryrunParams:
     """params.yaml `dryrun`."""
-    candidate: str = "dpo"             # model names: the stage replays through <models>/<name>
+    candidate: str = "preference"      # model names: the stage replays through <models>/<name>
     baseline: str = "base"
     max_prompts: int = 48              # held-out prompts replayed (by record id: a stable sample); ~30 s, tiny model
     max_new_tokens: int = 48

@@ -191,24 +191,39 @@ def golden_case(obj: Any, where: str = "case") -> GoldenCase:
     )
 
 
-def read_golden(path: str | Path) -> list[GoldenCase]:
-    """Read the golden JSONL file; ids must be unique."""
-    cases: list[GoldenCase] = []
-    seen: set[str] = set()
+def _lines(path: str | Path) -> list[tuple[str, Any]]:
+    """(`file:line`, parsed JSON value) for every non-blank line; a line that is not JSON is an error."""
+    out = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue
-            where = f"{path}:{n}"
             try:
-                obj = json.loads(line)
+                out.append((f"{path}:{n}", json.loads(line)))
             except json.JSONDecodeError as e:
-                raise GoldenError(f"{where}: not valid JSON ({e.msg})") from None
-            case = golden_case(obj, where)
-            if case.id in seen:
-                raise GoldenError(f"{where}: duplicate case id '{case.id}'")
-            seen.add(case.id)
-            cases.append(case)
+                raise GoldenError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+    return out
+
+
+def read_cases(path: str | Path) -> list[Any]:
+    """The golden file's cases as written (JSON values, not checked against the contract), in file order.
+
+    The one reader of golden/golden.jsonl: `read_golden` checks these against the contract (evaluate),
+    validate reports on them case by case, `golden.overlap.load_golden` keys them (curate, build).
+    """
+    return [obj for _, obj in _lines(path)]
+
+
+def read_golden(path: str | Path) -> list[GoldenCase]:
+    """Read the golden JSONL file, every case checked against the contract; ids must be unique."""
+    cases: list[GoldenCase] = []
+    seen: set[str] = set()
+    for where, obj in _lines(path):
+        case = golden_case(obj, where)
+        if case.id in seen:
+            raise GoldenError(f"{where}: duplicate case id '{case.id}'")
+        seen.add(case.id)
+        cases.append(case)
     if not cases:
         raise GoldenError(f"{path}: no golden cases")
     return cases

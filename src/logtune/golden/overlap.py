@@ -22,17 +22,17 @@ from typing import Any
 import numpy as np
 
 from logtune import minhash
+from logtune.golden.contract import read_cases
 from logtune.normalize import normalize_context, normalize_text
 from logtune.rejects import Reject
-from logtune.io import read_jsonl
 
 ConversationKey = tuple[str, tuple[str, ...]]
 TurnKey = tuple[str, str]
 
 
 def load_golden(path: str | Path) -> list[dict[str, Any]]:
-    """The golden cases (golden/golden.jsonl); a case without user turns is an error naming it."""
-    cases = read_jsonl(path)
+    """The golden cases (golden/golden.jsonl, `contract.read_cases`); a case without user turns is an error."""
+    cases = read_cases(path)
     for case in cases:
         if not any(m.get("role") == "user" for m in case.get("messages") or []):
             raise ValueError(f"{path}: golden case {case.get('id')!r} has no user turn")

@@ -21,7 +21,6 @@ neither side; it is dropped with reason `schema` and detail `set <name>: <field 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections import Counter
@@ -34,6 +33,7 @@ import pyarrow.parquet as pq
 
 from logtune import records
 from logtune.params import ParamsError
+from logtune.rejects import Reject, rejected_row
 from logtune.schema_check import RecordCheck
 
 SETS = ("sft", "preference", "kto")
@@ -263,10 +263,9 @@ def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str
     heldout = table.take(pa.array(heldout_idx, pa.int64())) if heldout_idx else table.slice(0, 0)
     metrics = set_metrics(p, set_name, sessions, ids, train_idx, heldout_idx, groups, per_row, wanted,
                           unmatched, picks, dropped, column["provenance"])
-    rejected = [{"id": ids[i], "stage": "mix", "reason": reason,
-                 "detail": f"set {set_name}: {invalid[i]}" if reason == "schema" else f"set {set_name}",
-                 "record": json.dumps(table.slice(i, 1).to_pylist()[0], sort_keys=True, ensure_ascii=False,
-                                      default=str)} for i, reason in dropped]
+    rejected = [rejected_row(ids[i], "mix",
+                             Reject(reason, f"set {set_name}: {invalid[i]}" if reason == "schema" else f"set {set_name}"),
+                             table.slice(i, 1).to_pylist()[0]) for i, reason in dropped]
     return Mixed(train=train, heldout=heldout, dropped=rejected, metrics=metrics)
 
 

@@ -29,18 +29,17 @@ from typing import Any, Iterable
 
 from logtune.rules import REASON_PREFIX, Rules
 from logtune.sources import event_log, is_quarantine
-from logtune.sources._shared import iter_json_lines
 
 
 @dataclass(frozen=True)
 class MonitorParams:
-    """params.yaml `monitor`: alert thresholds (null: not alerted on, still reported) and the rules file."""
+    """params.yaml `monitor`: alert thresholds (null: not alerted on, still reported). The rules file is
+    curate's (`curate.rules`), so the rejection rate counts what curation drops; `--rules` overrides it."""
     max_error_rate: float | None = 0.05         # seed 003: errorRate 0.05
     max_p95_latency_ms: float | None = 2000.0   # seed 003: responseTime 2000 (ms)
     max_confidence_drop: float | None = 0.1     # seed 003: confidenceDrop 0.1
     max_rejection_rate: float | None = 0.2      # seed 003: rejectionRate 0.2
     max_thumbs_down_rate: float | None = 0.3
-    rules: str | None = "rules/auto_rules.yaml"
     top_failure_tags: int = 5
 
 
@@ -85,9 +84,9 @@ def thumbs(raw: Any) -> str | None:
 
 def read_calls(path: Path) -> Iterable[tuple[dict[str, Any], str | None]]:
     """(conversation, thumbs) per call; a line event_log quarantines is a MonitorError naming file:line."""
-    # event_log.read yields one item per non-blank line in file order, as iter_json_lines does: zipped,
+    # event_log.read and event_log.raw_lines yield one item per non-blank line in file order: zipped,
     # each conversation meets its raw line (for the feedback fields event_log does not map).
-    for item, raw in zip(event_log.read(path, {}, "monitor"), iter_json_lines(path, event_log.KIND)):
+    for item, raw in zip(event_log.read(path, {}, "monitor"), event_log.raw_lines(path)):
         if is_quarantine(item):
             line = item["location"].removeprefix("line ")
             raise MonitorError(f"{path}:{line}: {item['reason']}: {item['detail']}")
@@ -197,14 +196,16 @@ def command(args) -> int:
     import sys
 
     from logtune.io import write_json
-    from logtune.params import load_params
+    from logtune.params import from_dict, read_params
     from logtune.rules import RulesError, load_rules
     from logtune.sources import SourceError
 
     params_path = Path(args.params)
-    p = load_params(params_path, "monitor", MonitorParams) if params_path.is_file() else MonitorParams()
+    params = read_params(params_path) if params_path.is_file() else {}
+    p = from_dict(MonitorParams, params.get("monitor") or {}, "monitor")
+    curate_rules = (params.get("curate") or {}).get("rules")
     try:
-        rules = load_rules(args.rules if args.rules else p.rules)
+        rules = load_rules(args.rules or (params_path.parent / curate_rules if curate_rules else None))
         baseline = load_baseline(args.baseline or args.release)
         report = monitor(args.logs, p, rules, baseline)
     except (MonitorError, RulesError, SourceError, OSError) as e:
@@ -227,7 +228,7 @@ def command(args) -> int:
 ARGS = (
     (("logs",), dict(nargs="+", help="event-log JSONL files or folders of them (*.jsonl, *.jsonl.gz)")),
     (("--params",), dict(default="params.yaml", help="its `monitor` section sets the thresholds (absent: seed 003's)")),
-    (("--rules",), dict(help="auto-rules YAML (default: params monitor.rules)")),
+    (("--rules",), dict(help="auto-rules YAML (default: params curate.rules, the file curation applies)")),
     (("--baseline",), dict(help="JSON with the baseline mean_confidence (a monitor.json); overrides --release")),
     (("--release",), dict(default="release/manifest.json", help="release manifest whose monitor_baseline to use")),
     (("--out",), dict(default="metrics/monitor.json", help="the report to write")),

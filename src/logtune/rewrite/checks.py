@@ -43,11 +43,6 @@ class Failed(Exception):
         self.reason, self.detail = reason, detail
 
 
-def normalize_text(text: str | None) -> str:
-    """NFKC, case-folded, whitespace collapsed: how "the same text" is judged (as curate and build judge it)."""
-    return " ".join(unicodedata.normalize("NFKC", text or "").casefold().split())
-
-
 def find_ids(text: str | None, patterns: Iterable[str]) -> set[str]:
     return {m.group(0) for p in patterns for m in re.finditer(p, text or "")}
 

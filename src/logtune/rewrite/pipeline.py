@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from logtune.ids import content_id
+from logtune.rejects import Reject, rejected_row
 from logtune.rewrite import checks, cost
 from logtune.rewrite.cache import ResponseCache, cache_key
 from logtune.rewrite.checks import Failed
@@ -87,8 +88,8 @@ def notes_and_patterns(conversations: list[dict[str, Any]]) -> tuple[dict, dict]
 def _reject_row(item: Item, reason: str, detail: str, text: str | None, gen: dict[str, Any]) -> dict[str, Any]:
     record = {"task": item.task, "source_id": item.source_id, "variant": item.variant, "output": text,
               "generated_by": gen}
-    return {"id": content_id("rewrite", item.task, item.source_id, item.variant, "rejected"), "stage": "rewrite",
-            "reason": reason, "detail": detail[:300], "record": json.dumps(record, sort_keys=True, ensure_ascii=False)}
+    return rejected_row(content_id("rewrite", item.task, item.source_id, item.variant, "rejected"), "rewrite",
+                        Reject(reason, detail[:300]), record)
 
 
 def _cap_real_share(built: list[dict[str, Any]], made: list[dict[str, Any]], min_share: float) -> int:
@@ -137,10 +138,8 @@ def rewrite(built: dict[str, list[dict[str, Any]]], inputs: Inputs, params: Rewr
         room = _cap_real_share(built[kind], [r for _, r in rows], params.min_real_share)
         capped[kind] = len(rows) - room
         for task, row in rows[room:]:
-            rejected.append({"id": content_id(row["id"], "real_share_cap"), "stage": "rewrite",
-                             "reason": "real_share_cap",
-                             "detail": f"keeping it would take the {kind} set below {params.min_real_share} real",
-                             "record": json.dumps(row, sort_keys=True, ensure_ascii=False)})
+            rejected.append(rejected_row(content_id(row["id"], "real_share_cap"), "rewrite", Reject(
+                "real_share_cap", f"keeping it would take the {kind} set below {params.min_real_share} real"), row))
             per_task[task][f"{kind}_capped"] += 1
         made[kind] = rows[:room]
     sets = {"sft": built["sft"] + [r for _, r in made["sft"]],

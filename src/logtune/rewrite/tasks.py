@@ -28,7 +28,8 @@ from logtune.ids import content_id
 from logtune.prompt import render_system, split_system
 from logtune.refusal import is_refusal
 from logtune.rewrite import checks, offline
-from logtune.rewrite.checks import Failed, normalize_text
+from logtune.normalize import normalize_text
+from logtune.rewrite.checks import Failed
 from logtune.rewrite.params import RewriteParams
 
 

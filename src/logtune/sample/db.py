@@ -32,7 +32,6 @@ PII and secrets in user messages and feedback notes (emails, phone numbers, API 
 from __future__ import annotations
 
 import json
-import os
 import random
 import sqlite3
 from collections import Counter
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from logtune.ids import content_id
+from logtune.io import atomic_path
 from logtune.prompt import compact_context
 from logtune.refusal import is_refusal
 
@@ -538,21 +538,17 @@ def generate(params: SampleParams, system_prompt: str) -> tuple[list[dict], list
 
 def write_db(path: str | Path, sessions: list[dict], messages: list[dict]) -> None:
     """Write the tables in one transaction to a temp file, then move it in place (no half-written DB)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    con = sqlite3.connect(tmp)
-    try:
-        con.executescript(SCHEMA_SQL)
-        with con:
-            con.executemany(f"INSERT INTO support_session VALUES ({','.join('?' * len(SESSION_COLS))})",
-                            [tuple(s[c] for c in SESSION_COLS) for s in sessions])
-            con.executemany(f"INSERT INTO support_message VALUES ({','.join('?' * len(MESSAGE_COLS))})",
-                            [tuple(m[c] for c in MESSAGE_COLS) for m in messages])
-    finally:
-        con.close()
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        con = sqlite3.connect(tmp)
+        try:
+            con.executescript(SCHEMA_SQL)
+            with con:
+                con.executemany(f"INSERT INTO support_session VALUES ({','.join('?' * len(SESSION_COLS))})",
+                                [tuple(s[c] for c in SESSION_COLS) for s in sessions])
+                con.executemany(f"INSERT INTO support_message VALUES ({','.join('?' * len(MESSAGE_COLS))})",
+                                [tuple(m[c] for c in MESSAGE_COLS) for m in messages])
+        finally:
+            con.close()
 
 
 def uniqueness_ratio(texts: list[str]) -> float:

@@ -34,6 +34,7 @@ from typing import Any, Iterator
 
 from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
                                     quarantine, json_text)
+from logtune.sources._shared import iter_json_lines
 
 KIND = "event_log"
 SPELLINGS = {
@@ -97,3 +98,12 @@ def _iso(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def raw_lines(path: str | Path) -> Iterator[tuple[int, Any] | dict[str, Any]]:
+    """The file's lines before mapping: (line_no, JSON value), or a bad line's quarantine item.
+
+    One per non-blank line in file order, exactly as `read` sees them, so the two zip: a reader that
+    needs fields `read` does not map (the monitor's thumbs) takes them from here.
+    """
+    return iter_json_lines(path, KIND)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import inspect
 import json
-import os
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import jsonschema
 import pyarrow as pa
 
 from logtune import records
-from logtune.io import RowWriter
+from logtune.io import RowWriter, atomic_path
 from logtune.params import ParamsError, from_dict, read_params
 from logtune.schema_check import compile_conforms
 from logtune.sources import get_adapter, quarantine
@@ -208,16 +207,8 @@ def export_source(source: SourceParams, out_dir: str | Path, params: ExportParam
     # Written under temporary names and moved in place at the end: an unreadable source leaves no
     # half-written output behind for a later stage to pick up.
     parquet, qpath = out_dir / f"{source.name}.parquet", out_dir / f"{source.name}.quarantine.jsonl"
-    tmp_parquet, tmp_q = parquet.with_name(parquet.name + ".tmp"), qpath.with_name(qpath.name + ".tmp")
-    try:
-        with _fewer_gc_passes():
-            exported = _write(adapter, source, params, validator, tmp_parquet, tmp_q, reasons, counts)
-    except BaseException:
-        tmp_parquet.unlink(missing_ok=True)
-        tmp_q.unlink(missing_ok=True)
-        raise
-    os.replace(tmp_parquet, parquet)
-    os.replace(tmp_q, qpath)
+    with atomic_path(parquet) as tmp_parquet, atomic_path(qpath) as tmp_q, _fewer_gc_passes():
+        exported = _write(adapter, source, params, validator, tmp_parquet, tmp_q, reasons, counts)
     read, messages = counts["read"], counts["messages"]
     quarantined = sum(reasons.values())
     if read != exported + quarantined:  # the ledger must balance: nothing is dropped silently

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from logtune.io import atomic_open
 from logtune.params import ParamsError, check_keys
 from logtune.train.tracking import is_main_process
 
@@ -153,9 +154,8 @@ class Checkpoints:
         for c in d.iterdir():
             if c.is_dir() and _CHECKPOINT.match(c.name):
                 shutil.rmtree(c, ignore_errors=True)
-        tmp = d / (DONE + ".tmp")
-        tmp.write_text(json.dumps({"phase": phase, **info}, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        tmp.replace(d / DONE)   # atomic: a run killed while marking leaves no half-written marker
+        with atomic_open(d / DONE) as f:   # a run killed while marking leaves no half-written marker
+            f.write(json.dumps({"phase": phase, **info}, sort_keys=True, default=str) + "\n")
 
     def done(self, phase: str) -> bool:
         return self.enabled and (self.phase_dir(phase) / DONE).is_file()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from logtune.golden.contract import GoldenError, read_cases
 from logtune.validate.contracts import load_schema, schema_check, schema_error
 from logtune.validate.features import golden_keys
 from logtune.validate.gates import (TRAINING_SETS, SetResult, ValidateParams, validate_golden_set,
@@ -161,7 +162,12 @@ def validate_dataset(
         golden_path = Path(golden_path)
         if not golden_path.is_file():
             raise DatasetError(f"{golden_path}: no such golden file (see --golden)")
-        cases = _read_jsonl(golden_path)
+        try:
+            cases = read_cases(golden_path)
+        except GoldenError as e:
+            raise DatasetError(str(e)) from None
+        if not all(isinstance(c, dict) for c in cases):
+            raise DatasetError(f"{golden_path}: expected a JSON object per line")
         golden = golden_keys(cases)
     params = params or ValidateParams()
     suite = load_suite(suite_path, dataclasses.asdict(params))

@@ -12,22 +12,18 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable
 
+from logtune.normalize import normalize_context, normalize_text
 from logtune.pii import find_pii
-from logtune.prompt import compact_context, split_system
+from logtune.prompt import split_system
 
 # `prompt.render_system` puts the CONTEXT on its own line after the system prompt.
-def normalize_text(text: Any) -> str:
-    """Whitespace-collapsed, case-folded text: how golden leakage and uniqueness compare replies."""
-    return " ".join(str(text or "").split()).casefold()
-
-
 def golden_key(final_user: str | None, context: Any) -> tuple[str, str]:
     """What makes a training record "the same case" as a golden one: last user turn + CONTEXT."""
     try:
-        ctx = compact_context(context)
+        ctx = normalize_context(context)  # the same CONTEXT rule as curate's and build's golden checks
     except (ValueError, TypeError):
-        ctx = str(context)  # not JSON: compare the text as it is
-    return normalize_text(final_user), normalize_text(ctx)
+        ctx = normalize_text(str(context))  # not JSON: compare the text as it is
+    return normalize_text(final_user), ctx
 
 
 def golden_keys(cases: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str]:

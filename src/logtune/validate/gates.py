@@ -20,7 +20,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from logtune.io import read_jsonl, read_rows
+from logtune.golden.contract import read_cases
+from logtune.io import read_rows
+from logtune.params import ParamsError, from_dict
 from logtune.validate.contracts import load_schema, schema_check, schema_error
 from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
 from logtune.validate.leakage import near_leaks, record_parts
@@ -42,9 +44,29 @@ class ValidateParams:
     kto_max_desirable: float = 0.9  # [min, max], or one side of the KTO loss has almost no examples
     min_type_records: int = 20     # per-record-type uniqueness is gated only for types this common
     max_tokens: int = 2048         # with --tokenizer: a templated SFT example longer than this fails
-    max_length: int = 512          # with --tokenizer: longer examples are truncated by training (= sft.max_length)
-    golden_near_threshold: float | None = 0.8   # word 3-gram Jaccard of a question or reply near a golden one (None: off)
+    max_length: int = 512          # from sft.max_length (validate_params): longer examples are truncated by training
+    golden_near_threshold: float | None = 0.8   # from curate.golden_near_threshold: word 3-gram Jaccard near a golden one
     golden_near_same_context: float | None = 0.5  # word-set Jaccard of a question under a golden case's CONTEXT (None: off)
+
+
+# Fields of ValidateParams that another section owns: validate judges by the same value, never a copy.
+OWNED_ELSEWHERE = {
+    "max_length": ("sft", "max_length"),                           # what training truncates at
+    "golden_near_threshold": ("curate", "golden_near_threshold"),  # the near-leak measure curate removes
+}
+
+
+def validate_params(params: dict[str, Any]) -> ValidateParams:
+    """ValidateParams from a whole params file: the `validate` section plus the values other sections own
+    (OWNED_ELSEWHERE, tracked in dvc.yaml by dotted key); setting one of those under `validate` is an error."""
+    section = dict(params.get("validate") or {})
+    for name, (owner, key) in OWNED_ELSEWHERE.items():
+        if name in section:
+            raise ParamsError(f"params section 'validate': '{name}' is {owner}.{key}'s value; set it there")
+        owned = params.get(owner) or {}
+        if key in owned:
+            section[name] = owned[key]
+    return from_dict(ValidateParams, section, "validate")
 
 
 @dataclass(frozen=True)
@@ -253,7 +275,7 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
                    params: ValidateParams, tokenizer: Any = None) -> Outcome:
     """All gates on a built directory; read the files, run every check, fail nothing early."""
     built, expectations, schemas = Path(built), Path(expectations), Path(schemas)
-    cases = read_jsonl(golden_path)
+    cases = read_cases(golden_path)
     golden = golden_keys(cases)
     bounds = dataclasses.asdict(params)
     results = []

@@ -27,7 +27,8 @@ from typing import Any
 
 from logtune.golden.overlap import golden_near_matches, near_text_matches
 from logtune.prompt import split_system
-from logtune.validate.features import golden_key, normalize_text
+from logtune.normalize import normalize_text
+from logtune.validate.features import golden_key
 
 
 def usable_cases(cases: list[Any]) -> list[dict[str, Any]]:
