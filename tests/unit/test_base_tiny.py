@@ -6,8 +6,8 @@ import torch
 from logtune.prompt import render_system
 
 from logtune.models import load_model
-from logtune.base.tiny import (BaseParams, PretrainParams, build_base, TinyModelParams, build_tiny_model, conversation_text, document_batches,
-                                pretrain, pretraining_corpus)
+from logtune.base.tiny import (BaseParams, PretrainParams, build_base, TinyModelParams, build_tiny_model, conversation_text, copy_drills,
+                               document_batches, pretrain, pretraining_corpus)
 from logtune.base.tokenizer import train_tokenizer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "train"
@@ -41,6 +41,23 @@ def test_document_batches_hold_one_conversation_per_row_and_mask_padding():
                                tok.pad_token_id][: ids.shape[1]]  # shorter row first, right-padded
     assert ids[1, 0] == tok.bos_token_id and ids[1, -1] == tok.eos_token_id
     assert labels[0].tolist().count(-100) == int((mask[0] == 0).sum()) > 0  # pads never trained on
+
+
+def test_copy_drills_ask_fresh_corpus_shaped_keys_and_answer_with_their_values():
+    texts = pretraining_corpus(conversations())
+    drills = copy_drills(texts, 50, seed=0)
+    assert len(drills) == 50 and drills == copy_drills(list(reversed(texts)), 50, seed=0)  # seeded, order-free
+    corpus = "\n".join(texts)
+    for row in drills:
+        listing, *asked = row.split("\n")
+        pairs = dict(p.split(": ", 1) for p in listing.split("; "))
+        assert 2 <= len(pairs) <= 5 and 1 <= len(asked) <= len(pairs)
+        for line in asked:
+            key, value = line.split(": ", 1)
+            assert pairs[key] == value  # the answer is what follows the key in the listing: only copying predicts it
+        assert all(k.split("-")[0] in {"PRJ", "SMP", "ORD"} for k in pairs)
+        assert all(f'"{v}"' in corpus for v in pairs.values())  # values are CONTEXT strings, never questions or replies
+    assert copy_drills(texts, 0, seed=0) == [] and copy_drills(["no ids here"], 5, seed=0) == []
 
 
 def test_pretraining_lowers_the_loss():

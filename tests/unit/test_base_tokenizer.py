@@ -31,6 +31,18 @@ def test_digits_are_single_tokens_and_text_round_trips():
     assert tok.decode(tok("naïve ünïcode ✓")["input_ids"]) == "naïve ünïcode ✓"  # byte-level: nothing unknown
 
 
+def test_digit_group_cuts_digit_runs_into_pairs_left_to_right():
+    texts = TEXTS + [f"{i:02d}" for i in range(100)] * 3  # every pair seen often: BPE learns each as a token
+    tok = train_tokenizer(texts, vocab_size=1000, digit_group=2)
+    ids = tok("PRJ-98765 due 2026-06-30", add_special_tokens=False)["input_ids"]
+    pieces = [tok.decode([i]) for i in ids]
+    assert pieces[:5] == ["PRJ", "-", "98", "76", "5"]  # cut left to right; never a piece across a pair boundary
+    assert pieces[-5:] == ["26", "-", "06", "-", "30"]
+    assert tok.decode(ids) == "PRJ-98765 due 2026-06-30"
+    single = train_tokenizer(texts, vocab_size=1000)  # the default: one digit per token
+    assert [single.decode([i]) for i in single("PRJ-98765", add_special_tokens=False)["input_ids"]][2:] == list("98765")
+
+
 def test_padding_side_survives_save_and_reload(tmp_path):
     from transformers import AutoTokenizer
 

@@ -50,3 +50,16 @@ def test_no_pairs_copies_the_sft_adapter_through(sft_dir, tmp_path):
     assert m["trained"] is False and m["examples"] == 0 and "copied unchanged" in m["note"]
     assert (out / "adapter_model.safetensors").read_bytes() == (sft_dir / "adapter_model.safetensors").read_bytes()
     assert json.loads((out / "logtune_model.json").read_text())["kind"] == "adapter"
+
+
+@pytest.mark.slow
+def test_same_inputs_same_seed_give_a_byte_identical_preference_adapter(sft_dir, tmp_path):
+    """Same machine, same SFT adapter, pairs and seed: the DPO adapter files come out byte for byte the same
+    (base and SFT are covered by test_train_sft's reproducibility test)."""
+    outs = [tmp_path / run for run in ("a", "b")]
+    for out in outs:
+        train_dpo(sft_dir, rows("preference.jsonl"), out, DPO)
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert "adapter_model.safetensors" in names and names == sorted(p.name for p in outs[1].iterdir())
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name

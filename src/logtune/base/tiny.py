@@ -9,6 +9,7 @@ stopping and grounding. Not for real checkpoints: `base.model` set to a Hub id o
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -30,6 +31,7 @@ class TinyModelParams:
     num_key_value_heads: int = 4
     intermediate_size: int = 384
     max_position_embeddings: int = 512
+    digit_group: int = 1       # the tokenizer's: digit runs cut into pieces of this many digits (base.tokenizer)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class PretrainParams:
     warmup_steps: int = 20
     weight_decay: float = 0.1
     log_every: int = 20
+    copy_drills: int = 0       # extra rows of generic copy and key-value lookup drills (see `copy_drills`)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,46 @@ def pretraining_corpus(conversations: Iterable[dict[str, Any]]) -> list[str]:
     """The texts the tokenizer and the tiny model learn from, in a stable order (sorted by id)."""
     rows = sorted(conversations, key=lambda c: c.get("id") or "")
     return [t for t in (conversation_text(c) for c in rows) if t]
+
+
+_ID = re.compile(r"\b([A-Z]{2,5})-(\d{2,6})\b")
+_VALUE = re.compile(r'"(?!id")\w+":"([^"]{2,40})"')
+
+
+def copy_drills(texts: list[str], n: int, seed: int) -> list[str]:
+    """`n` rows that can only be predicted by copying: the skill a tiny model needs to quote ids and facts.
+
+    A model pre-trained on a few hundred logged conversations learns the average id ("PRJ-6666") rather
+    than to copy the one in front of it: copying (an induction head) emerges late, and the logs hold
+    few copy events per token. Each drill row is a list of fresh `key: value` pairs, then some of its
+    keys asked again, each followed by its value:
+    `PRJ-4821: in review; ORD-552: Dana Ruiz; SMP-19234: 2025-03-02` / `ORD-552: Dana Ruiz` ...
+    Keys are new random ids shaped like the corpus's (same prefixes and digit counts), values are
+    strings from the corpus's CONTEXT JSON (statuses, names, dates, titles), so nothing in a drill is
+    memorisable: the second half is predictable only by finding the key and copying what follows it.
+    Generic (no question, reply or golden text), seeded, and sorted-input stable.
+    """
+    import random
+
+    shapes = sorted({(m.group(1), len(m.group(2))) for t in texts for m in _ID.finditer(t)})
+    values = sorted({v for t in texts for v in _VALUE.findall(t)})
+    if n <= 0 or not shapes or not values:
+        return []
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        keys: list[str] = []
+        size = rng.randint(2, 5)
+        while len(keys) < size:
+            prefix, digits = rng.choice(shapes)
+            key = f"{prefix}-{rng.randint(10 ** (digits - 1), 10 ** digits - 1)}"
+            if key not in keys:
+                keys.append(key)
+        pairs = {k: rng.choice(values) for k in keys}
+        asked = rng.sample(keys, rng.randint(1, len(keys)))
+        rows.append("; ".join(f"{k}: {v}" for k, v in pairs.items()) + "\n"
+                    + "\n".join(f"{k}: {pairs[k]}" for k in asked))
+    return rows
 
 
 def build_tiny_model(tokenizer: PreTrainedTokenizerBase, size: TinyModelParams, seed: int) -> LlamaForCausalLM:
@@ -174,14 +217,15 @@ def build_base(conversations: list[dict[str, Any]], out_dir, p: BaseParams, log=
     if not texts:
         raise ValueError("no curated text to pre-train the tiny base model on")
     tokenizer = train_tokenizer(texts, p.tiny.vocab_size, padding_side=p.padding_side,
-                                model_max_length=p.tiny.max_position_embeddings)
+                                model_max_length=p.tiny.max_position_embeddings, digit_group=p.tiny.digit_group)
     model = build_tiny_model(tokenizer, p.tiny, p.seed)
-    batches = document_batches(texts, tokenizer, p.tiny.max_position_embeddings, p.pretrain.batch_size)
+    drills = copy_drills(texts, p.pretrain.copy_drills, p.seed)
+    batches = document_batches(texts + drills, tokenizer, p.tiny.max_position_embeddings, p.pretrain.batch_size)
     stats = pretrain(model, batches, p.pretrain, p.seed, log=log)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     write_marker(out_dir, "full")
-    return {"model": "tiny", "conversations": len(conversations), "texts": len(texts),
+    return {"model": "tiny", "conversations": len(conversations), "texts": len(texts), "copy_drills": len(drills),
             "vocab_size": len(tokenizer), "params": sum(w.numel() for w in model.parameters()), "threads": threads, **stats}
 
 

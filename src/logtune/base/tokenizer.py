@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
@@ -31,13 +31,25 @@ CHAT_TEMPLATE = (
 )
 
 
+def digit_splitter(group: int) -> pre_tokenizers.PreTokenizer:
+    """Digit runs cut into pieces of at most `group` digits, left to right (2: 94410 -> 94 41 0)."""
+    if group == 1:
+        return pre_tokenizers.Digits(individual_digits=True)
+    return pre_tokenizers.Split(Regex(rf"\d{{1,{group}}}"), behavior="isolated")
+
+
 def train_tokenizer(texts: Iterable[str], vocab_size: int, *, padding_side: str = "left",
-                    model_max_length: int = 512) -> PreTrainedTokenizerFast:
-    """Train a byte-level BPE tokenizer on `texts` and wrap it with the special tokens and chat template."""
+                    model_max_length: int = 512, digit_group: int = 1) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE tokenizer on `texts` and wrap it with the special tokens and chat template.
+
+    Digit runs are cut into pieces of at most `digit_group` digits before BPE, so an id is a few
+    familiar number tokens (PRJ-7736: PRJ - 7 7 3 6 with 1, PRJ - 77 36 with 2) that the model sees
+    thousands of times: copying an id it has never seen is a sequence of familiar copies, not one rare
+    token. Pairs (100 tokens) make each copy step unambiguous where single digits (10) are not: the
+    digit after a "7" could be any of the ids' digits that follow a 7, the piece after "77" is one.
+    """
     bpe = Tokenizer(models.BPE())
-    # digits one by one: ids like PRJ-7736 become PRJ - 7 7 3 6, tokens the model sees thousands of times,
-    # so copying an id it has never seen is a sequence of familiar copies, not one rare token
-    bpe.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([digit_splitter(digit_group),
                                                  pre_tokenizers.ByteLevel(add_prefix_space=False)])
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(

@@ -212,6 +212,25 @@ ANSWERS = {
                    "The record for {id} lists the {instrument} as its instrument.",
                    "{id} ({title}) runs on the {instrument}."],
 }
+# How the assistant in the sample logs replies: the id first, then the fact quoted as CONTEXT has it, with
+# no "According to CONTEXT" opener (seed 001's style rule). `ANSWERS` above are the older assistant's
+# phrasings, kept because the golden set's earlier turns quote them (`sample.golden`).
+REPLIES = {  # each 8-30 words, as seed 001's conversational answers (and the golden persona cases) ask
+    "status": ["{id} ({title}) is currently {status}, per the record.", "{id} is {status} right now; {owner} is the owner.",
+               "{id} is marked {status} in iSPEC, and it is due on {due}.",
+               "{id} ({title}) shows as {status} in iSPEC right now.",
+               "{id} is {status}. Let me know if you need its due date or owner."],
+    "owner": ["{id} ({title}) is owned by {owner}.", "{id} is owned by {owner}; they are the best contact for it.",
+              "{id} is assigned to {owner}, per the current record.",
+              "{id} belongs to {owner}, who is the right person to ask."],
+    "due": ["{id} ({title}) is due on {due}, per the record.", "{id} is due on {due}, and it is currently {status}.",
+            "{id} has a deadline of {due}; {owner} owns it.", "{id} should be finished by {due}, per the current record."],
+    "title": ["{id} is the {kind} titled \"{title}\" in iSPEC.", "{id} is titled {title}; it is owned by {owner}.",
+              "{id} is the {title} {kind}, owned by {owner}."],
+    "instrument": ["{id} is scheduled on the {instrument}, according to the record.",
+                   "{id} ({title}) runs on the {instrument}.", "{id} is booked on the {instrument} for its run."],
+}
+PI_REPLIES = ["{id}'s PI is {owner}, per the project record.", "{id} ({title}) has {owner} as its PI."]
 PI_ANSWERS = ["The PI on {id} is {owner}, per the project record.", "{owner} is the PI for {id} ({title})."]
 # Refusals never repeat an id that is not in CONTEXT: citing it would itself look like an invented id.
 REFUSE_MISSING_RECORD = [
@@ -259,6 +278,13 @@ def ask(rng: random.Random, field: str, ref: str, kind: str, decorate: bool = Tr
 def answer(rng: random.Random, field: str, record: dict[str, str]) -> str:
     kind = KIND_NOUN[record["id"][:3]]
     pool = ANSWERS[field] + (PI_ANSWERS if field == "owner" and kind == "project" else [])
+    return rng.choice(pool).format(kind=kind, **record)
+
+
+def reply(rng: random.Random, field: str, record: dict[str, str]) -> str:
+    """The sample assistant's grounded reply (`REPLIES`); `answer` is the older phrasing the golden set quotes."""
+    kind = KIND_NOUN[record["id"][:3]]
+    pool = REPLIES[field] + (PI_REPLIES if field == "owner" and kind == "project" else [])
     return rng.choice(pool).format(kind=kind, **record)
 
 
@@ -321,7 +347,7 @@ def _turn(rng: random.Random, context: dict | None, prev: dict | None) -> dict[s
         rec = prev["record"]
         if rng.random() < 0.6:
             field = followup_field(rng, prev["field"])
-            return {"q": rng.choice(FOLLOWUPS[field]), "a": answer(rng, field, rec), "kind": "followup",
+            return {"q": rng.choice(FOLLOWUPS[field]), "a": reply(rng, field, rec), "kind": "followup",
                     "field": field, "record": rec}
         field = prev["field"] if prev["field"] in FOLLOWUPS else "status"
         if rng.random() < 0.25:
@@ -331,7 +357,7 @@ def _turn(rng: random.Random, context: dict | None, prev: dict | None) -> dict[s
                     "record": None, "asked_id": rid}
         others = [r for r in records if r["id"] != rec["id"]]
         other = rng.choice(others) if others else rec
-        return {"q": rng.choice(OTHER_RECORD_FOLLOWUPS).format(ref=other["id"]), "a": answer(rng, field, other),
+        return {"q": rng.choice(OTHER_RECORD_FOLLOWUPS).format(ref=other["id"]), "a": reply(rng, field, other),
                 "kind": "followup", "field": field, "record": other}
     roll = rng.random()
     if roll < 0.2:
@@ -347,7 +373,7 @@ def _turn(rng: random.Random, context: dict | None, prev: dict | None) -> dict[s
                 "record": None}
     field = pick_field(rng, rec)
     ref, _ = ref_for(rng, rec, 0.0 if field == "title" else 0.15)
-    return {"q": ask(rng, field, ref, KIND_NOUN[rec["id"][:3]]), "a": answer(rng, field, rec),
+    return {"q": ask(rng, field, ref, KIND_NOUN[rec["id"][:3]]), "a": reply(rng, field, rec),
             "kind": "answer", "field": field, "record": rec}
 
 
@@ -382,7 +408,7 @@ def _bad_reply(rng: random.Random, turn: dict, context: dict | None) -> tuple[st
             wrong["owner"] = person(rng, "train")
         else:
             wrong["due"] = (datetime(2025, 2, 1) + timedelta(days=rng.randint(0, 540))).strftime("%Y-%m-%d")
-        return answer(rng, field, wrong), ["wrong_fact"], rng.choice(
+        return reply(rng, field, wrong), ["wrong_fact"], rng.choice(
             ["That's wrong.", f"Wrong {_field_words(field)}.", "Not what the record says.", "Incorrect, check CONTEXT."])
     if roll < 0.85:
         return refuse_missing_record(rng, rec["id"], turn["field"]), ["false_refusal"], rng.choice(
