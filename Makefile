@@ -14,6 +14,10 @@ export DVC_NO_ANALYTICS := 1
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/site-cache
 export TOKENIZERS_PARALLELISM := false
 export WANDB_DISABLED := true
+# Same kernels on every x86 machine with AVX2+ (see src/logtune/__init__.py): the default's numbers do not move between machines.
+export ATEN_CPU_CAPABILITY ?= avx2
+export MKL_CBWR ?= AVX2
+export ONEDNN_MAX_CPU_ISA ?= AVX2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: install repro test test-fast bench plots clean
