@@ -146,12 +146,12 @@ LIBRARY_EDITS = [
     ("src/logtune/dryrun/replay.py", {"dryrun"}),
     ("src/logtune/gate/review.py", {"gate"}),
     ("src/logtune/release/monitor.py", set()),
-    ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate"}),
+    ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge"}),
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
-    ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate"}),
+    ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
     ("src/logtune/scores.py", {"evaluate", "gate"}),
-    ("src/logtune/generate.py", {"evaluate", "dryrun"}),
-    ("src/logtune/models.py", {"rewrite", "base", "sft", "preference", "dryrun", "evaluate"}),
+    ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn"}),           # best-of-n samples with it
+    ("src/logtune/models.py", {"rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn", "judge"}),
 ]
 
 

@@ -90,3 +90,32 @@ def test_stage_not_in_lock_gets_every_data_hash(tmp_path):
     write_inputs(tmp_path)
     hashes, note = lock_data_hashes(tmp_path / "dvc.lock", "preference")
     assert note is None and hashes["data/train"] == "train-NEW.dir" and hashes["models/sft"] == "sft-OLD.dir"
+
+
+def test_a_file_inside_an_output_folder_is_hashed_from_its_bytes_not_the_stale_deps_entry(tmp_path):
+    # Seen on the default run: sft's deps name data/train/sft.parquet, mix's outs only the folder data/train,
+    # so the card took sft's own lock entry, which is the previous run's: the card named last run's data.
+    import hashlib
+
+    lock = {"schema": "2.0", "stages": {
+        "mix": {"cmd": "m", "outs": [{"path": "data/train", "md5": "train-NEW.dir"}]},
+        "sft": {"cmd": "s", "deps": [{"path": "data/train/sft.parquet", "md5": "sft-data-OLD"}]}}}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    data = tmp_path / "data" / "train" / "sft.parquet"
+    data.parent.mkdir(parents=True)
+    data.write_bytes(b"the rows this run trains on")
+    hashes, _ = lock_data_hashes(tmp_path / "dvc.lock", "sft")
+    assert hashes == {"data/train/sft.parquet": hashlib.md5(b"the rows this run trains on").hexdigest()}
+
+
+def test_wall_times_stay_out_of_the_card(tmp_path):
+    # the same inputs must give a byte-identical model folder; seconds differ on every run
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(LOCK))
+    cards = []
+    for seconds in (12.5, 40.1):
+        out = tmp_path / f"m{seconds}"
+        out.mkdir()
+        path = write_model_card(out, stage="sft", section=SECTION, lock_path=tmp_path / "dvc.lock", params_path=None,
+                                metrics={"steps": 12, "seconds": seconds, "phases": {"a": {"seconds": seconds}}})
+        cards.append(path.read_text())
+    assert cards[0] == cards[1] and '"seconds"' not in cards[0]

@@ -10,7 +10,9 @@ directory stays byte-identical between runs.
 Data hashes: when a training stage runs, dvc.lock already holds the fresh hashes of everything
 upstream (DVC writes each stage's lock entry as soon as it finishes) but still the previous run's
 entry for this stage. So a path's hash is taken from the stage that WRITES it (its `outs` entry),
-and only a path no stage writes (golden/golden.jsonl, raw inputs) falls back to a `deps` entry.
+a file inside a stage's output folder (data/train/sft.parquet) is hashed from its bytes, and only a
+path no stage writes (golden/golden.jsonl, raw inputs) falls back to a `deps` entry. Wall-clock seconds
+are left out of the card (they are in metrics/<stage>.json).
 Not a release manifest (the gate writes that, after evaluation).
 """
 
@@ -43,8 +45,34 @@ def lock_data_hashes(lock_path: str | Path, stage: str | None = None) -> tuple[d
     if stage in lock["stages"]:
         wanted = sorted(d["path"] for d in lock["stages"][stage].get("deps") or []
                         if isinstance(d, dict) and str(d.get("path", "")).startswith(DATA_PREFIXES))
-    hashes = {p: produced.get(p) or every.get(p) for p in wanted}
+    root = Path(lock_path).parent
+    hashes = {p: produced.get(p) or _file_md5(root / p) or every.get(p) for p in wanted}
     return {p: h for p, h in hashes.items() if h}, None
+
+
+def _file_md5(path: Path) -> str | None:
+    """A file's md5 as DVC computes it (of its bytes). For a file inside a stage's output folder
+    (data/train/sft.parquet in mix's data/train): the lock has no entry of its own for it but this
+    stage's previous-run deps entry, which would name the data the LAST run trained on."""
+    import hashlib
+
+    if not path.is_file():
+        return None
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _without_wall_times(value: Any) -> Any:
+    """Training metrics minus wall-clock seconds: they differ on every run (they stay in metrics/<stage>.json),
+    and the card must not, so the same inputs give a byte-identical model folder."""
+    if isinstance(value, dict):
+        return {k: _without_wall_times(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list):
+        return [_without_wall_times(v) for v in value]
+    return value
 
 
 def _prompt_version(params_path: str | Path | None) -> tuple[str | None, str | None]:
@@ -112,7 +140,7 @@ def render_model_card(*, stage: str, section: dict[str, Any] | None, metrics: di
               f"`{prompt_version}` (sha256 prefix of the system prompt in force: params.yaml `assistant.system_prompt` "
               "with any $LOGTUNE_SYSTEM_PROMPT override)" if prompt_version else "No system prompt in params.yaml.",
               "", f"## Params (`{stage}` section of params.yaml)", "", _block("yaml", section or {}), "",
-              "## Training metrics", "", _block("json", metrics or {}), ""]
+              "## Training metrics", "", _block("json", _without_wall_times(metrics or {})), ""]
     if golden_metrics:
         lines += ["## Golden-set metrics", "", _block("json", golden_metrics), ""]
     lines += ["## Load", "", "```python", "from logtune.models import load_model",
