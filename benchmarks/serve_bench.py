@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"clients": args.clients, "cpus": os.cpu_count(), "sqlite_synchronous": args.synchronous}
     upstream_port = free_port()
     params = workdir / "params.yaml"
-    params.write_text(f"serve:\n  rate_limit_per_s: null\n  sqlite_synchronous: {args.synchronous}\n"
-                      f"  rules: {ROOT / 'rules' / 'auto_rules.yaml'}\n"
+    params.write_text(f"curate:\n  rules: {ROOT / 'rules' / 'auto_rules.yaml'}\n"   # the service judges with curate's rules
+                      f"serve:\n  rate_limit_per_s: null\n  sqlite_synchronous: {args.synchronous}\n"
                       f"  proxy:\n    upstream: http://127.0.0.1:{upstream_port}/v1\n", encoding="utf-8")
 
     # 1. load
