@@ -14,7 +14,20 @@ Not for computing the scores (the metric modules in `logtune.evaluate`) nor for 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any, Iterable
+
+
+def tokens_f1(pred: list[str], ref: list[str]) -> float:
+    """SQuAD's token F1 of two token lists (multiplicity counted); 1.0 when both are empty, 0.0 when one is.
+    The one definition: evaluate's `token_f1` and the offline judge's similarity tokenize, then call this."""
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
 
 DIRECTIONS: dict[str, int] = {
     "accuracy": +1,               # the case passed: its expected behaviour met and nothing hallucinated

@@ -12,10 +12,10 @@ stand-in)`. Rules:
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from logtune.normalize import normalize_text
 from logtune.refusal import is_refusal
+from logtune.scores import tokens_f1
 
 NAME = "offline-rules-v1"
 ID_RE = re.compile(r"\b[A-Z]{2,5}-\d{2,6}\b")
@@ -38,14 +38,7 @@ def words(text: str | None) -> list[str]:
 
 def similarity(reply: str | None, reference: str | None) -> float:
     """Token F1 between the reply and the reference (1.0 when both are empty)."""
-    a, b = words(reply), words(reference)
-    if not a or not b:
-        return float(a == b)
-    common = sum((Counter(a) & Counter(b)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(a), common / len(b)
-    return 2 * precision * recall / (precision + recall)
+    return tokens_f1(words(reply), words(reference))
 
 
 def quality(prompt: str | None, reply: str | None, context: str | None = None) -> tuple[float, list[str]]:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections import Counter
+
+from logtune.scores import tokens_f1
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
@@ -46,21 +47,11 @@ def exact_match(reply: str | None, refs: list[str]) -> float | None:
     return float(any(pred == normalize_answer(r) for r in refs))
 
 
-def _f1(pred: list[str], ref: list[str]) -> float:
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
 def token_f1(reply: str | None, refs: list[str]) -> float | None:
     if not refs:
         return None
     pred = normalize_answer(reply).split()
-    return max(_f1(pred, normalize_answer(r).split()) for r in refs)
+    return max(tokens_f1(pred, normalize_answer(r).split()) for r in refs)
 
 
 def contains_all(reply: str | None, needles: tuple[str, ...] | list[str]) -> bool:
