@@ -149,7 +149,7 @@ LIBRARY_EDITS = [
     ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge"}),
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
-    ("src/logtune/scores.py", {"evaluate", "gate"}),
+    ("src/logtune/scores.py", {"evaluate", "gate", "bestofn", "judge"}),     # tokens_f1: the offline judge too
     ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn"}),           # best-of-n samples with it
     ("src/logtune/models.py", {"rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn", "judge"}),
 ]
