@@ -83,6 +83,9 @@ def test_review_data_command_writes_the_page(tmp_path, capsys):
 
 
 CLICKS = """<script>
+// a real download keeps headless Chromium open (it waits on the file); record the request instead
+window.__downloads = [];
+HTMLAnchorElement.prototype.click = function () { window.__downloads.push(this.download); document.title = 'saved ' + this.download; };
 const recs = document.querySelectorAll('.rec');
 recs[0].querySelector('input[value=keep]').click();
 recs[1].querySelector('input[value=reject]').click(); recs[1].querySelector('.reason').value = 'wrong id';
@@ -105,6 +108,7 @@ def test_review_page_in_headless_chromium(tmp_path):
     (tmp_path / "review.html").write_text(page(sample, V, "2026-12-03") + CLICKS)
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
                           (tmp_path / "review.html").as_uri()], capture_output=True, text=True, timeout=90).stdout
+    assert "<title>saved 2026-12-03.jsonl</title>" in dom, "the Save button did not ask for the download"
     saved = htmllib.unescape(re.search(r'<textarea id="out" readonly="">(.*?)</textarea>', dom, re.S).group(1))
     marks = write(tmp_path / "2026-12-03.jsonl", [json.loads(line) for line in saved.splitlines() if line.strip()])
     marks = read_marks(marks)
