@@ -110,7 +110,7 @@ def plan_tasks(decisions: dict[str, dict[str, Any]], tasks: list[str], p: Rollou
     promoted, held, not_reached, stages = [], {}, [], []
     stopped_at = None
     for s in p.stages:
-        mine = [t for t in tasks if stage_of[t] == s.name]
+        mine = [t for t in s.task_types if t in stage_of and stage_of[t] == s.name]   # the stage's own order
         entry: dict[str, Any] = {"name": s.name, "task_types": list(s.task_types), "tasks": {}}
         stages.append(entry)
         if not mine:
