@@ -36,7 +36,9 @@ def _copy_repo(dst: Path) -> None:
                            cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
     for rel in filter(None, files):
         src = ROOT / rel
-        if src.is_file() and not rel.startswith(("data/", "models/", "metrics/")) and rel != "dvc.lock":
+        # metrics are outputs, except the README that keeps metrics/gate_task/ (rollout_tasks' dep) in git
+        output = rel.startswith(("data/", "models/", "metrics/")) and not rel.endswith("README.md")
+        if src.is_file() and not output and rel != "dvc.lock":
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
 
