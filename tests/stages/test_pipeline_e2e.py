@@ -75,8 +75,9 @@ def test_dvc_repro_end_to_end(tmp_path):
     first = run("dvc", "repro")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     for name in ["sample", "export/support", "curate", "build", "rewrite", "mix", "validate", "base", "sft",
-                 "preference", "dryrun", "eval", "gate", "rollout"]:
+                 "preference", "dryrun", "eval", "gate", "rollout", "rollout_tasks"]:
         assert (repo / "metrics" / f"{name}.json").exists(), name
+    assert yaml.safe_load((repo / "metrics" / "rollout_tasks.json").read_text())["per_task"] is False   # sft.per_task off
     eval_metrics = yaml.safe_load((repo / "metrics" / "eval.json").read_text())
     assert {"base", "sft", "preference"} <= set(eval_metrics)
     assert (repo / "models" / "sft" / "README.md").exists()          # model card
