@@ -36,14 +36,21 @@ def _in(root: Path):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
+    yield from _placeholder_repo(tmp_path_factory.mktemp("pipeline"))
+
+
+def _placeholder_repo(root: Path, params: dict | None = None):
+    """The repository's code and configs in `root` (params.yaml with the dotted `params` edits), a placeholder
+    for every data dep and output, committed to dvc.lock: yields (root, Repo)."""
     dvc_repo = pytest.importorskip("dvc.repo")
-    root = tmp_path_factory.mktemp("pipeline")
     for name in COPIED:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(src, root / name)
+    for dotted, value in (params or {}).items():
+        _edit_param(root, dotted, value)
     dvc_repo.Repo.init(str(root), no_scm=True)
     with _in(root) as r:
         for stage in r.index.stages:
@@ -104,7 +111,8 @@ PARAM_EDITS = [
     ("dryrun.max_prompts", 24, {"dryrun"}),
     ("dryrun.torch_threads", 2, set()),                                   # run-only
     ("gate.rule", "point", {"gate"}),
-    ("rollout.tag_prefix", "type:", {"gate"}),
+    ("rollout.tag_prefix", "type:", {"gate", "rollout_tasks"}),         # and evaluate_task/gate_task per task
+    ("sft.per_task", True, {"sft", "rollout_tasks"}),                      # sft_tasks lists no task: no instance
     ("assistant.system_prompt", "Be brief.", {"sample", "sft", "preference", "evaluate"}),
     ("monitor.max_error_rate", 0.1, set()),                               # `logtune monitor`, no stage
 ]
@@ -149,7 +157,8 @@ LIBRARY_EDITS = [
     ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge"}),
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
-    ("src/logtune/scores.py", {"evaluate", "gate", "bestofn", "judge"}),     # tokens_f1: the offline judge too
+    ("src/logtune/scores.py", {"evaluate", "gate", "bestofn", "judge", "rollout_tasks"}),   # tokens_f1: the offline judge too
+    ("src/logtune/gate/per_task.py", {"rollout_tasks"}),                    # gate_task has no instance by default
     ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn"}),           # best-of-n samples with it
     ("src/logtune/models.py", {"rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn", "judge"}),
 ]
@@ -164,3 +173,36 @@ def test_a_library_edit_makes_exactly_its_stages_stale(repo, path, expected):
         assert _stale(repo) == expected
     finally:
         file.write_text(before)
+
+
+@pytest.fixture(scope="module")
+def per_task_repo(tmp_path_factory):
+    """Seed 003's per-task adapters on: sft_task, evaluate_task and gate_task have one instance per task."""
+    yield from _placeholder_repo(tmp_path_factory.mktemp("per_task"), {
+        "sft.per_task": True, "mix.per_task_type": True, "sft_tasks": ["graphics", "audio"]})
+
+
+def test_one_tasks_new_data_makes_only_that_tasks_instances_stale(per_task_repo):
+    root, _ = per_task_repo
+    assert _stale(per_task_repo) == set()
+    data = root / "data" / "train" / "graphics" / "sft.parquet"
+    before = data.read_text()
+    try:
+        data.write_text(before + "new graphics examples\n")
+        # mix wrote it and validate reads all of data/train; of the per-task stages only graphics' own re-run:
+        # not audio's adapter, not the general sft (data/train/sft.parquet is unchanged)
+        assert _stale(per_task_repo) == {"mix", "validate", "sft_task@graphics", "evaluate_task@graphics"}
+    finally:
+        data.write_text(before)
+
+
+@pytest.mark.slow
+def test_a_task_adapters_new_decision_re_plans_the_per_task_rollout_only(per_task_repo):
+    root, _ = per_task_repo
+    decision = root / "metrics" / "gate_task" / "audio.json"
+    before = decision.read_text()
+    try:
+        decision.write_text(before + "changed\n")
+        assert _stale(per_task_repo) == {"gate_task@audio", "rollout_tasks"}
+    finally:
+        decision.write_text(before)

@@ -25,8 +25,11 @@ def _stages() -> dict[str, dict]:
         if "foreach" in stage:
             key = re.fullmatch(r"\$\{(\w+)\}", stage["foreach"]).group(1)
             items = params[key].items() if isinstance(params[key], dict) else enumerate(params[key])
-            for k, item in items:
+            # an empty list (sft_tasks by default) has no instance for DVC, but its stage is checked all the same
+            for k, item in list(items) or [(0, "example")]:
                 text = yaml.safe_dump(stage["do"]).replace("${key}", str(k))
+                if isinstance(item, str):
+                    text = text.replace("${item}", item)
                 text = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
                 out[f"{name}@{k}"] = yaml.safe_load(text)
         else:

@@ -267,3 +267,15 @@ def read_golden(path: str | Path) -> list[GoldenCase]:
     if not cases:
         raise GoldenError(f"{path}: no golden cases")
     return cases
+
+
+def cases_tagged(cases: list[GoldenCase], tag: str, where: str | Path = "golden set") -> list[GoldenCase]:
+    """The cases carrying `tag` (seed 003's per-task evaluation: `task:<type>`), in file order.
+
+    GoldenError naming `where` when none does: a task's adapter with no case of its own cannot be judged.
+    """
+    kept = [c for c in cases if tag in c.tags]
+    if not kept:
+        raise GoldenError(f"{where}: no golden case tagged '{tag}' (of {len(cases)}); add cases for this task "
+                          f"type before evaluating its adapter")
+    return kept

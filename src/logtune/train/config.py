@@ -38,7 +38,8 @@ CPU_SAFE = {
 STAGE_OWNED = {"output_dir"}
 # logtune's own subsections of a training section (not TRL fields): checked here or by their modules.
 RUN_KEYS = {"launch", "resume", "export_merged", "model_card"}
-SFT_OWN = {"lora", "bnb", "quantization", "curriculum", "untrained"} | RUN_KEYS
+SFT_OWN = {"lora", "bnb", "quantization", "curriculum", "untrained", "per_task"} | RUN_KEYS
+# sft.per_task (seed 003): one adapter per task type, trained by the sft_task stage (logtune.train.per_task).
 # sft.untrained: save the adapter WITHOUT training (a deliberately worse candidate for the gate to reject).
 # zero: PEFT's init (B = 0), the base model's behaviour exactly; random: A and B both random, a damaged model.
 UNTRAINED = (None, "zero", "random")
