@@ -132,6 +132,10 @@ def test_a_param_edit_makes_exactly_its_stages_stale(repo, dotted, value, expect
 LIBRARY_EDITS = [
     ("src/logtune/sample/db.py", {"sample"}),
     ("src/logtune/sources/event_log.py", {"export@support"}),               # adapters are imported by name
+    ("src/logtune/sources/jsonl.py", {"export@support"}),                   # what the file adapters share
+    ("src/logtune/sources/cli.py", set()),                                  # `logtune export-jsonl`, no stage
+    ("src/logtune/cli.py", set()),                                          # the command table
+    ("src/logtune/commandline.py", set()),                                  # what the commands share
     ("src/logtune/curate/dedup.py", {"curate"}),                            # not build, not validate
     ("src/logtune/build/targets.py", {"build"}),
     ("src/logtune/rewrite/offline.py", {"rewrite"}),

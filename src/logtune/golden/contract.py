@@ -6,7 +6,7 @@ One JSON object per line (`schemas/golden_case.v1.schema.json` is the same contr
 - `tools` (optional): the tool definitions the assistant may call, JSON-schema parameters, in the bare
   `{"name", "description", "parameters"}` or OpenAI `{"type": "function", "function": {...}}` shape
   (as `logtune.toolcalls.offered_tools` reads them). The model sees them inside CONTEXT as
-  `{"tools": [...]}`, exactly where training conversations carry them (`sources._shared.tools_context`);
+  `{"tools": [...]}`, exactly where training conversations carry them (`sources.chat.tools_context`);
 - `expected`: what a good reply does, every key optional:
   `contains` (strings the reply must hold, case-insensitive), `exact` (the whole reply, SQuAD-normalised),
   `regex` (patterns that must all match), `answer` (reference answers for exact match and token F1),
