@@ -34,6 +34,7 @@ from typing import Any
 import jsonschema
 
 from logtune import toolcalls
+from logtune.io import jsonl_lines
 
 PERSONAS = ("casual", "senior_engineer", "stressed_oncall", "curious_learner", "executive")  # seed 002
 CASE_KEYS = {"id", "context", "messages", "tools", "expected", "tags", "case_type"}
@@ -233,16 +234,7 @@ def golden_case(obj: Any, where: str = "case") -> GoldenCase:
 
 def _lines(path: str | Path) -> list[tuple[str, Any]]:
     """(`file:line`, parsed JSON value) for every non-blank line; a line that is not JSON is an error."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                out.append((f"{path}:{n}", json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise GoldenError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-    return out
+    return [(f"{path}:{n}", value) for n, value in jsonl_lines(path, GoldenError)]
 
 
 def read_cases(path: str | Path) -> list[Any]:

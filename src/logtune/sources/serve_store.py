@@ -41,6 +41,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from logtune.io import atomic_open, atomic_path
 from logtune.store import ENV_URL, Store, StoreError, dialect_of, loads
 from logtune.sources import SourceError, Unfit
 from logtune.sources.chat import openai_messages
@@ -73,11 +74,8 @@ def write_stamp(store: Store, path: str | Path) -> dict[str, Any]:
     store.checkpoint()
     stamp = {"store": store.dialect, "watermark": store.max_change(),
              "url": str(Path(store.url.removeprefix("sqlite:///")).resolve()) if store.dialect == "sqlite" else None}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(stamp, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_open(path) as f:
+        f.write(json.dumps(stamp, sort_keys=True) + "\n")
     return stamp
 
 
@@ -208,14 +206,11 @@ def _save_cache(folder: Path | None, store_id: str, watermark: int, items: dict[
         return
     folder.mkdir(parents=True, exist_ok=True)
     state_path, items_path = _cache_files(folder)
-    tmp = items_path.with_name(items_path.name + ".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=1) as fh:
+    with atomic_path(items_path) as tmp, gzip.open(tmp, "wt", encoding="utf-8", compresslevel=1) as fh:
         for call_id, (seq, item) in items.items():
             fh.write(json.dumps({"call_id": call_id, "seq": seq, "item": item}, ensure_ascii=False) + "\n")
-    os.replace(tmp, items_path)
-    state_tmp = state_path.with_name(state_path.name + ".tmp")
-    state_tmp.write_text(json.dumps({"store": store_id, "watermark": watermark, "count": len(items)}), encoding="utf-8")
-    os.replace(state_tmp, state_path)
+    with atomic_open(state_path) as f:
+        f.write(json.dumps({"store": store_id, "watermark": watermark, "count": len(items)}))
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
