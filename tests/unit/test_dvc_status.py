@@ -1,8 +1,9 @@
 """Exact re-runs, checked with DVC itself: change one param or one library file, and `dvc status` names
 exactly the stages that read it, no more (issue #13: editing train/dpo.py re-ran pre-training, a dedup
-edit re-ran build and validate, preference.kto.beta re-trained DPO, torch_threads re-ran evaluate).
+edit re-ran build and validate, preference.kto.beta re-trained DPO, torch_threads re-ran evaluate,
+sft.resume.save_steps and sft.model_card re-trained SFT).
 
-The four edits the issue names run in the fast suite; the rest of the table is marked slow (each
+The edits the issue names run in the fast suite; the rest of the table is marked slow (each
 `dvc status` takes a second or two). The pipeline is not run: a copy of the repository's code and configs gets a small placeholder for every
 data dep and output, `dvc commit` records them in dvc.lock, and only the edit differs from the lock.
 """
@@ -101,11 +102,21 @@ PARAM_EDITS = [
     ("validate.min_uniqueness", 0.3, {"validate"}),
     ("sft.max_length", 256, {"sft", "validate"}),                         # validate reads sft's value
     ("sft.learning_rate", 1.0e-3, {"sft"}),
+    ("sft.lora.r", 8, {"sft"}),
+    ("sft.curriculum.replay", 0.25, {"sft"}),
+    ("sft.resume.save_steps", 10, set()),                                 # run-only: checkpoint cadence
+    ("sft.model_card", False, set()),                                     # run-only: README.md beside the adapter
+    ("sft.export_merged", True, set()),                                   # run-only: models/sft-merged, no DVC out
+    ("sft.launch.num_processes", 2, {"sft"}),                             # more processes: a larger global batch
     ("base.seed", 1, {"base"}),
     ("base.model", "models/other", {"base", "sft", "preference"}),       # the model cards name the base
     ("preference.dpo.beta", 0.2, {"preference"}),
     ("preference.kto.beta", 0.2, set()),                                  # objective is dpo: KTO knobs are idle
     ("preference.resume.save_steps", 10, set()),                          # run-only
+    ("preference.model_card", False, set()),                              # run-only
+    ("preference.launch.num_processes", 2, {"preference"}),
+    ("bestofn.n", 2, {"bestofn"}),
+    ("bestofn.torch_threads", 2, set()),                                  # run-only
     ("evaluate.max_new_tokens", 32, {"evaluate"}),
     ("evaluate.torch_threads", 2, set()),                                 # run-only
     ("dryrun.max_prompts", 24, {"dryrun"}),
@@ -118,7 +129,8 @@ PARAM_EDITS = [
 ]
 
 
-FAST = {"preference.kto.beta", "evaluate.torch_threads", "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py"}
+FAST = {"preference.kto.beta", "evaluate.torch_threads", "sft.resume.save_steps", "sft.model_card",
+        "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py"}
 
 
 def _cases(rows):
@@ -140,6 +152,10 @@ def test_a_param_edit_makes_exactly_its_stages_stale(repo, dotted, value, expect
 LIBRARY_EDITS = [
     ("src/logtune/sample/db.py", {"sample"}),
     ("src/logtune/sources/event_log.py", {"export@support"}),               # adapters are imported by name
+    ("src/logtune/sources/jsonl.py", {"export@support"}),                   # what the file adapters share
+    ("src/logtune/sources/cli.py", set()),                                  # `logtune export-jsonl`, no stage
+    ("src/logtune/cli.py", set()),                                          # the command table
+    ("src/logtune/commandline.py", set()),                                  # what the commands share
     ("src/logtune/curate/dedup.py", {"curate"}),                            # not build, not validate
     ("src/logtune/build/targets.py", {"build"}),
     ("src/logtune/rewrite/offline.py", {"rewrite"}),

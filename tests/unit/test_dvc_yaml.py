@@ -43,11 +43,15 @@ def _stages() -> dict[str, dict]:
     return {n: yaml.safe_load(re.sub(r"\$\{(\w+(?:\.\w+)+)\}", fill, yaml.safe_dump(s))) for n, s in out.items()}
 
 
-# params keys no stage tracks on purpose: they change how a stage runs, never what it writes
+# params keys no stage tracks on purpose: they change how a stage runs, never what it writes. Not `launch`:
+# more processes multiply the global batch (per_device_train_batch_size x num_processes), another model.
 RUN_ONLY = {
     "evaluate.torch_threads": "CPU threads: speed only (greedy decoding)",
     "dryrun.torch_threads": "CPU threads: speed only",
-    "preference.launch": "processes / accelerate config to run under",
+    "bestofn.torch_threads": "CPU threads: speed only (see evaluate.torch_threads)",
+    "sft.resume": "checkpointing a killed run can continue from",
+    "sft.model_card": "writes README.md beside the adapter",
+    "sft.export_merged": "also writes a merged copy for serving (models/sft-merged, no DVC out)",
     "preference.resume": "checkpointing a killed run can continue from",
     "preference.model_card": "writes README.md beside the adapter",
     "preference.export_merged": "also writes a merged copy for serving",
