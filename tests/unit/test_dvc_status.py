@@ -123,7 +123,7 @@ PARAM_EDITS = [
     ("dryrun.torch_threads", 2, set()),                                   # run-only
     ("gate.rule", "point", {"gate"}),
     ("rollout.tag_prefix", "type:", {"gate", "rollout_tasks"}),         # and evaluate_task/gate_task per task
-    ("sft.per_task", True, {"sft", "rollout_tasks"}),                      # sft_tasks lists no task: no instance
+    ("sft.per_task", True, {"rollout_tasks"}),           # not the general sft; sft_tasks lists no task: no instance
     ("assistant.system_prompt", "Be brief.", {"sample", "sft", "preference", "evaluate"}),
     ("monitor.max_error_rate", 0.1, set()),                               # `logtune monitor`, no stage
 ]
