@@ -12,23 +12,12 @@ Every item the stage reads is judged or skipped with a reason in the metrics.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
 from logtune.golden.contract import GoldenCase
 from logtune.judge.agreement import agreement
-from logtune.judge.core import Judge, PairItem, QualityItem, summarize_pairwise
-
-
-def transcript(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{m.get('role')}: {m.get('content') or ''}" for m in messages)
-
-
-def context_text(context: Any) -> str | None:
-    if context is None or isinstance(context, str):
-        return context
-    return json.dumps(context, sort_keys=True, ensure_ascii=False)
+from logtune.judge.core import Judge, PairItem, QualityItem, context_text, summarize_pairwise, transcript
 
 
 def reference_of(case: GoldenCase) -> str | None:
