@@ -57,7 +57,10 @@ def main(argv=None) -> int:
     print(f"[judge] {metrics['judge']}: {pw['candidate']} vs {pw['baseline']} on {pw['n']} golden cases: "
           f"win rate {pw['candidate_win_rate']} ({pw['position_inconsistent']} order-dependent verdicts)")
     print(f"[judge] agreement with {ag['n']} logged thumbs: {ag['agreement']} {ag['interval']} vs chance {ag['chance']}"
-          + ("" if metrics["trusted"] else f": NOT trusted ({ag['untrusted_because']})"))
+          + ("" if metrics["trusted"] else f": NOT trusted ({metrics['untrusted_because']})"))
+    rv = metrics["agreement_review"]
+    if rv:
+        print(f"[judge] agreement with {rv['n']} review marks: {rv['agreement']} {rv['interval']} vs chance {rv['chance']}")
     return 0
 
 

@@ -6,7 +6,8 @@
   model's reply vs the reply the assistant logged and the build kept for SFT (Data Flywheel's
   similarity-to-production metric);
 - agreement, on every logged thumb in the curated conversations: the judge's quality score of the rated
-  reply vs the user's thumb (`agreement`), so the judge is trusted only as far as it agrees with people.
+  reply vs the user's thumb (`agreement`), and the same on the review queue's marks (keep = good), so the
+  judge is trusted only as far as it agrees with people (`trust`).
 Every item the stage reads is judged or skipped with a reason in the metrics.
 """
 
@@ -75,6 +76,17 @@ def review_labels(marks: list[dict[str, Any]], sft_rows: list[dict[str, Any]]) -
     return items, labels
 
 
+def trust(thumbs: dict[str, Any], review: dict[str, Any] | None, min_cases: int) -> tuple[bool, str | None]:
+    """(trusted, why not): the judge must beat chance on the logged thumbs, and must not fail to on the review
+    marks once there are enough of them (a small review is too little evidence either way, so it cannot
+    vouch for a judge the thumbs do not, nor veto one they do)."""
+    if not thumbs["better_than_chance"]:
+        return False, f"logged thumbs: {thumbs['untrusted_because']}"
+    if review is not None and review["n"] >= min_cases and not review["better_than_chance"]:
+        return False, f"review marks: {review['untrusted_because']}"
+    return True, None
+
+
 def logged_similarity(judge: Judge, decisions: list[dict[str, Any]], models: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in models:
@@ -112,11 +124,11 @@ def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[Golden
                                  if decisions is not None else None),
         "agreement_thumbs": agree,
         "agreement_review": None,
-        "trusted": agree["better_than_chance"],
     }
     if review is not None and review[0]:   # the review queue's marks: a second, deliberate set of human labels
         metrics["agreement_review"] = agreement(judge.quality(review[0]), review[1], threshold=p.thumbs_threshold,
                                                 confidence=p.confidence, min_cases=p.min_agreement_cases)
+    metrics["trusted"], metrics["untrusted_because"] = trust(agree, metrics["agreement_review"], p.min_agreement_cases)
     backend = judge.backend
     if hasattr(backend, "requests"):
         metrics["requests"] = {"total": backend.requests, "cached": backend.cached, "failed": backend.failed}
