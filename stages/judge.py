@@ -1,6 +1,6 @@
 """Judge the candidate against its baseline on the golden set, its replies against the logged ones, and itself against thumbs.
 
-dvc: python stages/judge.py data/eval/results.parquet data/judge --golden golden/golden.jsonl --curated data/curated/conversations.parquet --dryrun data/dryrun/decisions.jsonl --reviews reviews --train data/train --params params.yaml --metrics metrics/judge.json
+dvc: python stages/judge.py data/eval/results.parquet data/judge --golden golden/golden.jsonl --curated data/curated/conversations.parquet --rejected data/curated/rejected.parquet --dryrun data/dryrun/decisions.jsonl --reviews reviews --train data/train --params params.yaml --metrics metrics/judge.json
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from logtune.golden.contract import read_golden
 from logtune.io import read_jsonl, read_rows, write_json, write_jsonl
 from logtune.judge.core import make_judge
 from logtune.judge.params import JudgeParams
-from logtune.judge.run import judge_run, review_labels
+from logtune.judge.run import judge_filtered, judge_run, review_labels
 from logtune.params import load_params
 from logtune.reviews import latest_review, read_marks
 
@@ -24,6 +24,8 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("out", type=Path, help="output dir: pairwise.jsonl, thumbs.jsonl")
     ap.add_argument("--golden", type=Path, required=True)
     ap.add_argument("--curated", type=Path, required=True, help="curated conversations: their thumbs are the human labels")
+    ap.add_argument("--rejected", type=Path, help="curate's rejects: the thumbs of sessions the judge's own filter "
+                                                  "dropped are labels too (else filtering hides its misses)")
     ap.add_argument("--dryrun", type=Path, help="dry-run decisions: held-out prompts with logged and model replies")
     ap.add_argument("--reviews", type=Path, help="human review marks (reviews/): a second set of labels for agreement")
     ap.add_argument("--train", type=Path, help="the reviewed training sets (data/train): what the marks refer to")
@@ -44,6 +46,7 @@ def main(argv=None) -> int:
     metrics, pairs, thumbs = judge_run(
         judge, results=read_rows(args.results), cases=read_golden(args.golden),
         conversations=read_rows(args.curated, columns=["id", "context", "messages"]),
+        filtered=judge_filtered(read_rows(args.rejected)) if args.rejected else None,
         decisions=read_jsonl(args.dryrun) if args.dryrun else None, review=review)
     if args.dry_run:
         print(json.dumps(judge.backend.plan() if hasattr(judge.backend, "plan") else {"provider": p.provider,

@@ -154,3 +154,31 @@ def test_judge_agreement_with_review_marks(stage, tmp_path):
     m = read_json(tmp_path / "judge.json")
     assert m["agreement_review"]["n"] == 2 and m["agreement_review"]["agreement"] == 1.0
     assert m["similarity_to_logged"] is None          # no --dryrun given
+
+
+def test_thumbs_of_sessions_the_judge_filtered_out_still_test_it(stage, tmp_path):
+    """curate.judge_min_quality dropped c3 (its thumbs-down reply cites an invented id): that thumb is still a
+    label for the judge's agreement. A session dropped for another reason (c4, error_status) is not."""
+    from logtune.records import REJECTED
+    from logtune.rejects import Reject, rejected_row
+
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text("".join(json.dumps(c) + "\n" for c in GOLDEN))
+    write_rows(tmp_path / "results.parquet", RESULTS, EVAL_RESULT)
+    write_rows(tmp_path / "conversations.parquet", CONVERSATIONS, CONVERSATION)
+    dropped = {"id": "c3", "context": json.dumps(CTX), "messages": [
+        _msg(1, "user", "Status of PRJ-1042?"), _msg(2, "assistant", "PRJ-4444 was cancelled.", -1)]}
+    broken = {"id": "c4", "context": json.dumps(CTX), "messages": [
+        _msg(1, "user", "Status of PRJ-1042?"), _msg(2, "assistant", "PRJ-1042 is in progress.", 1)]}
+    write_rows(tmp_path / "rejected.parquet", [
+        rejected_row("c3", "curate", Reject("judge_low_quality", "reply c3:2 scored 0.400 < 0.5"), dropped),
+        rejected_row("c4", "curate", Reject("error_status", "status error"), broken)], REJECTED)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"judge": {"min_agreement_cases": 2}}))
+    assert stage("judge").main([str(tmp_path / "results.parquet"), str(tmp_path / "out"), "--golden", str(golden),
+                                "--curated", str(tmp_path / "conversations.parquet"),
+                                "--rejected", str(tmp_path / "rejected.parquet"), "--params", str(params),
+                                "--metrics", str(tmp_path / "judge.json")]) == 0
+    agree = read_json(tmp_path / "judge.json")["agreement_thumbs"]
+    assert agree["n"] == 3 and agree["from_filtered_sessions"] == 1 and agree["agreement"] == 1.0
+    assert [r["id"] for r in read_jsonl(tmp_path / "out" / "thumbs.jsonl")] == ["c1:2", "c2:2", "c3:2"]

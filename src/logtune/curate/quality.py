@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from logtune.judge.core import Judge, QualityItem, context_text, transcript
+from logtune.judge.core import FILTER_REASONS, Judge, QualityItem, context_text, transcript
 from logtune.rejects import Reject
 
-REASONS = ["judge_low_quality", "judge_unparsed"]
+REASONS = list(FILTER_REASONS)
 
 
 def reply_items(conversation: dict[str, Any]) -> list[QualityItem]:

@@ -144,6 +144,9 @@ class DryRunBackend(LLMBackend):
                 "usd_est": cost.usd(self.params, self.provider.model, self.input_tokens, self.output_tokens, batch)}
 
 
+# the reasons a session leaves curate by the judge's quality score (`curate.judge_min_quality`)
+FILTER_REASONS = ("judge_low_quality", "judge_unparsed")
+
 _SWAP = {"first": "second", "second": "first", "tie": "tie", None: None}
 _SIDE = {"first": "candidate", "second": "baseline", "tie": "tie"}
 

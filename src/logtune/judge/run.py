@@ -13,12 +13,14 @@ Every item the stage reads is judged or skipped with a reason in the metrics.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 from logtune.golden.contract import GoldenCase
 from logtune.judge.agreement import agreement
-from logtune.judge.core import Judge, PairItem, QualityItem, context_text, summarize_pairwise, transcript
+from logtune.judge.core import (FILTER_REASONS, Judge, PairItem, QualityItem, context_text, summarize_pairwise,
+                                transcript)
 
 
 def reference_of(case: GoldenCase) -> str | None:
@@ -57,6 +59,14 @@ def thumbs(conversations: list[dict[str, Any]]) -> tuple[list[QualityItem], list
                                          m.get("content") or "", conv.get("context")))
                 labels.append(m["rating"] == 1)
     return items, labels
+
+
+def judge_filtered(rejected: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sessions curate dropped by the judge's own score (`records.REJECTED` rows, the record as JSON).
+    Their thumbs count in the agreement: measured on the survivors only, a judge that filters out exactly
+    the replies people disliked would be left agreeing with them at chance, and one that filters out
+    the ones they liked would look better than it is."""
+    return [json.loads(r["record"]) for r in rejected if r["reason"] in FILTER_REASONS]
 
 
 def review_labels(marks: list[dict[str, Any]], sft_rows: list[dict[str, Any]]) -> tuple[list[QualityItem], list[bool]]:
@@ -99,9 +109,11 @@ def logged_similarity(judge: Judge, decisions: list[dict[str, Any]], models: lis
 
 def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[GoldenCase],
               conversations: list[dict[str, Any]], decisions: list[dict[str, Any]] | None,
-              review: tuple[list[QualityItem], list[bool]] | None = None
+              review: tuple[list[QualityItem], list[bool]] | None = None,
+              filtered: list[dict[str, Any]] | None = None
               ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(metrics, per-case pairwise verdicts, per-reply thumbs vs judge rows)."""
+    """(metrics, per-case pairwise verdicts, per-reply thumbs vs judge rows). `filtered`: sessions the
+    judge's curate filter dropped (`judge_filtered`), whose thumbs join the agreement."""
     p = judge.params
     items, skipped = golden_pairs(results, cases, p.candidate, p.baseline)
     verdicts = judge.pairwise(items)
@@ -112,6 +124,8 @@ def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[Golden
     pair_rows = [{"judge": judge.name, "case_id": v.id, "case_type": case_type[v.id], "winner": v.winner, "orders": list(v.orders),
                   "position_inconsistent": v.position_inconsistent} for v in verdicts]
     q_items, labels = thumbs(conversations)
+    f_items, f_labels = thumbs(filtered or [])
+    q_items, labels = q_items + f_items, labels + f_labels
     scores = judge.quality(q_items) if q_items else []
     agree = agreement(scores, labels, threshold=p.thumbs_threshold, confidence=p.confidence,
                       min_cases=p.min_agreement_cases)
@@ -122,7 +136,7 @@ def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[Golden
                      **summarize_pairwise(verdicts), "skipped": dict(skipped), "by_case_type": by_type},
         "similarity_to_logged": (logged_similarity(judge, decisions, [p.baseline, p.candidate])
                                  if decisions is not None else None),
-        "agreement_thumbs": agree,
+        "agreement_thumbs": {**agree, "from_filtered_sessions": len(f_items)},
         "agreement_review": None,
     }
     if review is not None and review[0]:   # the review queue's marks: a second, deliberate set of human labels
