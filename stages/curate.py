@@ -12,8 +12,7 @@ from logtune import records
 from logtune.curate import CurateParams, curate, read_exported
 from logtune.golden.overlap import load_golden
 from logtune.io import read_rows, write_json, write_rows
-from logtune.judge.core import make_judge
-from logtune.judge.params import JudgeParams
+from logtune.judge.core import load_judge
 from logtune.params import load_params, source_names
 from logtune.rules import load_rules
 
@@ -46,10 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params, "curate", CurateParams)
     # a relative rules path is relative to the params file (the repo root, where dvc runs)
     rules = load_rules(None if params.rules is None else args.params.parent / params.rules)
-    judge = None
-    if params.judge_min_quality is not None:   # scored by the `judge` section's judge
-        judge_params = load_params(args.params, "judge", JudgeParams)
-        judge = make_judge(judge_params, judge_params.cache_dir)
+    # the `judge` section's judge scores the replies with curate.judge_min_quality
+    judge = load_judge(args.params) if params.judge_min_quality is not None else None
     result = curate(exported(args), params, load_golden(args.golden), rules, judge)
     write_rows(args.out / "conversations.parquet", result.kept, records.CONVERSATION)
     write_rows(args.out / "rejected.parquet", result.rejected, records.REJECTED)

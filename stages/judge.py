@@ -11,10 +11,8 @@ from pathlib import Path
 
 from logtune.golden.contract import read_golden
 from logtune.io import read_jsonl, read_rows, write_json, write_jsonl
-from logtune.judge.core import make_judge
-from logtune.judge.params import JudgeParams
+from logtune.judge.core import load_judge
 from logtune.judge.run import judge_filtered, judge_run, review_labels
-from logtune.params import load_params
 from logtune.reviews import latest_review, read_marks
 
 
@@ -38,8 +36,7 @@ def parse(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse(argv)
-    p = load_params(args.params, "judge", JudgeParams)
-    judge = make_judge(p, str(args.cache or p.cache_dir), dry_run=args.dry_run)
+    judge = load_judge(args.params, args.cache, dry_run=args.dry_run)
     review_file = latest_review(args.reviews) if args.reviews else None
     review = (review_labels(read_marks(review_file), read_rows(args.train / "sft.parquet"))
               if review_file is not None and args.train else None)
@@ -49,7 +46,7 @@ def main(argv=None) -> int:
         filtered=judge_filtered(read_rows(args.rejected)) if args.rejected else None,
         decisions=read_jsonl(args.dryrun) if args.dryrun else None, review=review)
     if args.dry_run:
-        print(json.dumps(judge.backend.plan() if hasattr(judge.backend, "plan") else {"provider": p.provider,
+        print(json.dumps(judge.backend.plan() if hasattr(judge.backend, "plan") else {"provider": judge.params.provider,
                                                                                     "requests": 0, "usd_est": 0.0}))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
 """Fine-tune a LoRA/QLoRA adapter on the base with TRL SFT, curriculum phases in order, from the mixed SFT examples.
 
 dvc: python stages/sft.py models/base data/train/sft.parquet models/sft --params params.yaml --metrics metrics/sft.json --live dvclive/sft
+per task (sft.per_task, seed 003; stage sft_task, one per entry of params `sft_tasks`):
+     python stages/sft.py models/base data/train/<task>/sft.parquet models/sft_task/<task> --task <task> ...
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from logtune.io import read_rows
 from logtune.params import read_params
 from logtune.train.config import parse_sft
 from logtune.train.launch import relaunch_if_needed
+from logtune.train.per_task import check_task, select_task
 from logtune.train.resume import Checkpoints
 from logtune.train.sft import format_loss, train_sft
 from logtune.train.outputs import publish
@@ -27,6 +30,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--live", type=Path, help="DVCLive directory for loss / learning-rate curves per phase")
+    ap.add_argument("--task", help="seed 003 (sft.per_task): train this task type's adapter on its examples only")
     return ap.parse_args(argv)
 
 
@@ -37,14 +41,22 @@ def main(argv: list[str] | None = None) -> int:
     if (rc := relaunch_if_needed(section.get("launch"), __file__, argv, where="sft.launch")) is not None:
         return rc
     setup = parse_sft(section, args.out)  # parsed once into SFTConfig/LoraConfig/...: a typo fails here
-    checkpoints = Checkpoints.for_stage("sft", section, args.base, args.examples)
+    stage, columns = "sft", ["messages", "phase"]
+    if args.task:                         # the same training, on one task type's examples (its own checkpoints)
+        check_task(args.task, section)
+        stage, columns = f"sft_task@{args.task}", [*columns, "task_type"]
+    rows = read_rows(args.examples, columns=columns)
+    if args.task:
+        rows, selection = select_task(rows, args.task, args.examples)
+    checkpoints = Checkpoints.for_stage(stage, section, args.base, args.examples)
     with TrainingLog(args.live) if args.live else nullcontext() as log:
-        metrics = train_sft(args.base, read_rows(args.examples, columns=["messages", "phase"]), args.out, setup,
-                            log=log, checkpoints=checkpoints)
-    if not publish("sft", section, args.out, metrics, options=setup.options, metrics_path=args.metrics,
+        metrics = train_sft(args.base, rows, args.out, setup, log=log, checkpoints=checkpoints)
+    if args.task:
+        metrics["task"] = selection
+    if not publish(stage, section, args.out, metrics, options=setup.options, metrics_path=args.metrics,
                    params_path=args.params, checkpoints=checkpoints):
         return 0  # under `accelerate launch`, rank 0 writes
-    print(f"sft: {metrics['examples']} examples in phases {', '.join(metrics['phases_run'])}, {metrics['steps']} "
+    print(f"{stage}: {metrics['examples']} examples in phases {', '.join(metrics['phases_run'])}, {metrics['steps']} "
           f"steps, loss {format_loss(metrics)} -> {format_loss(metrics, 'loss_last')}, "
           f"{metrics['trainable_params']:,} trainable params, {metrics['seconds']}s")
     return 0

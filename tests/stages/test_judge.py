@@ -80,7 +80,7 @@ def test_gate_warns_when_the_judge_is_not_trusted(stage, tmp_path):
     (tmp_path / "eval.json").write_text(json.dumps(
         {m: mean_scores(r for r in rows if r["model"] == m) for m in {r["model"] for r in rows}}))
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"gate": {
-        "candidate": "dpo", "baseline": "base", "rule": "significant",
+        "candidate": "preference", "baseline": "base", "rule": "significant",
         "bootstrap": {"n_resamples": 200, "confidence": 0.95, "seed": 0}, "tags": []}}))
     judge = {"judge": "offline-rules-v1 (rule-based stand-in, not an LLM judge)", "stand_in": True, "trusted": False,
              "pairwise": {"candidate_win_rate": 0.6},

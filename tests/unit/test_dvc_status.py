@@ -1,8 +1,9 @@
 """Exact re-runs, checked with DVC itself: change one param or one library file, and `dvc status` names
 exactly the stages that read it, no more (issue #13: editing train/dpo.py re-ran pre-training, a dedup
-edit re-ran build and validate, preference.kto.beta re-trained DPO, torch_threads re-ran evaluate).
+edit re-ran build and validate, preference.kto.beta re-trained DPO, torch_threads re-ran evaluate,
+sft.resume.save_steps and sft.model_card re-trained SFT).
 
-The four edits the issue names run in the fast suite; the rest of the table is marked slow (each
+The edits the issue names run in the fast suite; the rest of the table is marked slow (each
 `dvc status` takes a second or two). The pipeline is not run: a copy of the repository's code and configs gets a small placeholder for every
 data dep and output, `dvc commit` records them in dvc.lock, and only the edit differs from the lock.
 """
@@ -36,14 +37,21 @@ def _in(root: Path):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
+    yield from _placeholder_repo(tmp_path_factory.mktemp("pipeline"))
+
+
+def _placeholder_repo(root: Path, params: dict | None = None):
+    """The repository's code and configs in `root` (params.yaml with the dotted `params` edits), a placeholder
+    for every data dep and output, committed to dvc.lock: yields (root, Repo)."""
     dvc_repo = pytest.importorskip("dvc.repo")
-    root = tmp_path_factory.mktemp("pipeline")
     for name in COPIED:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(src, root / name)
+    for dotted, value in (params or {}).items():
+        _edit_param(root, dotted, value)
     dvc_repo.Repo.init(str(root), no_scm=True)
     with _in(root) as r:
         for stage in r.index.stages:
@@ -97,24 +105,35 @@ PARAM_EDITS = [
     ("validate.min_uniqueness", 0.3, {"validate"}),
     ("sft.max_length", 256, {"sft", "validate"}),                         # validate reads sft's value
     ("sft.learning_rate", 1.0e-3, {"sft"}),
+    ("sft.lora.r", 8, {"sft"}),
+    ("sft.curriculum.replay", 0.25, {"sft"}),
+    ("sft.resume.save_steps", 10, set()),                                 # run-only: checkpoint cadence
+    ("sft.model_card", False, set()),                                     # run-only: README.md beside the adapter
+    ("sft.export_merged", True, set()),                                   # run-only: models/sft-merged, no DVC out
+    ("sft.launch.num_processes", 2, {"sft"}),                             # more processes: a larger global batch
     ("base.seed", 1, {"base"}),
     ("base.model", "models/other", {"base", "sft", "preference"}),       # the model cards name the base
     ("preference.dpo.beta", 0.2, {"preference"}),
     ("preference.kto.beta", 0.2, set()),                                  # objective is dpo: KTO knobs are idle
     ("preference.resume.save_steps", 10, set()),                          # run-only
+    ("preference.model_card", False, set()),                              # run-only
+    ("preference.launch.num_processes", 2, {"preference"}),
+    ("bestofn.n", 2, {"bestofn"}),
+    ("bestofn.torch_threads", 2, set()),                                  # run-only
     ("evaluate.max_new_tokens", 32, {"evaluate"}),
     ("evaluate.torch_threads", 2, set()),                                 # run-only
     ("dryrun.max_prompts", 24, {"dryrun"}),
     ("dryrun.torch_threads", 2, set()),                                   # run-only
     ("gate.rule", "point", {"gate"}),
-    ("rollout.tag_prefix", "type:", {"gate"}),
+    ("rollout.tag_prefix", "type:", {"gate", "rollout_tasks"}),         # and evaluate_task/gate_task per task
+    ("sft.per_task", True, {"sft", "rollout_tasks"}),                      # sft_tasks lists no task: no instance
     ("assistant.system_prompt", "Be brief.", {"sample", "sft", "preference", "evaluate"}),
     ("monitor.max_error_rate", 0.1, set()),                               # `logtune monitor`, no stage
 ]
 
 
-FAST = {"preference.kto.beta", "evaluate.torch_threads", "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py",
-        "judge.candidate"}
+FAST = {"preference.kto.beta", "evaluate.torch_threads", "sft.resume.save_steps", "sft.model_card",
+        "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py", "judge.candidate"}
 
 
 def _cases(rows):
@@ -136,6 +155,10 @@ def test_a_param_edit_makes_exactly_its_stages_stale(repo, dotted, value, expect
 LIBRARY_EDITS = [
     ("src/logtune/sample/db.py", {"sample"}),
     ("src/logtune/sources/event_log.py", {"export@support"}),               # adapters are imported by name
+    ("src/logtune/sources/jsonl.py", {"export@support"}),                   # what the file adapters share
+    ("src/logtune/sources/cli.py", set()),                                  # `logtune export-jsonl`, no stage
+    ("src/logtune/cli.py", set()),                                          # the command table
+    ("src/logtune/commandline.py", set()),                                  # what the commands share
     ("src/logtune/curate/dedup.py", {"curate"}),                            # not build, not validate
     ("src/logtune/build/targets.py", {"build"}),
     ("src/logtune/rewrite/offline.py", {"rewrite"}),
@@ -153,7 +176,8 @@ LIBRARY_EDITS = [
     ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge"}),
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
-    ("src/logtune/scores.py", {"curate", "evaluate", "gate", "bestofn", "judge"}),   # tokens_f1: the offline judge too
+    ("src/logtune/scores.py", {"curate", "evaluate", "gate", "bestofn", "judge", "rollout_tasks"}),  # tokens_f1
+    ("src/logtune/gate/per_task.py", {"rollout_tasks"}),                    # gate_task has no instance by default
     ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn"}),           # best-of-n samples with it
     ("src/logtune/models.py", {"curate", "rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn",
                                "judge"}),                                  # curate: the judge's local provider
@@ -171,3 +195,36 @@ def test_a_library_edit_makes_exactly_its_stages_stale(repo, path, expected):
         assert _stale(repo) == expected
     finally:
         file.write_text(before)
+
+
+@pytest.fixture(scope="module")
+def per_task_repo(tmp_path_factory):
+    """Seed 003's per-task adapters on: sft_task, evaluate_task and gate_task have one instance per task."""
+    yield from _placeholder_repo(tmp_path_factory.mktemp("per_task"), {
+        "sft.per_task": True, "mix.per_task_type": True, "sft_tasks": ["graphics", "audio"]})
+
+
+def test_one_tasks_new_data_makes_only_that_tasks_instances_stale(per_task_repo):
+    root, _ = per_task_repo
+    assert _stale(per_task_repo) == set()
+    data = root / "data" / "train" / "graphics" / "sft.parquet"
+    before = data.read_text()
+    try:
+        data.write_text(before + "new graphics examples\n")
+        # mix wrote it and validate reads all of data/train; of the per-task stages only graphics' own re-run:
+        # not audio's adapter, not the general sft (data/train/sft.parquet is unchanged)
+        assert _stale(per_task_repo) == {"mix", "validate", "sft_task@graphics", "evaluate_task@graphics"}
+    finally:
+        data.write_text(before)
+
+
+@pytest.mark.slow
+def test_a_task_adapters_new_decision_re_plans_the_per_task_rollout_only(per_task_repo):
+    root, _ = per_task_repo
+    decision = root / "metrics" / "gate_task" / "audio.json"
+    before = decision.read_text()
+    try:
+        decision.write_text(before + "changed\n")
+        assert _stale(per_task_repo) == {"gate_task@audio", "rollout_tasks"}
+    finally:
+        decision.write_text(before)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from logtune.judge import offline, prompts
@@ -22,6 +23,7 @@ from logtune.judge.params import JudgeParams
 from logtune.llm import cost
 from logtune.llm.cache import ResponseCache, cache_key
 from logtune.llm.providers import Request, complete, make_provider
+from logtune.params import load_params
 
 
 def transcript(messages: list[dict[str, Any]]) -> str:
@@ -204,6 +206,13 @@ def make_judge(params: JudgeParams, cache_dir: str | None = None, *, client: Any
         return Judge(params, DryRunBackend(params, ResponseCache(cache_dir)))
     provider = make_provider(params, client=client, http_client=http_client, sleep=sleep, log=log)
     return Judge(params, LLMBackend(params, ResponseCache(cache_dir), provider))
+
+
+def load_judge(params_path: str | Path, cache: str | Path | None = None, *, dry_run: bool = False) -> Judge:
+    """The judge the `judge` section of `params_path` describes, as every stage that asks one builds it;
+    `cache` (a stage's --cache) overrides `judge.cache_dir`."""
+    params = load_params(params_path, "judge", JudgeParams)
+    return make_judge(params, str(cache or params.cache_dir), dry_run=dry_run)
 
 
 def summarize_pairwise(verdicts: Iterable[PairVerdict]) -> dict[str, Any]:
