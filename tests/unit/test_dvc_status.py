@@ -96,6 +96,9 @@ PARAM_EDITS = [
     ("curate.near_duplicate_threshold", 0.85, {"curate"}),
     ("curate.golden_near_threshold", 0.7, {"curate", "validate"}),       # validate reads curate's value
     ("curate.rules", "rules/other.yaml", {"curate", "dryrun"}),           # the one place the path is set
+    ("curate.judge_min_quality", 0.5, {"curate"}),
+    ("judge.provider", "anthropic", {"curate", "bestofn", "judge"}),      # the quality score's judge
+    ("judge.candidate", "sft", {"judge"}),                                # not curate, not best-of-n
     ("build.history_turns", 2, {"build"}),
     ("rewrite.seed", 1, {"rewrite"}),
     ("mix.seed", 1, {"mix"}),
@@ -130,7 +133,7 @@ PARAM_EDITS = [
 
 
 FAST = {"preference.kto.beta", "evaluate.torch_threads", "sft.resume.save_steps", "sft.model_card",
-        "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py"}
+        "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py", "judge.candidate"}
 
 
 def _cases(rows):
@@ -173,10 +176,13 @@ LIBRARY_EDITS = [
     ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge"}),
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
-    ("src/logtune/scores.py", {"evaluate", "gate", "bestofn", "judge", "rollout_tasks"}),   # tokens_f1: the offline judge too
+    ("src/logtune/scores.py", {"curate", "evaluate", "gate", "bestofn", "judge", "rollout_tasks"}),  # tokens_f1
     ("src/logtune/gate/per_task.py", {"rollout_tasks"}),                    # gate_task has no instance by default
     ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn"}),           # best-of-n samples with it
-    ("src/logtune/models.py", {"rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn", "judge"}),
+    ("src/logtune/models.py", {"curate", "rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn",
+                               "judge"}),                                  # curate: the judge's local provider
+    ("src/logtune/curate/quality.py", {"curate"}),
+    ("src/logtune/judge/run.py", {"judge"}),                               # the stage's logic, not the judge
 ]
 
 
