@@ -97,8 +97,10 @@ PARAM_EDITS = [
     ("curate.golden_near_threshold", 0.7, {"curate", "validate"}),       # validate reads curate's value
     ("curate.rules", "rules/other.yaml", {"curate", "dryrun"}),           # the one place the path is set
     ("curate.judge_min_quality", 0.5, {"curate"}),
-    ("judge.provider", "anthropic", {"curate", "bestofn", "judge"}),      # the quality score's judge
-    ("judge.candidate", "sft", {"judge"}),                                # not curate, not best-of-n
+    ("judge.provider", "anthropic", {"curate", "bestofn", "judge", "review"}),  # the quality score's judge
+    ("judge.candidate", "sft", {"judge"}),                                # not curate, not best-of-n, not review
+    ("judge.confidence", 0.9, {"judge", "review"}),                       # both report agreement intervals
+    ("review.n", 50, {"review"}),                                          # the spot-check sample: nothing downstream
     ("build.history_turns", 2, {"build"}),
     ("rewrite.seed", 1, {"rewrite"}),
     ("mix.seed", 1, {"mix"}),
@@ -133,7 +135,8 @@ PARAM_EDITS = [
 
 
 FAST = {"preference.kto.beta", "evaluate.torch_threads", "sft.resume.save_steps", "sft.model_card",
-        "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py", "judge.candidate"}
+        "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py", "judge.candidate",
+        "review.n", "src/logtune/review_page.py"}
 
 
 def _cases(rows):
@@ -173,16 +176,20 @@ LIBRARY_EDITS = [
     ("src/logtune/dryrun/replay.py", {"dryrun"}),
     ("src/logtune/gate/review.py", {"gate"}),
     ("src/logtune/release/monitor.py", set()),
-    ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge"}),
+    ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge", "review"}),
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
-    ("src/logtune/scores.py", {"curate", "evaluate", "gate", "bestofn", "judge", "rollout_tasks"}),  # tokens_f1
+    ("src/logtune/scores.py", {"curate", "evaluate", "gate", "bestofn", "judge", "review", "rollout_tasks"}),  # tokens_f1
     ("src/logtune/gate/per_task.py", {"rollout_tasks"}),                    # gate_task has no instance by default
     ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn"}),           # best-of-n samples with it
     ("src/logtune/models.py", {"curate", "rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn",
-                               "judge"}),                                  # curate: the judge's local provider
+                               "judge", "review"}),                                  # curate: the judge's local provider
     ("src/logtune/curate/quality.py", {"curate"}),
     ("src/logtune/judge/run.py", {"judge"}),                               # the stage's logic, not the judge
+    ("src/logtune/review_page.py", {"review"}),                            # not mix, validate or judge: only the page
+    ("src/logtune/review_suggest.py", {"review"}),
+    ("src/logtune/reviews.py", {"mix", "validate", "judge", "review"}),    # the marks' format
+    ("src/logtune/review/data.py", set()),                                 # `logtune review-data`, no stage
 ]
 
 

@@ -7,9 +7,10 @@ import pytest
 
 from logtune.cli import main
 from logtune.golden.contract import read_golden
-from logtune.review.golden_from_logs import candidates, held_out_sessions, promote, stratified
+from logtune.review.golden_from_logs import candidates, held_out_sessions, promote
 from logtune.io import read_jsonl, write_rows
 from logtune.records import CONVERSATION, REJECTED, SFT_EXAMPLE
+from logtune.review_page import stratified
 
 CTX = json.dumps({"records": [{"id": "PRJ-1042", "status": "in progress"}, {"id": "SMP-20001", "status": "received"}]})
 

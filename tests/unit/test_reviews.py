@@ -9,7 +9,7 @@ import pytest
 from logtune.cli import main
 from logtune.io import write_rows
 from logtune.records import KTO_EXAMPLE, PREFERENCE_PAIR, SFT_EXAMPLE
-from logtune.review.data import draw, load_sets, page
+from logtune.review_page import draw, load_sets, page
 from logtune.reviews import ReviewError, ReviewParams, apply_marks, data_version, read_marks, review_gate
 
 SFT = [{"id": f"s{i}", "record_type": "chat" if i < 3 else "refusal", "provenance": "real",

@@ -14,7 +14,7 @@ import pytest
 
 from logtune.io import write_rows
 from logtune.records import KTO_EXAMPLE, PREFERENCE_PAIR, SFT_EXAMPLE
-from logtune.review.data import draw, load_sets, page
+from logtune.review_page import draw, load_sets, page
 from logtune.reviews import apply_marks, data_version, latest_review, read_marks
 from logtune.serve.config import ServeParams, WorkflowParams
 from tests.unit.serve_server import running

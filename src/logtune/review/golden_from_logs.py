@@ -19,8 +19,7 @@ its CONTEXT, and as expectation: the reply as reference answer, the ids it cites
 from __future__ import annotations
 
 import json
-import random
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from logtune.golden.overlap import near_text_matches, turn_key
 from logtune.io import atomic_open, read_jsonl, read_rows, write_jsonl
 from logtune.normalize import normalize_text
 from logtune.refusal import is_refusal
+from logtune.review_page import stratified
 
 ID_PATTERN = r"\b[A-Z]{2,5}-\d{2,6}\b"
 STATUSES = ("pending", "accepted", "rejected")
@@ -102,26 +102,6 @@ def candidates(conversations: list[dict[str, Any]], held: set[str], max_turns: i
                                                  "conversation_id": conv["id"], "message_id": m.get("id"),
                                                  "reviewer": None, "note": None}})
     return out, skipped
-
-
-def stratified(entries: list[dict[str, Any]], n: int, seed: int, key=lambda e: e["review"]["stratum"]
-               ) -> list[dict[str, Any]]:
-    """Up to n entries: each stratum (`key`) shuffled (seeded), then taken round-robin, strata in name order."""
-    strata: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in entries:
-        strata[key(e)].append(e)
-    rng = random.Random(seed)
-    queues = []
-    for name in sorted(strata):
-        items = list(strata[name])
-        rng.shuffle(items)
-        queues.append(items)
-    out: list[dict[str, Any]] = []
-    while len(out) < n and any(queues):
-        for q in queues:
-            if q and len(out) < n:
-                out.append(q.pop(0))
-    return out
 
 
 def decontaminate(entries: list[dict[str, Any]], train_rows: list[dict[str, Any]], golden: list[dict[str, Any]],

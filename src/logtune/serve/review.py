@@ -1,6 +1,6 @@
 """The review queue in `logtune serve` (issue #17, seed 004): the review page and its marks over HTTP.
 
-GET /review renders the page `logtune review-data` writes (`logtune.review.data`: a seeded, stratified
+GET /review renders the page `logtune review-data` writes (`logtune.review_page`: a seeded, stratified
 sample of the mixed training records in `<repo>/data/train`, SFT records through `<repo>/models/base`'s
 chat template when that folder exists), with Save posting to POST /api/review/marks instead of
 downloading a file. The service writes `<repo>/reviews/<date>.jsonl` in `logtune.reviews`' format, the
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from logtune.io import atomic_open
-from logtune.review.data import current_version, draw, load_sets, load_tokenizer, page
+from logtune.review.data import load_tokenizer, sft_renderer
+from logtune.review_page import current_version, draw, load_sets, page
 from logtune.reviews import check_marks, marks_json, read_marks
 
 SAVE_URL = "/api/review/marks"
@@ -49,7 +50,7 @@ class ReviewQueue:
         if not any(sets.values()):
             raise NoData(f"no training records in {self.train}: run `dvc repro mix` first")
         date = date or dt.date.today().isoformat()
-        return page(draw(sets, n, seed), current_version(self.train, sets), date, self.tokenizer(), save_url=SAVE_URL)
+        return page(draw(sets, n, seed), current_version(self.train, sets), date, sft_renderer(self.tokenizer()), save_url=SAVE_URL)
 
     def save(self, date: str, marks: list[dict[str, Any]]) -> dict[str, Any]:
         """Check the marks, merge them into reviews/<date>.jsonl (atomically), say what the file holds now."""

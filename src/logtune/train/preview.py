@@ -17,7 +17,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-OPEN, CLOSE = "[[", "]]"             # around each run of trained tokens in plain output
+from logtune.review_page import CLOSE, OPEN   # the review page marks the same runs
+
 GREEN, RESET = "\033[1;32m", "\033[0m"  # the same runs on a terminal
 
 
