@@ -95,6 +95,9 @@ PARAM_EDITS = [
     ("sft.max_length", 256, {"sft", "validate"}),                         # validate reads sft's value
     ("sft.learning_rate", 1.0e-3, {"sft"}),
     ("base.seed", 1, {"base"}),
+    ("base.architecture", "seq2seq", {"base"}),          # the rest follow from models/base (sft reads its config)
+    ("base.t5.d_model", 64, {"base"}),
+    ("sft.seq2seq.max_target_length", 64, {"sft"}),
     ("base.model", "models/other", {"base", "sft", "preference"}),       # the model cards name the base
     ("preference.dpo.beta", 0.2, {"preference"}),
     ("preference.kto.beta", 0.2, set()),                                  # objective is dpo: KTO knobs are idle
@@ -150,7 +153,8 @@ LIBRARY_EDITS = [
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
     ("src/logtune/scores.py", {"evaluate", "gate", "bestofn", "judge"}),     # tokens_f1: the offline judge too
-    ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn"}),           # best-of-n samples with it
+    ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn", "sft"}),    # best-of-n samples with it; seq2seq sft
+                                                                              #   tokenizes its inputs with it
     ("src/logtune/models.py", {"rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn", "judge"}),
 ]
 

@@ -31,7 +31,7 @@ from logtune.params import ParamsError, check_keys
 from logtune.runtime import limit_cpu_threads
 from logtune.train.config import SFTSetup, parse_sft
 from logtune.train.curriculum import plan
-from logtune.train.sft import _checkpoint_step, loss_history, run_phases, save_untrained, summary
+from logtune.train.sft import batch_token_shares, run_phases, save_untrained, summary, train_and_record
 
 OWN = {"lora", "max_target_length"}   # sft.seq2seq keys that are not Seq2SeqTrainingArguments fields
 SEQ2SEQ_LORA = {"target_modules": ["q", "k", "v", "o", "wi", "wo"]}   # T5's attention and feed-forward projections
@@ -156,23 +156,6 @@ def _train_phase(state, name, phase_rows, tokenizer, setup: Seq2SeqSetup, log, c
                              data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100),
                              callbacks=[log.callback(name)] if log is not None else None)
     state["main"] = trainer.is_world_process_zero()
-    resume = checkpoints.resume_from(name) if checkpoints is not None else None
-    t0 = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=resume)
-    losses = loss_history(trainer.state.log_history)
-    metrics = {
-        "examples": len(phase_rows), "examples_trained": len(phase_rows), "examples_dropped_no_loss_tokens": 0,
-        **counts,
-        "steps": int(trainer.state.global_step),
-        "epochs": float(args.num_train_epochs),
-        "loss_first": losses[0] if losses else None,
-        "loss_last": losses[-1] if losses else None,
-        "train_loss": float(result.training_loss),
-        "seconds": round(time.monotonic() - t0, 2),
-        "resumed_from_step": _checkpoint_step(resume),
-    }
-    if checkpoints is not None and checkpoints.enabled:
-        if state["main"]:
-            trainer.model.save_pretrained(checkpoints.adapter_dir(name), selected_adapters=["default"])
-        checkpoints.phase_done(name, metrics=metrics, log_history=trainer.state.log_history)
-    return metrics
+    head = {"examples": len(phase_rows), "examples_trained": len(phase_rows), "examples_dropped_no_loss_tokens": 0,
+            **counts, **{k: v for k, v in batch_token_shares(trainer).items() if k != "trained_share"}}   # encoder side
+    return train_and_record(trainer, name, state, args, checkpoints, head)

@@ -196,12 +196,18 @@ def _train_phase(state, name, phase_rows, tokenizer, setup: SFTSetup, out_dir, l
     state["main"] = trainer.is_world_process_zero()
     counts = prepared_counts(trainer, len(phase_rows), args.max_length)
     shares = batch_token_shares(trainer)
+    return train_and_record(trainer, name, state, args, checkpoints, {"examples": len(phase_rows), **counts, **shares})
+
+
+def train_and_record(trainer, name: str, state: dict[str, Any], args, checkpoints, head: dict[str, Any]) -> dict[str, Any]:
+    """Run one phase's `trainer` (resuming from its checkpoint when there is one); its metrics (`head` first),
+    and, with checkpoints on, the finished phase's adapter saved so a later interruption restarts after it."""
     resume = checkpoints.resume_from(name) if checkpoints is not None else None
     t0 = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume)
     losses = loss_history(trainer.state.log_history)
     metrics = {
-        "examples": len(phase_rows), **counts, **shares,
+        **head,
         "steps": int(trainer.state.global_step),
         "epochs": float(args.num_train_epochs),
         "loss_first": losses[0] if losses else None,
