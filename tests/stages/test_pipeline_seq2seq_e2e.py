@@ -9,12 +9,8 @@ gate compares the candidate with the base as it does the causal one. Slow: it tr
 from __future__ import annotations
 
 import json
-import subprocess
-
 import pytest
-import yaml
-
-from tests.stages.test_pipeline_e2e import SHRINK, _copy_repo, _env
+from tests.stages.test_pipeline_e2e import SHRINK, prepared_repo
 
 SMALL = {
     **SHRINK,
@@ -25,21 +21,11 @@ SMALL = {
 
 @pytest.mark.slow
 def test_dvc_repro_seq2seq_end_to_end(tmp_path):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _copy_repo(repo)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    for (section, key), value in SMALL.items():
-        params[section][key] = value
-    params["base"]["t5"]["pretrain"]["epochs"] = 4        # a few passes: the mechanics, not the quality
-    params["sft"]["num_train_epochs"] = 1
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = _env(tmp_path)
-    run = lambda *cmd: subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)  # noqa: E731
-    assert run("git", "init", "-q").returncode == 0
-    assert run("git", "add", "-A").returncode == 0
-    assert run("git", "commit", "-qm", "copy").returncode == 0
+    def small_training(params):
+        params["base"]["t5"]["pretrain"]["epochs"] = 4        # a few passes: the mechanics, not the quality
+        params["sft"]["num_train_epochs"] = 1
 
+    repo, params, run = prepared_repo(tmp_path, SMALL, small_training)
     first = run("dvc", "repro")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     metrics = {name: json.loads((repo / "metrics" / f"{name}.json").read_text())

@@ -153,8 +153,8 @@ LIBRARY_EDITS = [
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
     ("src/logtune/scores.py", {"evaluate", "gate", "bestofn", "judge"}),     # tokens_f1: the offline judge too
-    ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn", "sft"}),    # best-of-n samples with it; seq2seq sft
-                                                                              #   tokenizes its inputs with it
+    ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn", "sft", "base"}),  # best-of-n samples with it; seq2seq sft
+                                                                              #   and base (next_reply) tokenize with it
     ("src/logtune/models.py", {"rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn", "judge"}),
 ]
 

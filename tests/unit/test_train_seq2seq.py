@@ -14,7 +14,9 @@ import math
 import pytest
 import torch
 
-from logtune.base.t5 import (SEQ2SEQ_TEMPLATE, T5Params, build_t5_base, prefix_lm, seq2seq_params, span_corruption)
+from logtune.base.t5 import (SEQ2SEQ_TEMPLATE, T5Params, build_t5_base, build_tokenizer, next_reply_pairs, prefix_lm,
+                             seq2seq_params, span_corruption)
+from logtune.base.tiny import pretraining_corpus
 from logtune.base.tiny import PretrainParams
 from logtune.generate import generate_replies, prompt_token_ids
 from logtune.models import is_encoder_decoder, load_model, read_marker
@@ -100,6 +102,11 @@ def test_three_phases_in_curriculum_order_loss_falls_in_each(t5_base, tmp_path):
     adapter = json.loads((tmp_path / "sft" / "adapter_config.json").read_text())
     assert adapter["task_type"] == "SEQ_2_SEQ_LM" and set(adapter["target_modules"]) == {"q", "k", "v", "o", "wi", "wo"}
     assert read_marker(tmp_path / "sft")["kind"] == "adapter" and is_encoder_decoder(tmp_path / "sft")
+    # sft.export_merged: the adapter folded into its T5 base, a full model that loads as one
+    from logtune.train.merge import export_merged
+    export_merged(tmp_path / "sft", tmp_path / "merged")
+    merged, _ = load_model(tmp_path / "merged")
+    assert read_marker(tmp_path / "merged")["kind"] == "full" and merged.config.is_encoder_decoder
 
 
 def test_a_later_phase_continues_the_earlier_adapter(t5_base, tmp_path):
@@ -160,6 +167,21 @@ def test_span_corruption_and_prefix_lm_hide_and_return_every_token():
     assert restored == ids and 0 < sum(len(v) for v in spans.values()) < len(ids)
     head, tail = prefix_lm(ids, random.Random(0), eos=9)
     assert head[:-1] + tail[:-1] == ids and 10 <= len(head) - 1 <= 30
+
+
+def test_next_reply_pairs_are_each_logged_reply_after_its_flattened_history():
+    conversations = rows("conversations.jsonl")
+    tok = build_tokenizer(pretraining_corpus(conversations), TINY_T5)
+    pairs = next_reply_pairs(conversations, tok, TINY_T5)
+    replies = [m["content"] for c in sorted(conversations, key=lambda c: c["id"]) for m in c["messages"]
+               if m["role"] == "assistant"]
+    assert len(pairs) == len(replies) == 5     # c2 has two replies: the second one's history holds the first
+    for (source, target), reply in zip(pairs, replies):
+        assert target[-1] == tok.eos_token_id and tok.decode(target[:-1]) == reply
+        text = tok.decode(source)
+        assert text.endswith("Assistant:") and "User: " in text and reply not in text
+    second = tok.decode(pairs[2][0])
+    assert replies[1] in second and second.count("Assistant:") == 2
 
 
 def test_params_architecture_and_sft_seq2seq_are_checked(tmp_path):

@@ -17,6 +17,9 @@ one of two objectives (`base.t5.objective`):
 - `span_corruption` (T5's own): ~`noise_density` of each text's tokens, in spans of ~`mean_span_length`,
   replaced by sentinels in the input; the target lists each sentinel and the tokens it hides.
 - `prefix_lm`: the text cut at a seeded point in its middle half; the input is the head, the target the tail.
+- `next_reply`: one pair per logged assistant message: the conversation up to it, flattened by the template
+  exactly as SFT and generation render it, as input; the message as target. The same text the causal
+  tiny model pre-trains on (every logged reply, rated or not), in the layout the model will be asked in.
 
 A local checkpoint (`base.model: PATH`, `local_files_only`) is loaded with AutoModelForSeq2SeqLM and
 saved with the same flattening template. Not for causal models (`logtune.base.tiny`, `pretrained`).
@@ -35,7 +38,7 @@ from logtune.params import ParamsError, from_dict, read_params
 from logtune.base.tiny import PretrainParams, pretrain, pretraining_corpus
 
 ARCHITECTURES = ("causal", "seq2seq")
-OBJECTIVES = ("span_corruption", "prefix_lm")
+OBJECTIVES = ("span_corruption", "prefix_lm", "next_reply")
 
 # Seed 004's flattening: one `Role: content` line per turn. An assistant turn's content and its EOS are the
 # `{% generation %}` span: the decoder's target is exactly that (the reply, then stop). add_generation_prompt
@@ -159,8 +162,27 @@ def prefix_lm(ids: list[int], rng: random.Random, eos: int) -> tuple[list[int], 
     return ids[:cut] + [eos], ids[cut:] + [eos]
 
 
+def next_reply_pairs(conversations: list[dict[str, Any]], tokenizer, p: T5Params) -> list[tuple[list[int], list[int]]]:
+    """One (flattened history, reply + EOS) pair per assistant message of each conversation (sorted by id),
+    both cut at `p.max_length` tokens; the history rendered as generation renders a prompt."""
+    from logtune.generate import prompt_token_ids
+    from logtune.prompt import with_system
+
+    pairs = []
+    for c in sorted(conversations, key=lambda c: c.get("id") or ""):
+        messages = with_system([m for m in c.get("messages") or [] if m.get("content")], c.get("system_prompt"),
+                               c.get("context"))
+        for i, m in enumerate(messages):
+            if m["role"] == "assistant" and i:
+                source = prompt_token_ids(tokenizer, messages[:i])[: p.max_length]
+                target = tokenizer(m["content"], add_special_tokens=False)["input_ids"][: p.max_length - 1]
+                pairs.append((source, target + [tokenizer.eos_token_id]))
+    return pairs
+
+
 def pretraining_pairs(texts: list[str], tokenizer, p: T5Params, seed: int) -> list[tuple[list[int], list[int]]]:
-    """One (input ids, target ids) pair per text under `p.objective`, texts cut at `p.max_length` tokens."""
+    """One (input ids, target ids) pair per text under `p.objective` (span_corruption or prefix_lm), texts cut
+    at `p.max_length` tokens."""
     rng = random.Random(seed)
     sentinels = tokenizer.convert_tokens_to_ids(sentinel_tokens(p.sentinels))
     eos = tokenizer.eos_token_id
@@ -207,14 +229,17 @@ def build_t5_base(conversations: list[dict[str, Any]], out_dir: str | Path, p: T
         raise ValueError("no curated text to pre-train the tiny T5 on")
     tokenizer = build_tokenizer(texts, p, padding_side)
     model = build_tiny_t5(tokenizer, p, seed)
-    pairs = pretraining_pairs(texts, tokenizer, p, seed)
+    pairs = (next_reply_pairs(conversations, tokenizer, p) if p.objective == "next_reply"
+             else pretraining_pairs(texts, tokenizer, p, seed))
+    if not pairs:
+        raise ValueError(f"no pre-training pairs for base.t5.objective {p.objective} (no assistant message?)")
     batches = seq2seq_batches(pairs, tokenizer.pad_token_id, p.pretrain.batch_size)
     stats = pretrain(model, batches, p.pretrain, seed, log=log)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     write_marker(out_dir, "full")
     return {"model": "tiny", "architecture": "seq2seq", "objective": p.objective, "conversations": len(conversations),
-            "texts": len(texts), "vocab_size": len(tokenizer), "params": sum(w.numel() for w in model.parameters()),
+            "texts": len(texts), "pairs": len(pairs), "vocab_size": len(tokenizer), "params": sum(w.numel() for w in model.parameters()),
             "threads": threads, **stats}
 
 
