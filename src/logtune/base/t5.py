@@ -71,7 +71,7 @@ class T5Params:
     relative_attention_num_buckets: int = 32
     max_length: int = 512
     sentinels: int = 100
-    objective: str = "span_corruption"
+    objective: str = "next_reply"
     noise_density: float = 0.15
     mean_span_length: float = 3.0
     pretrain: PretrainParams = field(default_factory=PretrainParams)
