@@ -14,8 +14,8 @@ import math
 import pytest
 import torch
 
-from logtune.base.t5 import (SEQ2SEQ_TEMPLATE, T5Params, build_t5_base, build_tokenizer, next_reply_pairs, prefix_lm,
-                             seq2seq_params, span_corruption)
+from logtune.base.t5 import (SEQ2SEQ_TEMPLATE, T5Params, build_t5_base, build_tiny_t5, build_tokenizer, copy_pretrained_t5,
+                             next_reply_pairs, prefix_lm, seq2seq_params, span_corruption)
 from logtune.base.tiny import pretraining_corpus
 from logtune.base.tiny import PretrainParams
 from logtune.generate import generate_replies, prompt_token_ids
@@ -182,6 +182,23 @@ def test_next_reply_pairs_are_each_logged_reply_after_its_flattened_history():
         assert text.endswith("Assistant:") and "User: " in text and reply not in text
     second = tok.decode(pairs[2][0])
     assert replies[1] in second and second.count("Assistant:") == 2
+
+
+def test_a_local_t5_checkpoint_is_copied_in_with_the_flattening_template(tmp_path):
+    """base.model: PATH with base.architecture seq2seq: a plain save_pretrained T5 folder (no logtune marker, its
+    own tokenizer without our template) becomes a logtune model folder; a causal checkpoint is refused."""
+    from tests.unit.tiny_training import tiny_base
+
+    tok = build_tokenizer(pretraining_corpus(rows("conversations.jsonl")), TINY_T5)
+    tok.chat_template = None
+    build_tiny_t5(tok, TINY_T5, seed=0).save_pretrained(tmp_path / "ckpt")
+    tok.save_pretrained(tmp_path / "ckpt")
+    metrics = copy_pretrained_t5(tmp_path / "ckpt", tmp_path / "base")
+    assert metrics["architecture"] == "seq2seq" and metrics["params"] > 0
+    model, copied = load_model(tmp_path / "base")
+    assert model.config.is_encoder_decoder and copied.chat_template == SEQ2SEQ_TEMPLATE
+    with pytest.raises(ParamsError, match="not an encoder-decoder checkpoint"):
+        copy_pretrained_t5(tiny_base(tmp_path / "llama"), tmp_path / "other")
 
 
 def test_params_architecture_and_sft_seq2seq_are_checked(tmp_path):

@@ -246,15 +246,16 @@ def build_t5_base(conversations: list[dict[str, Any]], out_dir: str | Path, p: T
 def copy_pretrained_t5(name: str | Path, out_dir: str | Path, padding_side: str = "left") -> dict[str, Any]:
     """A local T5 checkpoint (local_files_only: nothing downloaded) saved as a full logtune model folder whose
     tokenizer carries the flattening template."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
 
     from logtune.models import write_marker
 
+    config = AutoConfig.from_pretrained(name, local_files_only=True)
+    if not getattr(config, "is_encoder_decoder", False):
+        raise ParamsError(f"base.model {name}: not an encoder-decoder checkpoint ({config.model_type}); "
+                          "base.architecture: seq2seq needs one (T5, BART...)")
     tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True, padding_side=padding_side)
     model = AutoModelForSeq2SeqLM.from_pretrained(name, local_files_only=True)
-    if not model.config.is_encoder_decoder:
-        raise ParamsError(f"base.model {name}: not an encoder-decoder checkpoint ({model.config.model_type}); "
-                          "base.architecture: seq2seq needs one (T5, BART...)")
     if tokenizer.eos_token is None or tokenizer.pad_token is None:
         raise ParamsError(f"base.model {name}: its tokenizer needs an eos and a pad token")
     tokenizer.chat_template = SEQ2SEQ_TEMPLATE
