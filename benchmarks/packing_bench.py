@@ -114,7 +114,7 @@ def run(name: str, section: dict, base: Path, rows: list[dict], work: Path) -> d
     from transformers import PrinterCallback, TrainerCallback, set_seed
     from trl import SFTTrainer
 
-    from logtune.train.config import lora_config, sft_config
+    from logtune.train.config import parse_sft
     from logtune.models import load_model
     from logtune.train.sft import sft_dataset
     from logtune.train.tracking import token_shares
@@ -129,14 +129,13 @@ def run(name: str, section: dict, base: Path, rows: list[dict], work: Path) -> d
     section = {**section, "num_train_epochs": 1, "max_steps": -1, "logging_steps": 10_000, "disable_tqdm": True,
                "save_strategy": "no"}
     section.pop("curriculum", None)
-    args = sft_config({k: v for k, v in section.items() if k not in ("launch", "resume", "export_merged",
-                                                                      "model_card", "quantization", "bnb")},
-                      work / "out")
+    setup = parse_sft({k: v for k, v in section.items() if k not in ("quantization", "bnb")}, work / "out")
+    args = setup.args
     set_seed(args.seed)
     model, tok = load_model(base, trainable=True)
     clock = Clock()
     trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(rows), processing_class=tok,
-                         peft_config=lora_config(section), callbacks=[clock])
+                         peft_config=setup.lora, callbacks=[clock])
     trainer.remove_callback(PrinterCallback)   # its end-of-run dict would interleave with the table
     shares = token_shares(trainer)
     real = round(shares["tokens"] * (1 - shares["padding_share"]))

@@ -11,8 +11,7 @@ from pathlib import Path
 from logtune.bestofn.params import BestOfNParams
 from logtune.bestofn.run import run
 from logtune.io import write_json, write_jsonl, write_rows
-from logtune.judge.core import make_judge
-from logtune.judge.params import JudgeParams
+from logtune.judge.core import load_judge
 from logtune.params import load_params
 from logtune.records import PREFERENCE_PAIR
 
@@ -31,10 +30,7 @@ def parse(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse(argv)
     p = load_params(args.params, "bestofn", BestOfNParams)
-    judge = None
-    if p.use_judge:
-        jp = load_params(args.params, "judge", JudgeParams)
-        judge = make_judge(jp, str(args.judge_cache or jp.cache_dir))
+    judge = load_judge(args.params, args.judge_cache) if p.use_judge else None
     pairs, graded, metrics = run(args.model, args.train, p, judge)
     args.out.mkdir(parents=True, exist_ok=True)
     write_rows(args.out / "pairs.parquet", pairs, PREFERENCE_PAIR)

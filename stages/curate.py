@@ -12,6 +12,7 @@ from logtune import records
 from logtune.curate import CurateParams, curate, read_exported
 from logtune.golden.overlap import load_golden
 from logtune.io import read_rows, write_json, write_rows
+from logtune.judge.core import load_judge
 from logtune.params import load_params, source_names
 from logtune.rules import load_rules
 
@@ -44,13 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params, "curate", CurateParams)
     # a relative rules path is relative to the params file (the repo root, where dvc runs)
     rules = load_rules(None if params.rules is None else args.params.parent / params.rules)
-    result = curate(exported(args), params, load_golden(args.golden), rules)
+    # the `judge` section's judge scores the replies with curate.judge_min_quality
+    judge = load_judge(args.params) if params.judge_min_quality is not None else None
+    result = curate(exported(args), params, load_golden(args.golden), rules, judge)
     write_rows(args.out / "conversations.parquet", result.kept, records.CONVERSATION)
     write_rows(args.out / "rejected.parquet", result.rejected, records.REJECTED)
     write_json(args.metrics, result.metrics)
     m = result.metrics
     print(f"curate: read {m['read']}, kept {m['kept']}, rejected {m['rejected']} "
           f"({', '.join(f'{k} {v}' for k, v in m['rejected_by_reason'].items() if v)})")
+    if m["judge_quality"]:
+        j = m["judge_quality"]
+        print(f"curate: {j['judge']} scored {j['replies_scored']} replies of {j['sessions_scored']} sessions; "
+              f"{j['replies_below']} below {j['min_quality']}, {j['replies_unparsed']} unread")
     return 0
 
 

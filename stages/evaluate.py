@@ -1,6 +1,8 @@
 """Score each model on the golden set: greedy replies, every metric per case, per-model, per-tag and per-type means.
 
 dvc: python stages/evaluate.py golden/golden.jsonl data/eval --model base=models/base --model sft=models/sft --model preference=models/preference --train-data data/train/sft.parquet --release release/manifest.json --params params.yaml --metrics metrics/eval.json
+per task (sft.per_task, seed 003; stage evaluate_task): the same, on the cases tagged task:<type> only (--tag),
+     with --model sft_task=models/sft_task/<type> beside base and the general model
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logtune.golden.contract import read_golden
+from logtune.golden.contract import cases_tagged, read_golden
 from logtune.evaluate.fewshot import draw_examples
 from logtune.evaluate.metrics import aggregate
 from logtune.evaluate.run import (CHAMPION, AssistantParams, EvaluateParams, champion_dir, check_chat_template,
@@ -36,6 +38,7 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--release", type=Path, help="release manifest (evaluate.baseline: champion scores its model.dir)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--tag", help="score only the golden cases carrying this tag (seed 003's task:<type>)")
     args = ap.parse_args(argv)
     names = [n for n, _ in args.model]
     if len(set(names)) != len(names) or CHAMPION in names:
@@ -59,6 +62,8 @@ def main(argv=None) -> int:
             raise SystemExit(f"evaluate.few_shot needs --train-data and --model {few.model}=DIR")
         examples = draw_examples(read_rows(args.train_data), few)
     cases = read_golden(args.golden)
+    if args.tag:
+        cases = cases_tagged(cases, args.tag, args.golden)
     rows, templates = [], {}
     for name, model_dir in models:
         templates[name] = check_chat_template(model_dir)

@@ -1,73 +1,36 @@
 """The `logtune` command line: one subcommand per user-facing task outside `dvc repro`.
 
-Seed 000's commands: `logtune export-jsonl` (every conversation of an assistant log DB, one JSON object
-per line) and `logtune export-feedback-jsonl` (one line per rated assistant reply with the conversation up
-to it). Both reuse the `assistant_sqlite` source adapter, so a line carries exactly what the export stage
-would write; they stream (constant memory) and show progress on stderr. Adding a subcommand = one
-function taking the parsed args and returning the exit code, plus one `Command(...)` line in COMMANDS.
+This module is the command table only: each subcommand's body lives in the package it belongs to
+(`logtune.sources.cli` for the JSONL exports, `logtune.validate.cli`, `logtune.gate.report`, ...), as
+a function taking the parsed args and returning the exit code, with a tuple of its argparse arguments.
+Adding a subcommand = that function + one `Command(...)` line in COMMANDS. Bad input raised as
+`logtune.commandline.CliError` (or a `SourceError`) is one line on stderr with exit code 2.
 Not for pipeline stages: those are `stages/*.py`, run by DVC.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
-import time
-from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, Callable
 
-from logtune.io import atomic_open
+from logtune.commandline import CliError
+from logtune.sources import SourceError
+from logtune.sources import cli as _export
+from logtune.mix import cli as _trace
+from logtune.validate import cli as _validate
+from logtune.train import cli as _train
 from logtune.train.recipes import RECIPE_ARGS, recipe
-from logtune.sources.export import ExportParams, Ledger, SourceParams, checked_items, quarantine_line
-from logtune.sources import SourceError, is_quarantine
 from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command
 from logtune.dryrun import replay as _dryrun
-from logtune.gate import report as _report, review as _review
+from logtune.gate import cli as _gate, report as _report, review as _review
 from logtune.review import data as _review_data, golden_from_logs as _golden_from_logs
 from logtune.release import monitor as _monitor, promote as _release
 from logtune.serve import cli as _serve
 
 EXIT_USAGE = 2  # argparse's own code for bad input: a bad DB or bad options is the caller's input too
-
-
-class CliError(Exception):
-    """A problem with the command's input, reported as one line on stderr with exit code 2."""
-
-
-class Progress:
-    """Counts work done and reports it on `stream`: a `\\r` line on a terminal, plain periodic lines otherwise.
-
-    CI logs get a line every `every_s` seconds (no carriage returns to garble them); a terminal gets
-    the same line redrawn at most 5 times a second.
-    """
-
-    def __init__(self, label: str, unit: str, stream: TextIO | None = None, every_s: float = 10.0):
-        self.label, self.unit = label, unit
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.every_s = 0.2 if self.tty else every_s
-        self.count = 0
-        self.start = self._last = time.monotonic()
-
-    def _line(self) -> str:
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        return f"{self.label}: {self.count:,} {self.unit} ({self.count / elapsed:,.0f}/s, {elapsed:.0f}s)"
-
-    def advance(self, n: int = 1) -> None:
-        self.count += n
-        now = time.monotonic()
-        if now - self._last >= self.every_s:
-            self._last = now
-            self.stream.write(("\r" + self._line()) if self.tty else self._line() + "\n")
-            self.stream.flush()
-
-    def done(self, summary: str) -> None:
-        self.stream.write(("\r" if self.tty else "") + f"{self._line()}; {summary}\n")
-        self.stream.flush()
 
 
 @dataclass(frozen=True)
@@ -77,265 +40,25 @@ class Command:
     arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
 
 
-# ------------------------------------------------------------------- export-jsonl, export-feedback-jsonl
-
-def _options(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        options = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CliError(f"--options is not JSON: {e}") from None
-    if not isinstance(options, dict):
-        raise CliError("--options must be a JSON object (the `options:` mapping of an assistant_sqlite source)")
-    return options
-
-
-def _conversations(args: argparse.Namespace, quarantined: Counter) -> Iterator[dict[str, Any]]:
-    """The DB's conversations through export's own checks (`logtune.sources.export.checked_items`: the same adapter,
-    schema and duplicate checks as the export stage); quarantine items go to the quarantine file."""
-    qpath = Path(str(args.out) + ".quarantine.jsonl")
-    source = SourceParams(name=args.source, kind=args.kind, path=str(args.db), options=_options(args.options))
-    ledger = Ledger()
-    with atomic_open(qpath) as qfile:
-        for item in checked_items(source, ExportParams(max_message_chars=None), ledger):
-            if is_quarantine(item):
-                quarantined[item["reason"]] += 1
-                qfile.write(quarantine_line(args.source, item))
-            else:
-                yield item
-
-
-def _line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-
-
-def _export(args: argparse.Namespace, lines: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
-            unit: str) -> int:
-    progress = Progress(args.command, "sessions")
-    quarantined: Counter[str] = Counter()
-    written = 0
-    with atomic_open(Path(args.out)) as out:
-        for conversation in _conversations(args, quarantined):
-            for obj in lines(conversation):
-                out.write(_line(obj))
-                written += 1
-            progress.advance()
-    reasons = ", ".join(f"{k} {v}" for k, v in sorted(quarantined.items())) or "none"
-    progress.done(f"wrote {written:,} {unit} to {args.out}; quarantined {sum(quarantined.values()):,} "
-                  f"({reasons}) in {args.out}.quarantine.jsonl")
-    return 0
-
-
-def export_jsonl(args: argparse.Namespace) -> int:
-    """Export every conversation of an assistant log DB as JSON Lines (the export stage's Conversation mapping)."""
-    return _export(args, lambda conversation: [conversation], "conversations")
-
-
-def rated_replies(conversation: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """One feedback record per rated assistant reply: the conversation up to and including it, and its feedback."""
-    messages = conversation["messages"]
-    for i, reply in enumerate(messages):
-        if reply["role"] != "assistant" or reply["rating"] is None:
-            continue
-        yield {
-            "conversation_id": conversation["id"], "source": conversation["source"],
-            "source_id": conversation["source_id"], "message_id": reply["id"],
-            "system_prompt": conversation["system_prompt"], "prompt_version": conversation["prompt_version"],
-            "model_version": conversation["model_version"], "context": conversation["context"],
-            "messages": messages[: i + 1], "reply": reply["content"], "rating": reply["rating"],
-            "feedback_note": reply["feedback_note"], "rewrite": reply["rewrite"],
-            "feedback_meta": reply["feedback_meta"],
-        }
-
-
-def export_feedback_jsonl(args: argparse.Namespace) -> int:
-    """Export one JSON line per rated assistant reply: the conversation up to it, rating, note, rewrite, meta, ids."""
-    return _export(args, rated_replies, "rated replies")
-
-
-DB_EXPORT_ARGS = (
-    (("--db",), dict(type=Path, required=True, help="the assistant's SQLite log database")),
-    (("--out",), dict(type=Path, required=True,
-                      help="the JSONL file to write (quarantined sessions go to OUT.quarantine.jsonl)")),
-    (("--options",), dict(help='JSON object: the assistant_sqlite source options (table/column mapping), '
-                               'e.g. \'{"message_table": "msgs"}\'')),
-    (("--source",), dict(default="support", help="source name the conversation ids are derived from "
-                                                 "(as in params.yaml: sources; default: support)")),
-    (("--kind",), dict(default="assistant_sqlite", choices=("assistant_sqlite", "sql"),
-                       help="source kind: assistant_sqlite (default) or sql (any mapping or preset in --options)")),
-)
-
-# ------------------------------------------------------------------------------------------------ trace
-
-def trace(args: argparse.Namespace) -> int:
-    """Print the chain of one training record: mixed set -> built record -> curated -> exported -> source."""
-    from logtune.mix.trace import TraceNotFound, trace as trace_record   # pyarrow only when tracing
-    try:
-        lines = trace_record(args.record_id, args.root)
-    except TraceNotFound as e:
-        print(f"logtune trace: {e}", file=sys.stderr)
-        return 1
-    print("\n".join(lines))
-    return 0
-
-
-TRACE_ARGS = (
-    (("record_id",), dict(help="a training record id (an oversampled copy's `<id>#n` too) or a conversation id")),
-    (("--root",), dict(type=Path, default=Path("."), help="the logtune repository (default: the current folder)")),
-)
-
-# ------------------------------------------------------------------------------ validate-dataset, preview
-
-def repo_root(start: Path | None = None) -> Path:
-    """The logtune repository holding `start` (default: the current folder): the nearest folder with dvc.yaml."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "dvc.yaml").is_file():
-            return folder
-    raise CliError(f"no dvc.yaml in {here} or above: run inside a logtune repository or pass the paths")
-
-
-def _default(path: Path | None, relative: str) -> Path:
-    return path if path is not None else repo_root() / relative
-
-
-def _optional(relative: str) -> Path | None:
-    """The repository's file at `relative` when there is a repository and the file exists, else None."""
-    try:
-        path = repo_root() / relative
-    except CliError:
-        return None
-    return path if path.is_file() else None
-
-
-def validate_dataset(args: argparse.Namespace) -> int:
-    """Validate one JSONL/Parquet file of any record type against its JSON Schema and GX suite."""
-    from logtune.params import read_params
-    from logtune.validate.gates import ValidateParams, validate_params
-    from logtune.validate.gates import set_failure_lines as failure_lines
-    from logtune.validate.dataset import DatasetError, summary_line, validate_dataset as run
-
-    if not Path(args.file).is_file():  # before looking for the repository: a typo is the likelier mistake
-        raise CliError(f"{args.file}: no such file")
-    params_path = args.params if args.params is not None else _optional("params.yaml")
-    params = (validate_params(read_params(params_path)) if params_path and params_path.is_file()
-              else ValidateParams())
-    # leakage is checked whenever the golden set is at hand
-    golden = args.golden if args.golden is not None else _optional("golden/golden.jsonl")
-    try:
-        outcome = run(args.file, args.type, _default(args.expectations, "expectations"),
-                      _default(args.schemas, "schemas"), golden, params)
-    except DatasetError as e:
-        raise CliError(str(e)) from None
-    print(f"validate-dataset: {summary_line(outcome)}")
-    if outcome.result.skipped:
-        print(f"validate-dataset: {outcome.result.skipped}")
-    for line in failure_lines(outcome.result):
-        print(f"validate-dataset: {line}", file=sys.stderr)
-    return 0 if outcome.passed else 1
-
-
-VALIDATE_DATASET_ARGS = (
-    (("file",), dict(type=Path, help="a JSONL or Parquet file of records")),
-    (("--type",), dict(choices=["sft", "preference", "kto", "golden", "conversation", "typed_record"],
-                       help="the record type (default: detected from the columns, and said in the output); "
-                            "typed_record: seed 004's {id, record_type, input, output | chosen/rejected}")),
-    (("--expectations",), dict(type=Path, help="folder of GX suites <type>.json (default: the repo's expectations/)")),
-    (("--schemas",), dict(type=Path, help="folder of JSON Schemas (default: the repo's schemas/)")),
-    (("--golden",), dict(type=Path, help="golden set JSONL for the leakage check (default: the repo's "
-                                         "golden/golden.jsonl when present)")),
-    (("--params",), dict(type=Path, help="params.yaml whose `validate` section sets the bounds "
-                                         "(default: the repo's params.yaml; the suites' own bounds without one)")),
-)
-
-
-def preview(args: argparse.Namespace) -> int:
-    """Print SFT examples as the trainer sees them: chat-templated text with the trained tokens marked."""
-    import tempfile
-
-    from logtune.io import read_rows
-    from logtune.params import read_params
-    from logtune.train.preview import preview as preview_blocks
-    from logtune.train.config import sft_config
-
-    data, model = _default(args.data, "data/train/sft.parquet"), _default(args.model, "models/base")
-    if not data.is_file():
-        raise CliError(f"{data}: no such file (run `dvc repro mix` or pass --data)")
-    if not model.is_dir():
-        raise CliError(f"{model}: no such model folder (run `dvc repro base` or pass --model)")
-    params_path = args.params if args.params is not None else repo_root() / "params.yaml"
-    section = read_params(params_path).get("sft") if params_path.is_file() else None
-    with tempfile.TemporaryDirectory() as out:  # SFTConfig wants an output dir; nothing is written to it
-        config = sft_config(section, out)       # the trainer's own settings, defaults included
-    from transformers import AutoTokenizer
-
-    from logtune.chat_templates import ChatTemplateError, require_markers
-
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    try:
-        require_markers(tokenizer, f"preview --model {model}")
-    except ChatTemplateError as e:
-        raise CliError(str(e)) from None
-    blocks = preview_blocks(read_rows(data), tokenizer, n=args.n, seed=args.seed, color=sys.stdout.isatty(),
-                            max_length=config.max_length, truncation_mode=config.truncation_mode,
-                            completion_only_loss=config.completion_only_loss is not False,
-                            assistant_only_loss=bool(config.assistant_only_loss))
-    print("\n\n".join(blocks))
-    return 0
-
-
-PREVIEW_ARGS = (
-    (("--data",), dict(type=Path, help="SFT examples Parquet (default: the repo's data/train/sft.parquet)")),
-    (("--model",), dict(type=Path, help="model folder whose tokenizer and chat template to use "
-                                        "(default: the repo's models/base)")),
-    (("--n",), dict(type=int, default=5, help="examples to show (default: 5)")),
-    (("--seed",), dict(type=int, default=0, help="which examples: the sample's seed (default: 0)")),
-    (("--params",), dict(type=Path, help="params.yaml whose `sft` section sets max_length and the loss masks "
-                                         "(default: the repo's params.yaml)")),
-)
-
-# ------------------------------------------------------------------------------------------------- gate
-
-def gate(args: argparse.Namespace) -> int:
-    """Print the gate's recorded decision; with --check exit 0 promote, 1 reject, 2 missing or stale."""
-    from logtune.verdict import EXIT_NO_DECISION, check
-
-    code, lines = check(args.root if args.root is not None else repo_root(), args.gate)
-    stream = sys.stderr if code == EXIT_NO_DECISION else sys.stdout
-    for line in lines:
-        print(f"logtune gate: {line}", file=stream)
-    if not args.check and code != EXIT_NO_DECISION:
-        return 0   # without --check a reject is information, not a failure
-    return code
-
-
-GATE_ARGS = (
-    (("--check",), dict(action="store_true", help="for CI: exit 1 on reject and 2 when the decision is missing or "
-                                                  "stale against dvc.lock (without it, a reject exits 0)")),
-    (("--root",), dict(type=Path, help="the logtune repository (default: the one holding the current folder)")),
-    (("--gate",), dict(type=Path, help="the decision file (default: ROOT/metrics/gate.json)")),
-)
-
 # name -> command: `logtune --help` lists them in this order.
 COMMANDS = (
-    Command("export-jsonl", export_jsonl, DB_EXPORT_ARGS),
-    Command("export-feedback-jsonl", export_feedback_jsonl, DB_EXPORT_ARGS),
-    Command("trace", trace, TRACE_ARGS),
-    Command("validate-dataset", validate_dataset, VALIDATE_DATASET_ARGS),
-    Command("preview", preview, PREVIEW_ARGS),
-    Command("rewrite", rewrite_command, REWRITE_ARGS),
+    Command("export-jsonl", _export.export_jsonl, _export.ARGS),                    # seed 000: the log DB as JSONL
+    Command("export-feedback-jsonl", _export.export_feedback_jsonl, _export.ARGS),  # ... one line per rated reply
+    Command("trace", _trace.command, _trace.ARGS),                  # one training record back to its source
+    Command("validate-dataset", _validate.command, _validate.ARGS),  # any file against its schema and GX suite
+    Command("preview", _train.preview, _train.PREVIEW_ARGS),         # SFT examples as the trainer sees them
+    Command("rewrite", rewrite_command, REWRITE_ARGS),               # --dry-run: requests, tokens, cost
     Command("report", _report.command, _report.ARGS),          # PR Markdown vs a git revision
     Command("review", _review.command, _review.ARGS),          # offline HTML review page
     Command("dryrun", _dryrun.command, _dryrun.ARGS),          # one logged output through the auto-rules
     Command("release", _release.command, _release.ARGS),       # promote -> release/champion + manifest
     Command("monitor", _monitor.command, _monitor.ARGS),       # production logs vs alert thresholds
-    Command("recipe", recipe, RECIPE_ARGS),
+    Command("recipe", recipe, RECIPE_ARGS),                    # a ready params set as `dvc exp run -S ...`
     Command("serve", _serve.serve_command, _serve.SERVE_ARGS),              # the collection service (HTTP)
     Command("serve-key", _serve.key_command, _serve.KEY_ARGS),              # scoped API keys
     Command("serve-stamp", _serve.stamp_command, _serve.STAMP_ARGS),        # the export's store stamp
     Command("retention", _serve.retention_command, _serve.RETENTION_ARGS),  # delete old logs (--dry-run, --hold)
-    Command("gate", gate, GATE_ARGS),                  # the recorded decision (--check for CI)
+    Command("gate", _gate.command, _gate.ARGS),                # the recorded decision (--check for CI)
     Command("golden-from-logs", _golden_from_logs.command, _golden_from_logs.ARGS),   # candidate golden cases from held-out logs
     Command("review-data", _review_data.command, _review_data.ARGS),   # human spot-check page (reviews/)
 )

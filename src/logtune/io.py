@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
@@ -21,13 +22,20 @@ _WRITE_OPTS = dict(compression="zstd", use_dictionary=True, write_statistics=Tru
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, shared: bool = False) -> Iterator[Path]:
     """A temporary path beside `path` (`<name>.tmp`) to write to; moved onto `path` when the block succeeds,
-    deleted when it raises. A reader (or a later stage) never finds a half-written file."""
+    deleted when it raises. A reader (or a later stage) never finds a half-written file.
+
+    `shared`: `path` is in a folder several processes and threads write at once (a response store), so the
+    temporary name is their own (`.<name>.<pid>.<thread>.tmp`, hidden from a `*.json` glob) and never
+    collides with another writer's."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)   # left by a run that was killed
+    if shared:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    else:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.unlink(missing_ok=True)   # left by a run that was killed
     try:
         yield tmp
     except BaseException:
@@ -37,10 +45,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path) -> Iterator[TextIO]:
-    """A UTF-8 text file written through `atomic_path`: closed, then moved in place on success."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+def atomic_open(path: str | Path, *, shared: bool = False, durable: bool = False) -> Iterator[TextIO]:
+    """A UTF-8 text file written through `atomic_path`: closed, then moved in place on success.
+    `durable`: fsynced before the move (a store that must outlive the machine's page cache)."""
+    with atomic_path(path, shared=shared) as tmp, open(tmp, "w", encoding="utf-8") as f:
         yield f
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], schema: pa.Schema) -> int:
@@ -121,18 +133,24 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read JSON Lines; a broken line is an error naming the file and line number."""
+def jsonl_lines(path: str | Path, error: type[Exception] = ValueError) -> list[tuple[int, Any]]:
+    """(line number, parsed JSON value) per non-blank line of a JSON Lines file; a line that is not JSON
+    raises `error` naming the file and line number."""
     out = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
+                out.append((n, json.loads(line)))
             except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+                raise error(f"{path}:{n}: not valid JSON ({e.msg})") from None
     return out
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read JSON Lines; a broken line is an error naming the file and line number."""
+    return [value for _, value in jsonl_lines(path)]
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:

@@ -5,7 +5,7 @@
   {"id", "set": sft|preference|kto, "mark": keep|reject|fix, "reason", "fix": text|null,
    "reviewed_at": ISO date, "data_version": the reviewed sets' version (`data_version`)}
 Here, shared by the stages that read the marks (ground floor):
-- `read_marks` / `latest_review`: a broken line is an error naming the file and line;
+- `read_marks` / `check_marks` / `latest_review`: a broken line is an error naming the file and line;
 - `apply_marks`: rejected ids leave with reason `human_review`; a fixed SFT reply replaces the target and
   also makes a DPO pair (the fix chosen, the original rejected, `rule: human_edit`, provenance `rewritten`:
   the schema's word for a human-corrected reply);
@@ -50,15 +50,23 @@ def data_version(rows_by_set: dict[str, list[dict[str, Any]]]) -> str:
 
 
 def read_marks(path: str | Path) -> list[dict[str, Any]]:
-    marks = read_jsonl(path)
+    return check_marks(read_jsonl(path), str(path))
+
+
+def check_marks(marks: list[Any], source: str) -> list[dict[str, Any]]:
+    """`marks` if each is one `apply_marks` can apply; else a ReviewError naming `source` and the mark's number."""
     for n, m in enumerate(marks, start=1):
-        where = f"{path}: mark {n}"
+        where = f"{source}: mark {n}"
+        if not isinstance(m, dict):
+            raise ReviewError(f"{where}: not a JSON object")
         if m.get("mark") not in MARKS:
             raise ReviewError(f"{where}: 'mark' must be one of {', '.join(MARKS)}, got {m.get('mark')!r}")
         if m.get("set") not in SETS or not isinstance(m.get("id"), str):
             raise ReviewError(f"{where}: needs 'id' and 'set' ({', '.join(SETS)})")
         if m["mark"] == "fix" and not (isinstance(m.get("fix"), str) and m["fix"].strip()):
             raise ReviewError(f"{where}: a 'fix' mark needs the corrected reply in 'fix'")
+        if m.get("reason") is not None and not isinstance(m["reason"], str):
+            raise ReviewError(f"{where}: 'reason' must be text")
         if m["mark"] != "keep" and not (m.get("reason") or "").strip():
             raise ReviewError(f"{where}: a '{m['mark']}' mark needs a reason")
     return marks

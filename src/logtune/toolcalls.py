@@ -11,7 +11,7 @@ sentinel is spelled exactly one way here); build can be told to leave such repli
 sorted, so the same call always serialises to the same text.
 
 Where calls come from: `from_logged` reads MESSAGE.tool_calls JSON (the OpenAI shape every file
-adapter writes, see `logtune.sources._shared`, and seed 003's logged intents `{"type", "action",
+adapter writes, see `logtune.sources.chat`, and seed 003's logged intents `{"type", "action",
 "confidence"}`); `parse_text` reads a call the model wrote as its reply text (corrections, typed
 records). The known bad forms are normalised and named in `fixes`: `"action"` (or `"name"`/
 `"function"`) instead of `"tool"`, `"arguments"`/`"parameters"`/`"input"` instead of `"args"`, args

@@ -98,3 +98,22 @@ def test_a_source_removed_from_params_leaves_the_curated_set(stage, tmp_path, re
     desk_only = curated("")
     assert {r["id"] for r in rows[7:]} <= both
     assert desk_only == {r["id"] for r in rows[:7]}
+
+
+def test_curate_stage_runs_the_judge_filter_from_params(stage, tmp_path, repo_root):
+    """curate.judge_min_quality on: the `judge` section's judge (the offline stand-in) scores every reply."""
+    import yaml
+
+    params = yaml.safe_load((repo_root / "params.yaml").read_text())
+    params["curate"]["judge_min_quality"] = 0.5
+    params["curate"]["rules"] = str(repo_root / params["curate"]["rules"])
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    out = run(stage, tmp_path, repo_root, params=path)
+    # every fixture survivor is grounded in its CONTEXT: the filter keeps them all, and says what it asked
+    assert [c["id"] for c in read_rows(out / "conversations.parquet")] == [
+        "c01-good", "c08-dup-better", "c13-unanswerable", "c16-near-better"]
+    judged = read_json(tmp_path / "curated.json")["judge_quality"]
+    assert judged["judge"].startswith("offline-rules-v1 (rule-based stand-in") and judged["min_quality"] == 0.5
+    assert (judged["sessions_scored"], judged["sessions_unscored"], judged["replies_scored"]) == (3, 1, 4)
+    assert judged["replies_below"] == 0

@@ -22,7 +22,7 @@ def run(stage, tmp_path, rows, rule="significant", stages=STAGES):
     (tmp_path / "eval.json").write_text(json.dumps(eval_metrics))
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({
-        "gate": {"candidate": "dpo", "baseline": "champion", "fallback_baseline": "base", "rule": rule,
+        "gate": {"candidate": "preference", "baseline": "champion", "fallback_baseline": "base", "rule": rule,
                  "tolerances": {"accuracy": 0.0, "refusal_accuracy": 0.0, "hallucinated_id_rate": 0.0},
                  "bootstrap": {"n_resamples": 500, "confidence": 0.95, "seed": 0}, "tags": ["refusal"]},
         "rollout": {"stages": stages}}))

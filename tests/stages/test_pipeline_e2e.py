@@ -36,7 +36,9 @@ def _copy_repo(dst: Path) -> None:
                            cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
     for rel in filter(None, files):
         src = ROOT / rel
-        if src.is_file() and not rel.startswith(("data/", "models/", "metrics/")) and rel != "dvc.lock":
+        # metrics are outputs, except the README that keeps metrics/gate_task/ (rollout_tasks' dep) in git
+        output = rel.startswith(("data/", "models/", "metrics/")) and not rel.endswith("README.md")
+        if src.is_file() and not output and rel != "dvc.lock":
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
 
@@ -82,8 +84,9 @@ def test_dvc_repro_end_to_end(tmp_path):
     first = run("dvc", "repro")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     for name in ["sample", "export/support", "curate", "build", "rewrite", "mix", "validate", "base", "sft",
-                 "preference", "dryrun", "eval", "gate", "rollout"]:
+                 "preference", "dryrun", "eval", "gate", "rollout", "rollout_tasks"]:
         assert (repo / "metrics" / f"{name}.json").exists(), name
+    assert yaml.safe_load((repo / "metrics" / "rollout_tasks.json").read_text())["per_task"] is False   # sft.per_task off
     eval_metrics = yaml.safe_load((repo / "metrics" / "eval.json").read_text())
     assert {"base", "sft", "preference"} <= set(eval_metrics)
     assert (repo / "models" / "sft" / "README.md").exists()          # model card

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from logtune import cli
+from logtune.commandline import Progress
 from logtune.sources import assistant_sqlite, is_quarantine
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "support_small.sql"
@@ -93,7 +94,7 @@ def test_progress_redraws_on_a_terminal_and_prints_plain_lines_otherwise():
 
     tty, log = Tty(), io.StringIO()
     for stream in (tty, log):
-        p = cli.Progress("export-jsonl", "sessions", stream=stream, every_s=0.0)
+        p = Progress("export-jsonl", "sessions", stream=stream, every_s=0.0)
         p.every_s = 0.0   # report on every advance, so the test need not wait
         p.advance(3)
         p.done("wrote 3")

@@ -92,24 +92,20 @@ def _sft_section(section: dict[str, Any], where: str) -> int:
     from peft import LoraConfig
     from trl import SFTConfig
 
-    from logtune.train.config import SFT_OWN, bnb_config, check_sft_section, lora_config, sft_config
-    from logtune.train.curriculum import curriculum_params
+    from logtune.train.config import SFT_OWN, parse_sft
 
-    check_sft_section(section)
     with tempfile.TemporaryDirectory() as out:
-        config = sft_config(section, out)
+        setup = parse_sft(section, out)   # the stage's one parse
+    config, lora, bnb = setup.args, setup.lora, setup.bnb()
     assert isinstance(config, SFTConfig)
     checked = _holds(config, section, where, skip=SFT_OWN)
-    lora = lora_config(section)
     assert isinstance(lora, LoraConfig)
     checked += _holds(lora, section.get("lora") or {}, f"{where}.lora")
-    bnb = bnb_config(section)
     if section.get("quantization") is None:
         assert bnb is None
     else:
         checked += _holds(bnb, section.get("bnb") or {}, f"{where}.bnb")
-    checked += _holds(curriculum_params(section.get("curriculum")), section.get("curriculum") or {},
-                      f"{where}.curriculum")
+    checked += _holds(setup.curriculum, section.get("curriculum") or {}, f"{where}.curriculum")
     return checked
 
 

@@ -55,10 +55,10 @@ def test_simulate_judges_model_json_intents_with_the_rules():
     rows = [{"id": "r1", "task_type": "game", "messages": [{"role": "user", "content": "!dice"},
                                                            {"role": "assistant", "content": "Rolled"}]}]
     replies = {"base": ['{"speech": "Rolled", "intents": [{"type": "roll", "confidence": 0.9}]}'],
-               "dpo": ['{"speech": "Rolled", "intents": [{"type": "roll", "confidence": 0.2}]}']}
-    m, d = simulate(rows, replies, "base", "dpo", rules, max_rejection_increase=0.0)
-    assert m["rejection_rate"] == {"logged": 0.0, "base": 0.0, "dpo": 1.0} and m["passed"] is False
-    assert d[0]["change"] == "newly_rejected" and m["by_task_type"]["game"]["dpo_rejected"] == 1
+               "preference": ['{"speech": "Rolled", "intents": [{"type": "roll", "confidence": 0.2}]}']}
+    m, d = simulate(rows, replies, "base", "preference", rules, max_rejection_increase=0.0)
+    assert m["rejection_rate"] == {"logged": 0.0, "base": 0.0, "preference": 1.0} and m["passed"] is False
+    assert d[0]["change"] == "newly_rejected" and m["by_task_type"]["game"]["preference_rejected"] == 1
 
 
 def test_cli_prints_the_decision_and_exits_1_on_reject(tmp_path, capsys):

@@ -1,8 +1,9 @@
 """Exact re-runs, checked with DVC itself: change one param or one library file, and `dvc status` names
 exactly the stages that read it, no more (issue #13: editing train/dpo.py re-ran pre-training, a dedup
-edit re-ran build and validate, preference.kto.beta re-trained DPO, torch_threads re-ran evaluate).
+edit re-ran build and validate, preference.kto.beta re-trained DPO, torch_threads re-ran evaluate,
+sft.resume.save_steps and sft.model_card re-trained SFT).
 
-The four edits the issue names run in the fast suite; the rest of the table is marked slow (each
+The edits the issue names run in the fast suite; the rest of the table is marked slow (each
 `dvc status` takes a second or two). The pipeline is not run: a copy of the repository's code and configs gets a small placeholder for every
 data dep and output, `dvc commit` records them in dvc.lock, and only the edit differs from the lock.
 """
@@ -36,14 +37,21 @@ def _in(root: Path):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
+    yield from _placeholder_repo(tmp_path_factory.mktemp("pipeline"))
+
+
+def _placeholder_repo(root: Path, params: dict | None = None):
+    """The repository's code and configs in `root` (params.yaml with the dotted `params` edits), a placeholder
+    for every data dep and output, committed to dvc.lock: yields (root, Repo)."""
     dvc_repo = pytest.importorskip("dvc.repo")
-    root = tmp_path_factory.mktemp("pipeline")
     for name in COPIED:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(src, root / name)
+    for dotted, value in (params or {}).items():
+        _edit_param(root, dotted, value)
     dvc_repo.Repo.init(str(root), no_scm=True)
     with _in(root) as r:
         for stage in r.index.stages:
@@ -88,12 +96,21 @@ PARAM_EDITS = [
     ("curate.near_duplicate_threshold", 0.85, {"curate"}),
     ("curate.golden_near_threshold", 0.7, {"curate", "validate"}),       # validate reads curate's value
     ("curate.rules", "rules/other.yaml", {"curate", "dryrun"}),           # the one place the path is set
+    ("curate.judge_min_quality", 0.5, {"curate"}),
+    ("judge.provider", "anthropic", {"curate", "bestofn", "judge"}),      # the quality score's judge
+    ("judge.candidate", "sft", {"judge"}),                                # not curate, not best-of-n
     ("build.history_turns", 2, {"build"}),
     ("rewrite.seed", 1, {"rewrite"}),
     ("mix.seed", 1, {"mix"}),
     ("validate.min_uniqueness", 0.3, {"validate"}),
     ("sft.max_length", 256, {"sft", "validate"}),                         # validate reads sft's value
     ("sft.learning_rate", 1.0e-3, {"sft"}),
+    ("sft.lora.r", 8, {"sft"}),
+    ("sft.curriculum.replay", 0.25, {"sft"}),
+    ("sft.resume.save_steps", 10, set()),                                 # run-only: checkpoint cadence
+    ("sft.model_card", False, set()),                                     # run-only: README.md beside the adapter
+    ("sft.export_merged", True, set()),                                   # run-only: models/sft-merged, no DVC out
+    ("sft.launch.num_processes", 2, {"sft"}),                             # more processes: a larger global batch
     ("base.seed", 1, {"base"}),
     ("base.architecture", "seq2seq", {"base"}),          # the rest follow from models/base (sft reads its config)
     ("base.t5.d_model", 64, {"base"}),
@@ -102,18 +119,24 @@ PARAM_EDITS = [
     ("preference.dpo.beta", 0.2, {"preference"}),
     ("preference.kto.beta", 0.2, set()),                                  # objective is dpo: KTO knobs are idle
     ("preference.resume.save_steps", 10, set()),                          # run-only
+    ("preference.model_card", False, set()),                              # run-only
+    ("preference.launch.num_processes", 2, {"preference"}),
+    ("bestofn.n", 2, {"bestofn"}),
+    ("bestofn.torch_threads", 2, set()),                                  # run-only
     ("evaluate.max_new_tokens", 32, {"evaluate"}),
     ("evaluate.torch_threads", 2, set()),                                 # run-only
     ("dryrun.max_prompts", 24, {"dryrun"}),
     ("dryrun.torch_threads", 2, set()),                                   # run-only
     ("gate.rule", "point", {"gate"}),
-    ("rollout.tag_prefix", "type:", {"gate"}),
+    ("rollout.tag_prefix", "type:", {"gate", "rollout_tasks"}),         # and evaluate_task/gate_task per task
+    ("sft.per_task", True, {"rollout_tasks"}),           # not the general sft; sft_tasks lists no task: no instance
     ("assistant.system_prompt", "Be brief.", {"sample", "sft", "preference", "evaluate"}),
     ("monitor.max_error_rate", 0.1, set()),                               # `logtune monitor`, no stage
 ]
 
 
-FAST = {"preference.kto.beta", "evaluate.torch_threads", "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py"}
+FAST = {"preference.kto.beta", "evaluate.torch_threads", "sft.resume.save_steps", "sft.model_card",
+        "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py", "judge.candidate"}
 
 
 def _cases(rows):
@@ -135,6 +158,10 @@ def test_a_param_edit_makes_exactly_its_stages_stale(repo, dotted, value, expect
 LIBRARY_EDITS = [
     ("src/logtune/sample/db.py", {"sample"}),
     ("src/logtune/sources/event_log.py", {"export@support"}),               # adapters are imported by name
+    ("src/logtune/sources/jsonl.py", {"export@support"}),                   # what the file adapters share
+    ("src/logtune/sources/cli.py", set()),                                  # `logtune export-jsonl`, no stage
+    ("src/logtune/cli.py", set()),                                          # the command table
+    ("src/logtune/commandline.py", set()),                                  # what the commands share
     ("src/logtune/curate/dedup.py", {"curate"}),                            # not build, not validate
     ("src/logtune/build/targets.py", {"build"}),
     ("src/logtune/rewrite/offline.py", {"rewrite"}),
@@ -152,10 +179,14 @@ LIBRARY_EDITS = [
     ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge"}),
     ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
-    ("src/logtune/scores.py", {"evaluate", "gate", "bestofn", "judge"}),     # tokens_f1: the offline judge too
+    ("src/logtune/scores.py", {"curate", "evaluate", "gate", "bestofn", "judge", "rollout_tasks"}),  # tokens_f1
+    ("src/logtune/gate/per_task.py", {"rollout_tasks"}),                    # gate_task has no instance by default
     ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn", "sft", "base"}),  # best-of-n samples with it; seq2seq sft
                                                                               #   and base (next_reply) tokenize with it
-    ("src/logtune/models.py", {"rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn", "judge"}),
+    ("src/logtune/models.py", {"curate", "rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn",
+                               "judge"}),                                  # curate: the judge's local provider
+    ("src/logtune/curate/quality.py", {"curate"}),
+    ("src/logtune/judge/run.py", {"judge"}),                               # the stage's logic, not the judge
 ]
 
 
@@ -168,3 +199,36 @@ def test_a_library_edit_makes_exactly_its_stages_stale(repo, path, expected):
         assert _stale(repo) == expected
     finally:
         file.write_text(before)
+
+
+@pytest.fixture(scope="module")
+def per_task_repo(tmp_path_factory):
+    """Seed 003's per-task adapters on: sft_task, evaluate_task and gate_task have one instance per task."""
+    yield from _placeholder_repo(tmp_path_factory.mktemp("per_task"), {
+        "sft.per_task": True, "mix.per_task_type": True, "sft_tasks": ["graphics", "audio"]})
+
+
+def test_one_tasks_new_data_makes_only_that_tasks_instances_stale(per_task_repo):
+    root, _ = per_task_repo
+    assert _stale(per_task_repo) == set()
+    data = root / "data" / "train" / "graphics" / "sft.parquet"
+    before = data.read_text()
+    try:
+        data.write_text(before + "new graphics examples\n")
+        # mix wrote it and validate reads all of data/train; of the per-task stages only graphics' own re-run:
+        # not audio's adapter, not the general sft (data/train/sft.parquet is unchanged)
+        assert _stale(per_task_repo) == {"mix", "validate", "sft_task@graphics", "evaluate_task@graphics"}
+    finally:
+        data.write_text(before)
+
+
+@pytest.mark.slow
+def test_a_task_adapters_new_decision_re_plans_the_per_task_rollout_only(per_task_repo):
+    root, _ = per_task_repo
+    decision = root / "metrics" / "gate_task" / "audio.json"
+    before = decision.read_text()
+    try:
+        decision.write_text(before + "changed\n")
+        assert _stale(per_task_repo) == {"gate_task@audio", "rollout_tasks"}
+    finally:
+        decision.write_text(before)

@@ -25,8 +25,11 @@ def _stages() -> dict[str, dict]:
         if "foreach" in stage:
             key = re.fullmatch(r"\$\{(\w+)\}", stage["foreach"]).group(1)
             items = params[key].items() if isinstance(params[key], dict) else enumerate(params[key])
-            for k, item in items:
+            # an empty list (sft_tasks by default) has no instance for DVC, but its stage is checked all the same
+            for k, item in list(items) or [(0, "example")]:
                 text = yaml.safe_dump(stage["do"]).replace("${key}", str(k))
+                if isinstance(item, str):
+                    text = text.replace("${item}", item)
                 text = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
                 out[f"{name}@{k}"] = yaml.safe_load(text)
         else:
@@ -40,11 +43,15 @@ def _stages() -> dict[str, dict]:
     return {n: yaml.safe_load(re.sub(r"\$\{(\w+(?:\.\w+)+)\}", fill, yaml.safe_dump(s))) for n, s in out.items()}
 
 
-# params keys no stage tracks on purpose: they change how a stage runs, never what it writes
+# params keys no stage tracks on purpose: they change how a stage runs, never what it writes. Not `launch`:
+# more processes multiply the global batch (per_device_train_batch_size x num_processes), another model.
 RUN_ONLY = {
     "evaluate.torch_threads": "CPU threads: speed only (greedy decoding)",
     "dryrun.torch_threads": "CPU threads: speed only",
-    "preference.launch": "processes / accelerate config to run under",
+    "bestofn.torch_threads": "CPU threads: speed only (see evaluate.torch_threads)",
+    "sft.resume": "checkpointing a killed run can continue from",
+    "sft.model_card": "writes README.md beside the adapter",
+    "sft.export_merged": "also writes a merged copy for serving (models/sft-merged, no DVC out)",
     "preference.resume": "checkpointing a killed run can continue from",
     "preference.model_card": "writes README.md beside the adapter",
     "preference.export_merged": "also writes a merged copy for serving",

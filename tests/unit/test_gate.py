@@ -14,7 +14,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gate" / "results.j
 TOL = {"accuracy": 0.0, "refusal_accuracy": 0.0, "hallucinated_id_rate": 0.0}
 
 
-def rows_from(base: list[dict], cand: list[dict], tags=None, names=("base", "dpo")) -> list[dict]:
+def rows_from(base: list[dict], cand: list[dict], tags=None, names=("base", "preference")) -> list[dict]:
     """EVAL_RESULT rows for two models from per-case score dicts (`passed` = accuracy == 1)."""
     rows = []
     for name, values in zip(names, (base, cand)):
@@ -156,7 +156,7 @@ def test_fixture_flips_and_means_match_mean_scores():
     rows = fixture_rows()
     g = decide(rows, params(tolerances={"accuracy": 0.0, "refusal_precision": 0.0}))
     assert g["flips"] == {"fixed": ["g2"], "broken": ["g3"], "n_fixed": 1, "n_broken": 1, "n_same": 4}
-    for model, side in (("base", "baseline"), ("dpo", "candidate")):
+    for model, side in (("base", "baseline"), ("preference", "candidate")):
         means = mean_scores(r for r in rows if r["model"] == model)
         for metric in ("accuracy", "refusal_accuracy", "refusal_precision"):
             assert g["metrics"][metric][side] == pytest.approx(means[metric])
@@ -178,20 +178,20 @@ def test_champion_baseline_falls_back_to_base_with_a_note():
 
 
 def test_champion_baseline_is_used_when_scored():
-    rows = fixture_rows() + [dict(r, model="champion") for r in fixture_rows() if r["model"] == "dpo"]
+    rows = fixture_rows() + [dict(r, model="champion") for r in fixture_rows() if r["model"] == "preference"]
     g = decide(rows, params(baseline="champion"))
     assert g["baseline"] == "champion" and g["notes"] == [] and g["metrics"]["accuracy"]["delta"] == 0
 
 
 def test_different_case_sets_are_rejected_as_not_comparable():
-    rows = [r for r in fixture_rows() if not (r["model"] == "dpo" and r["case_id"] == "g6")]
+    rows = [r for r in fixture_rows() if not (r["model"] == "preference" and r["case_id"] == "g6")]
     g = decide(rows, params())
     assert g["decision"] == "reject" and "case sets differ" in g["reasons"][0]
 
 
 def test_stale_eval_json_is_an_error():
-    with pytest.raises(GateError, match="dpo accuracy = 0.900000.*stale"):
-        decide(fixture_rows(), params(), {"dpo": {"accuracy": 0.9}, "base": {}})
+    with pytest.raises(GateError, match="preference accuracy = 0.900000.*stale"):
+        decide(fixture_rows(), params(), {"preference": {"accuracy": 0.9}, "base": {}})
 
 
 def test_gated_metric_missing_from_every_scores_is_an_error_not_a_pass():
@@ -214,10 +214,10 @@ def test_bad_params_are_errors(kw, message):
 
 
 def test_flips_from_rows_keep_the_old_call_shape():
-    rows = [{"model": "base", "case_id": "g1", "passed": True}, {"model": "dpo", "case_id": "g1", "passed": False},
-            {"model": "base", "case_id": "g2", "passed": False}, {"model": "dpo", "case_id": "g2", "passed": True},
+    rows = [{"model": "base", "case_id": "g1", "passed": True}, {"model": "preference", "case_id": "g1", "passed": False},
+            {"model": "base", "case_id": "g2", "passed": False}, {"model": "preference", "case_id": "g2", "passed": True},
             {"model": "sft", "case_id": "g1", "passed": True}]
-    assert flips(rows, "dpo", "base") == {"fixed": ["g2"], "broken": ["g1"], "n_fixed": 1, "n_broken": 1, "n_same": 0}
+    assert flips(rows, "preference", "base") == {"fixed": ["g2"], "broken": ["g1"], "n_fixed": 1, "n_broken": 1, "n_same": 0}
 
 
 def test_repo_params_gate_section_builds_and_names_known_metrics(repo_root):

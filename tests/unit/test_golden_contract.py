@@ -75,3 +75,17 @@ def test_repo_golden_set_satisfies_the_json_schema(repo_root):
     for line in (repo_root / "golden" / "golden.jsonl").read_text().splitlines():
         assert not list(validator.iter_errors(json.loads(line))), line[:80]
     assert list(validator.iter_errors(dict(TOOL_CASE, expected={"tool_call": "nothing"})))
+
+
+def test_cases_tagged_keeps_a_tasks_cases_in_file_order_and_none_is_an_error():
+    from logtune.golden.contract import cases_tagged, golden_case
+
+    def case(i, tags):
+        return golden_case({"id": i, "context": {"records": []}, "messages": [{"role": "user", "content": "hi"}],
+                            "expected": {"must_refuse": True}, "tags": tags})
+
+    cases = [case("a", ["task:game"]), case("b", ["task:audio", "refusal"]), case("c", ["task:game", "refusal"])]
+    assert [c.id for c in cases_tagged(cases, "task:game")] == ["a", "c"]
+    assert [c.id for c in cases_tagged(cases, "refusal")] == ["b", "c"]
+    with pytest.raises(GoldenError, match=r"golden.jsonl: no golden case tagged 'task:website' \(of 3\)"):
+        cases_tagged(cases, "task:website", "golden.jsonl")

@@ -37,6 +37,26 @@ def test_a_temp_left_by_a_killed_run_is_replaced(tmp_path):
     assert not (tmp_path / "out.txt.tmp").exists()
 
 
+def test_a_shared_store_writes_through_a_temp_of_its_own_and_leaves_none(tmp_path):
+    """llm.cache's response store: two writers of one folder must not share `<name>.tmp`."""
+    import os
+    import threading
+
+    target = tmp_path / "ab" / "abc.json"
+    other_writer = tmp_path / "ab" / "abc.json.tmp"   # what an unshared writer would be using right now
+    with atomic_open(target, shared=True, durable=True) as f:
+        other_writer.write_text("someone else's half file")
+        f.write("{}\n")
+        own = tmp_path / "ab" / f".abc.json.{os.getpid()}.{threading.get_ident()}.tmp"
+        assert own.exists() and not target.exists()
+    assert target.read_text() == "{}\n" and other_writer.read_text() == "someone else's half file"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["abc.json", "abc.json.tmp"]
+    with pytest.raises(ValueError):
+        with atomic_open(tmp_path / "ab" / "abd.json", shared=True) as f:
+            raise ValueError("the response was not JSON")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["abc.json", "abc.json.tmp"]
+
+
 def test_rejected_row_fits_the_rejected_schema_and_keeps_the_record(tmp_path):
     record = {"b": 1, "a": "Café", "when": tmp_path}   # a non-JSON value (a Path) is kept as its text
     row = rejected_row("r1", "build", Reject("schema", "sft: /messages: too short"), record)

@@ -10,7 +10,7 @@ import pytest
 
 from logtune.judge import offline, prompts
 from logtune.judge.agreement import agreement, wilson_interval
-from logtune.judge.core import PairItem, QualityItem, combine, make_judge, quality_filter, summarize_pairwise
+from logtune.judge.core import PairItem, QualityItem, combine, make_judge, summarize_pairwise
 from logtune.judge.params import JudgeParams
 from logtune.llm.providers import MissingApiKey
 from logtune.params import ParamsError
@@ -55,13 +55,6 @@ def test_offline_pairwise_is_named_a_stand_in_and_prefers_the_grounded_reply():
     summary = summarize_pairwise(verdicts)
     assert summary["candidate_wins"] == 1 and summary["baseline_wins"] == 1 and summary["tie"] == 1
     assert summary["candidate_win_rate"] == 0.5
-
-
-def test_quality_filter_rejects_with_reasons():
-    judge = make_judge(JudgeParams())
-    items = [QualityItem("ok", Q, "PRJ-1042 is in progress.", CTX), QualityItem("bad", Q, "PRJ-11 or PRJ-22.", CTX)]
-    kept, rejected = quality_filter(items, judge, min_score=0.6)
-    assert kept == ["ok"] and rejected == {"bad": "judge_low_quality"}
 
 
 def test_parse_answers():

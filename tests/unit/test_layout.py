@@ -88,3 +88,39 @@ def test_a_stage_script_uses_one_stage_package(script):
     packages = {_unit(n) for n in _imports(script)} & STAGE_PACKAGES
     assert len(packages) <= 1, f"{script.name} reaches into {sorted(packages)}"
     assert not {_unit(n) for n in _imports(script)} & COMMANDS, f"{script.name} imports a command module"
+
+
+def _calls(tree: ast.AST) -> list[str]:
+    """Dotted names of what a module calls (`os.replace`, `unicodedata.normalize`, ...)."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            out.append(f"{node.func.value.id}.{node.func.attr}")
+    return out
+
+
+def _rejected_dicts(tree: ast.AST) -> int:
+    """Dict literals shaped like a records.REJECTED row (stage + reason + record keys)."""
+    keys = ({k.value for k in node.keys if isinstance(k, ast.Constant)} for node in ast.walk(tree)
+            if isinstance(node, ast.Dict))
+    return sum(1 for k in keys if {"stage", "reason", "record"} <= k)
+
+
+def test_one_copy_of_the_atomic_write_the_text_normalization_and_the_rejected_row():
+    """Issue #13's three copies that disagreed: each now has one home every stage uses (io.atomic_path,
+    normalize.normalize_text, rejects.rejected_row). A second copy here is a second meaning."""
+    homes = {"os.replace": "io.py", "unicodedata.normalize": "normalize.py"}
+    found = {what: set() for what in homes}
+    rejected_rows, normalize_defs = set(), set()
+    for path in _modules():
+        rel = path.relative_to(PKG).as_posix()
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for name in _calls(tree):
+            if name in found:
+                found[name].add(rel)
+        if _rejected_dicts(tree):
+            rejected_rows.add(rel)
+        normalize_defs |= {rel for node in ast.walk(tree)
+                           if isinstance(node, ast.FunctionDef) and node.name == "normalize_text"}
+    assert found == {what: {home} for what, home in homes.items()}
+    assert rejected_rows == {"rejects.py"} and normalize_defs == {"normalize.py"}

@@ -6,7 +6,7 @@ from ruamel.yaml import YAML
 
 from logtune.params import read_params
 from logtune.train.recipes import RecipeError, exp_run_command, hydra_value, leaves, load_recipe, recipe_names
-from logtune.train.config import (bnb_config, check_sft_section, lora_config, preference_config, sft_config)
+from logtune.train.config import parse_sft, preference_config
 from logtune.validate.gates import validate_params
 
 
@@ -53,10 +53,8 @@ def test_recipe_command_round_trips_through_dvc_and_builds_real_configs(name, re
     # the merged sections build the real objects (no model is loaded). bf16 is checked by transformers
     # against the machine: this recipe is for a bf16 GPU, so pretend to be one
     monkeypatch.setattr("transformers.training_args.is_torch_bf16_gpu_available", lambda: True)
-    check_sft_section(merged["sft"])
-    sft = sft_config(merged["sft"], tmp_path)
-    lora = lora_config(merged["sft"])
-    bnb = bnb_config(merged["sft"])
+    setup = parse_sft(merged["sft"], tmp_path)
+    sft, lora, bnb = setup.args, setup.lora, setup.bnb()
     assert isinstance(sft, SFTConfig) and isinstance(lora, LoraConfig) and isinstance(bnb, BitsAndBytesConfig)
     assert sft.bf16 and sft.gradient_checkpointing and sft.packing and sft.learning_rate == 1e-4
     assert sft.gradient_accumulation_steps * sft.per_device_train_batch_size == 16

@@ -27,14 +27,14 @@ def repo(tmp_path) -> Path:
     rows = json.loads(FIXTURE.read_text())
     git(tmp_path, "init", "-q")
     write_json(tmp_path / "metrics" / "eval.json", {"base": {"accuracy": 0.5, "n_cases": 6},
-                                                    "dpo": {"accuracy": 0.5, "n_cases": 6}})
+                                                    "preference": {"accuracy": 0.5, "n_cases": 6}})
     write_json(tmp_path / "metrics" / "validate.json", {"sft": {"uniqueness": 0.40, "passed": True},
                                                         "rows": 100})
-    write_json(tmp_path / "metrics" / "gate.json", {"decision": "reject", "candidate": "dpo", "baseline": "base"})
+    write_json(tmp_path / "metrics" / "gate.json", {"decision": "reject", "candidate": "preference", "baseline": "base"})
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "before")
     write_json(tmp_path / "metrics" / "eval.json",
-               {m: mean_scores(r for r in rows if r["model"] == m) for m in ("base", "dpo")})
+               {m: mean_scores(r for r in rows if r["model"] == m) for m in ("base", "preference")})
     write_json(tmp_path / "metrics" / "validate.json", {"sft": {"uniqueness": 0.35, "passed": True}, "rows": 120})
     gate = decide(rows, GateParams(tolerances={"accuracy": 0.0, "refusal_accuracy": 0.0},
                                    bootstrap=BootstrapParams(n_resamples=300)))
@@ -48,7 +48,7 @@ def test_report_has_every_section(repo):
     assert "At `HEAD` the gate said **reject**" in md
     assert "### Gate: ✅ **promote**" in md
     assert "| refusal_accuracy | 1.0000 | 0.8333 | -0.1667 | -0.5000 .. +0.0000 | 0.0000 | noise |" in md
-    assert "| dpo | accuracy | 0.5000 | 0.6667 | +0.1667 |" in md
+    assert "| preference | accuracy | 0.5000 | 0.6667 | +0.1667 |" in md
     assert "### Flipped cases: 1 broken, 1 fixed" in md
     assert "| g3 | refusal, task:audio | I can't find PRJ-7 in the context. | PRJ-7 is owned by Ana. |" in md
     assert "| sft.uniqueness | 0.4000 | 0.3500 |" in md and "| rows | 100 | 120 |" in md

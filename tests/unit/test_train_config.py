@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from logtune.params import ParamsError, read_params
-from logtune.train.config import (bnb_config, check_sft_section, dpo_config, kto_config, lora_config, output_options,
-                                  preference_config, preference_objective, quantization_kwargs, sft_config)
+from logtune.params import ParamsError, load_params, read_params
+from logtune.train.config import (check_sft_section, dpo_config, kto_config, output_options, parse_sft,
+                                  preference_config, preference_objective, quantization_kwargs, with_overrides)
 from logtune.train.curriculum import Curriculum, curriculum_params
 from logtune.base.pretrained import base_params
 
@@ -13,9 +13,8 @@ def test_shipped_params_build_the_real_trl_peft_and_bnb_configs(repo_root, tmp_p
 
     params = read_params(repo_root / "params.yaml")
     sft, pref = params["sft"], params["preference"]
-    check_sft_section(sft)
-    config = sft_config(sft, tmp_path)
-    lora = lora_config(sft)
+    setup = parse_sft(sft, tmp_path)
+    config, lora = setup.args, setup.lora
     objective, chosen = preference_config(pref, tmp_path)
     dpo = dpo_config(pref["dpo"], tmp_path)
     kto = kto_config(pref["kto"], tmp_path)
@@ -23,7 +22,7 @@ def test_shipped_params_build_the_real_trl_peft_and_bnb_configs(repo_root, tmp_p
     assert config.learning_rate == sft["learning_rate"] and config.assistant_only_loss
     assert lora.r == sft["lora"]["r"] and lora.task_type == "CAUSAL_LM"
     assert set(lora.target_modules) == set(sft["lora"]["target_modules"])
-    assert bnb_config(sft) is None  # the default run is plain LoRA
+    assert setup.bnb() is None and setup.quantization is None  # the default run is plain LoRA
     assert curriculum_params(sft["curriculum"]) == Curriculum(**{**sft["curriculum"],
                                                                  "phases": tuple(sft["curriculum"]["phases"])})
     assert objective == pref["objective"] and isinstance(chosen, DPOConfig if objective == "dpo" else KTOConfig)
@@ -36,10 +35,10 @@ def test_shipped_params_build_the_real_trl_peft_and_bnb_configs(repo_root, tmp_p
 
 
 def test_user_setting_wins_over_cpu_safe_default(tmp_path):
-    assert sft_config({"gradient_checkpointing": True}, tmp_path).activation_checkpointing
-    assert not sft_config({"assistant_only_loss": False}, tmp_path).assistant_only_loss
+    assert parse_sft({"gradient_checkpointing": True}, tmp_path).args.activation_checkpointing
+    assert not parse_sft({"assistant_only_loss": False}, tmp_path).args.assistant_only_loss
     # checkpointing from logtune.train.resume wins over the section and the defaults
-    assert sft_config({}, tmp_path, {"save_strategy": "steps", "save_steps": 7}).save_steps == 7
+    assert with_overrides(parse_sft({}, tmp_path).args, tmp_path, {"save_strategy": "steps", "save_steps": 7}).save_steps == 7
 
 
 @pytest.mark.parametrize("section, where, key", [
@@ -71,12 +70,14 @@ def test_bad_logtune_subsection_values_are_errors(section, message):
 def test_logtune_subsections_are_not_passed_to_trl(tmp_path):
     section = {"quantization": None, "bnb": {}, "curriculum": {"mode": "mixed"}, "launch": {"num_processes": 1},
                "resume": {"enabled": False}, "export_merged": False, "model_card": True, "lora": {"r": 4}}
-    check_sft_section(section)
-    assert sft_config(section, tmp_path).learning_rate > 0
+    assert parse_sft(section, tmp_path).args.learning_rate > 0
     assert output_options("sft", section) == {"model_card": True, "export_merged": False}
 
 
-def test_4bit_is_qlora_nf4_double_quant_bf16_compute_and_bnb_overrides_any_field():
+def test_4bit_is_qlora_nf4_double_quant_bf16_compute_and_bnb_overrides_any_field(tmp_path):
+    def bnb_config(section):
+        return parse_sft(section, tmp_path).bnb()
+
     q = bnb_config({"quantization": "4bit"})
     assert q.load_in_4bit and q.bnb_4bit_quant_type == "nf4" and q.bnb_4bit_use_double_quant
     assert q.bnb_4bit_compute_dtype == torch.bfloat16
@@ -109,14 +110,14 @@ def test_float_written_by_dvc_in_exponent_form_is_read_as_a_float(tmp_path):
     # `dvc exp run -S preference.dpo.learning_rate=5e-6` writes `5e-06`, which PyYAML reads as text
     config = dpo_config({"learning_rate": "5e-06", "beta": "1E-1"}, tmp_path)
     assert config.learning_rate == 5e-6 and config.beta == 0.1
-    assert sft_config({"eos_token": "1e5"}, tmp_path).eos_token == "1e5"  # a text field keeps its text
+    assert parse_sft({"eos_token": "1e5"}, tmp_path).args.eos_token == "1e5"  # a text field keeps its text
 
 
 def test_the_sft_section_is_parsed_once_into_the_library_objects(tmp_path):
     from peft import LoraConfig
     from trl import SFTConfig
 
-    from logtune.train.config import SFTSetup, parse_sft, with_overrides
+    from logtune.train.config import SFTSetup
     from logtune.train.curriculum import Curriculum
 
     section = {"seed": 3, "learning_rate": 1e-3, "max_length": 128, "lora": {"r": 4},
@@ -126,9 +127,9 @@ def test_the_sft_section_is_parsed_once_into_the_library_objects(tmp_path):
     assert isinstance(setup.curriculum, Curriculum) and setup.curriculum.mode == "mixed"
     assert (setup.args.seed, setup.args.max_length, setup.lora.r, setup.quantization) == (3, 128, 4, None)
     assert setup.options == {"model_card": False, "export_merged": False}
-    # a run's output folder and checkpoint overrides on the parsed object == building it with them
+    # a run's output folder and checkpoint overrides on the parsed object == parsing a section that sets them
     run = with_overrides(setup.args, tmp_path / "phase", {"save_strategy": "steps", "save_steps": 7})
-    built = sft_config(section, tmp_path / "phase", {"save_strategy": "steps", "save_steps": 7})
+    built = parse_sft({**section, "save_strategy": "steps", "save_steps": 7}, tmp_path / "phase").args
     assert run.to_dict() == built.to_dict() and run.output_dir == str(tmp_path / "phase")
     with pytest.raises(ParamsError, match="'sft'.*unknown key 'learning_rat'"):
         parse_sft({"learning_rat": 1e-3}, tmp_path)

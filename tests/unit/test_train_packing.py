@@ -32,14 +32,14 @@ def rows():
 def make_trainer(model_dir, tmp, **overrides):
     from trl import SFTTrainer
 
-    from logtune.train.config import lora_config, sft_config
+    from logtune.train.config import parse_sft
     from logtune.models import load_model
     from logtune.train.sft import sft_dataset
 
-    section = {**SECTION, **overrides}
+    setup = parse_sft({**SECTION, **overrides}, tmp)
     model, tok = load_model(model_dir, trainable=True)
-    return SFTTrainer(model=model, args=sft_config(section, tmp), train_dataset=sft_dataset(rows()),
-                      processing_class=tok, peft_config=lora_config(section))
+    return SFTTrainer(model=model, args=setup.args, train_dataset=sft_dataset(rows()),
+                      processing_class=tok, peft_config=setup.lora)
 
 
 @pytest.fixture(scope="module")

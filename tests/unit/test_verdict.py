@@ -18,7 +18,7 @@ from logtune.records import EVAL_RESULT
 from logtune.verdict import check, file_md5
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gate" / "results.json"
-GATE = {"candidate": "dpo", "baseline": "base", "rule": "point",
+GATE = {"candidate": "preference", "baseline": "base", "rule": "point",
         "tolerances": {"accuracy": 0.0, "refusal_accuracy": 0.0},
         "bootstrap": {"n_resamples": 500, "confidence": 0.95, "seed": 0}}
 
@@ -59,14 +59,14 @@ def fixture_rows():
 def promoting_rows():
     """The candidate's rows are the baseline's: nothing regresses."""
     base = [r for r in fixture_rows() if r["model"] == "base"]
-    return base + [dict(r, model="dpo") for r in base]
+    return base + [dict(r, model="preference") for r in base]
 
 
 def test_promote_exits_0_and_prints_the_decision(stage, tmp_path, capsys):
     root = repo(stage, tmp_path, promoting_rows())
     assert cli(["gate", "--check", "--root", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "PROMOTE: candidate dpo vs baseline base on 6 cases" in out
+    assert "PROMOTE: candidate preference vs baseline base on 6 cases" in out
     assert "not gated: refusal_precision" in out   # scored, no rule: said, not ignored
 
 

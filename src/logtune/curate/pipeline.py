@@ -6,7 +6,8 @@ the params filters task_types / min_confidence / exclude_rejected), the auto-rul
 logged; then every session, kept or rejected, is PII-redacted (rejects are written out too and must
 not leak what training data may not hold); then, among the survivors, on redacted text: near
 golden overlap (when `golden_near_threshold` is set), exact duplicates (copies differing only in a
-redacted value count as the same), near-duplicates (when `near_duplicate_threshold` is set). A
+redacted value count as the same), near-duplicates (when `near_duplicate_threshold` is set), and
+last the judge's data-quality score of every reply (when `judge_min_quality` is set: `quality`). A
 duplicate is rejected but its feedback is not: the kept copy holds every copy's ratings, notes and
 rewrites (`dedup`, `logtune.feedback`), counted in the metrics' `merged_feedback`.
 Invariant, asserted before the metrics are returned: read = kept + rejected.
@@ -23,6 +24,8 @@ from logtune.feedback import MERGE_COUNTS
 from logtune.runtime import no_cyclic_gc
 from logtune.golden.overlap import golden_conversation_keys, golden_near_overlaps, golden_overlap
 from logtune.curate.dedup import split_duplicates, split_near_duplicates
+from logtune.curate.quality import REASONS as JUDGE_REASONS, judge_sessions
+from logtune.judge.core import Judge
 from logtune.normalize import normalize_context, normalize_text
 from logtune.curate.redact import redact_conversation
 from logtune.pii import PiiParams
@@ -34,7 +37,7 @@ from logtune.rules import REASON_PREFIX, Rules
 # Every reason this stage can give, so metrics list zeros too and `dvc metrics diff` stays aligned
 # (plus `auto_rule:<name>` for each reject rule of the rules file in use).
 REASONS = [f.__name__ for f in SESSION_FILTERS] + ["golden_overlap", "golden_near_overlap", "exact_duplicate",
-                                                   "near_duplicate"]
+                                                   "near_duplicate"] + JUDGE_REASONS
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,14 @@ class CurateParams:
     near_duplicate_threshold: float | None = None     # None: exact duplicates only
     golden_near_threshold: float | None = None        # None: exact golden overlap only
     pii: PiiParams = PiiParams()                      # phone regions; names/addresses engine (off)
+    judge_min_quality: float | None = None            # None: no judge filter; else the `judge` section's judge scores
+                                                      # every reply and a session whose worst is below this leaves
 
     def __post_init__(self) -> None:
-        for name in ("near_duplicate_threshold", "golden_near_threshold", "min_confidence"):
+        for name in ("near_duplicate_threshold", "golden_near_threshold", "min_confidence", "judge_min_quality"):
             t = getattr(self, name)
             if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1
-                                  or (t == 0 and name != "min_confidence")):
+                                  or (t == 0 and name not in ("min_confidence", "judge_min_quality"))):
                 raise ValueError(f"curate.{name} must be in (0, 1] or null, got {t!r}")
         if not isinstance(self.exclude_rejected, bool):
             raise ValueError(f"curate.exclude_rejected must be true or false, got {self.exclude_rejected!r}")
@@ -80,14 +85,17 @@ def auto_rule(conversation: dict[str, Any], rules: Rules) -> Reject | None:
 
 
 def curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golden: list[dict[str, Any]],
-           rules: Rules | None = None) -> Curated:
-    """Filter, decontaminate, redact and deduplicate; kept and rejected both sorted by id."""
+           rules: Rules | None = None, judge: Judge | None = None) -> Curated:
+    """Filter, decontaminate, redact, deduplicate and (with `judge_min_quality`) judge; kept and rejected both
+    sorted by id. `judge`: the `judge` section's judge (`logtune.judge.core.make_judge`), needed only then."""
+    if params.judge_min_quality is not None and judge is None:
+        raise ValueError("curate.judge_min_quality is set but no judge was given")
     with no_cyclic_gc():
-        return _curate(conversations, params, golden, rules or Rules())
+        return _curate(conversations, params, golden, rules or Rules(), judge)
 
 
 def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golden: list[dict[str, Any]],
-            rules: Rules) -> Curated:
+            rules: Rules, judge: Judge | None) -> Curated:
     golden_keys = golden_conversation_keys(golden)
     survivors: list[dict[str, Any]] = []
     contexts: list[str] = []
@@ -122,6 +130,11 @@ def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golde
         kept, near = split_near_duplicates(kept, params.near_duplicate_threshold,
                                            [contexts[i] for i in keep], [texts[i] for i in keep], merged)
         rejects += near
+    judged = None
+    if params.judge_min_quality is not None:
+        low, judged = judge_sessions(kept, judge, params.judge_min_quality)
+        rejects += [(kept[i], r) for i, r in sorted(low.items())]
+        kept = [c for i, c in enumerate(kept) if i not in low]
 
     out = Curated(kept=sorted(kept, key=lambda c: c["id"]),
                   rejected=sorted((rejected_row(c.get("id"), "curate", r, c) for c, r in rejects),
@@ -133,5 +146,6 @@ def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golde
                    "rejected_by_reason": dict(sorted(by_reason.items())),
                    "redacted_by_kind": dict(sorted(redacted_by_kind.items())),
                    "conversations_redacted": conversations_redacted,
-                   "merged_feedback": dict(sorted(merged.items()))}
+                   "merged_feedback": dict(sorted(merged.items())),
+                   "judge_quality": judged}
     return out

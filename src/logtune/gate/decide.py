@@ -84,7 +84,7 @@ class BootstrapParams:
 @dataclass(frozen=True)
 class GateParams:
     """params.yaml `gate`."""
-    candidate: str = "dpo"
+    candidate: str = "preference"       # the preference stage's model, as evaluate names it
     baseline: str = "base"              # a model name evaluate scored, or `champion` (the last release)
     fallback_baseline: str = "base"     # used (with a note) when `baseline` was not scored, e.g. no release yet
     tolerances: dict[str, float] = field(default_factory=dict)

@@ -96,6 +96,30 @@ def _changed_scores(base: dict[str, Any], cand: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {shown(base.get(k))} → {shown(cand.get(k))}" for k in keys)
 
 
+def _share(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _agreement_text(label: str, a: dict[str, Any] | None) -> str:
+    if not a or a.get("agreement") is None:
+        return f"{label}: none"
+    low, high = a.get("interval") or (None, None)
+    n = f" ({a['n']} labels)" if a.get("n") is not None else ""
+    return f"{label}{n}: {_share(a['agreement'])} [{_share(low)}, {_share(high)}] vs chance {_share(a.get('chance'))}"
+
+
+def _judge_line(judge: dict[str, Any] | None) -> str:
+    """The judge beside the rule metrics (never deciding): how far it agrees with people, and whether it is trusted."""
+    if not judge:
+        return ""
+    verdict = ("<b class='pass'>trusted</b>" if judge.get("trusted") else
+               f"<b class='fail'>NOT trusted</b> ({_e(judge.get('untrusted_because'))}): its numbers are shown, not relied on")
+    thumbs = {k: judge.get(k) for k in ("n", "agreement", "interval", "chance")}
+    return (f"<p id='judge'>Judge {_e(judge.get('judge'))}: {verdict}. Candidate win rate "
+            f"{_share(judge.get('candidate_win_rate'))}. Agreement {_e(_agreement_text('with logged thumbs', thumbs))}; "
+            f"{_e(_agreement_text('with review marks', judge.get('agreement_review')))}.</p>")
+
+
 def render_review(rows: list[dict[str, Any]], gate: dict[str, Any], title: str = "logtune golden-set review") -> str:
     """The page's HTML: gate summary, metric deltas, then one row per case scored for both models."""
     candidate, baseline = gate["candidate"], gate["baseline"]
@@ -135,6 +159,7 @@ def render_review(rows: list[dict[str, Any]], gate: dict[str, Any], title: str =
 <b class="{_e(decision)}">{_e(decision)}</b> (rule {_e(gate.get('rule'))}).
 {gate['flips']['n_fixed']} fixed, {gate['flips']['n_broken']} broken, {gate['flips'].get('n_same', '')} unchanged.</p>
 <ul>{reasons}{notes}</ul>
+{_judge_line(gate.get("judge"))}
 {_metrics_table(gate)}
 <div id="filters">
 <label>tag <select id="f-tag"><option value="">all</option>{options}</select></label>

@@ -6,7 +6,7 @@ One JSON object per line (`schemas/golden_case.v1.schema.json` is the same contr
 - `tools` (optional): the tool definitions the assistant may call, JSON-schema parameters, in the bare
   `{"name", "description", "parameters"}` or OpenAI `{"type": "function", "function": {...}}` shape
   (as `logtune.toolcalls.offered_tools` reads them). The model sees them inside CONTEXT as
-  `{"tools": [...]}`, exactly where training conversations carry them (`sources._shared.tools_context`);
+  `{"tools": [...]}`, exactly where training conversations carry them (`sources.chat.tools_context`);
 - `expected`: what a good reply does, every key optional:
   `contains` (strings the reply must hold, case-insensitive), `exact` (the whole reply, SQuAD-normalised),
   `regex` (patterns that must all match), `answer` (reference answers for exact match and token F1),
@@ -34,6 +34,7 @@ from typing import Any
 import jsonschema
 
 from logtune import toolcalls
+from logtune.io import jsonl_lines
 
 PERSONAS = ("casual", "senior_engineer", "stressed_oncall", "curious_learner", "executive")  # seed 002
 CASE_KEYS = {"id", "context", "messages", "tools", "expected", "tags", "case_type"}
@@ -233,16 +234,7 @@ def golden_case(obj: Any, where: str = "case") -> GoldenCase:
 
 def _lines(path: str | Path) -> list[tuple[str, Any]]:
     """(`file:line`, parsed JSON value) for every non-blank line; a line that is not JSON is an error."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                out.append((f"{path}:{n}", json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise GoldenError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-    return out
+    return [(f"{path}:{n}", value) for n, value in jsonl_lines(path, GoldenError)]
 
 
 def read_cases(path: str | Path) -> list[Any]:
@@ -267,3 +259,15 @@ def read_golden(path: str | Path) -> list[GoldenCase]:
     if not cases:
         raise GoldenError(f"{path}: no golden cases")
     return cases
+
+
+def cases_tagged(cases: list[GoldenCase], tag: str, where: str | Path = "golden set") -> list[GoldenCase]:
+    """The cases carrying `tag` (seed 003's per-task evaluation: `task:<type>`), in file order.
+
+    GoldenError naming `where` when none does: a task's adapter with no case of its own cannot be judged.
+    """
+    kept = [c for c in cases if tag in c.tags]
+    if not kept:
+        raise GoldenError(f"{where}: no golden case tagged '{tag}' (of {len(cases)}); add cases for this task "
+                          f"type before evaluating its adapter")
+    return kept

@@ -45,18 +45,28 @@ def agreement(scores: list[float | None], labels: list[bool], *, threshold: floa
             "human_up_rate": round(human_up, 4), "better_than_chance": better, "untrusted_because": reason}
 
 
+def _brief(agree: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not agree:
+        return None
+    return {k: agree.get(k) for k in ("n", "agreement", "interval", "chance", "kappa", "better_than_chance")}
+
+
 def gate_note(judge_metrics: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
-    """What the gate shows about the judge: a summary, and a warning when its numbers are not to be trusted."""
+    """What the gate shows about the judge: a summary (agreement with logged thumbs and with the review marks,
+    each with its interval and chance level), and a warning when its numbers are not to be trusted."""
     if judge_metrics is None:
         return None, []
     agree = judge_metrics.get("agreement_thumbs") or {}
     pair = judge_metrics.get("pairwise") or {}
     summary = {"judge": judge_metrics.get("judge"), "stand_in": judge_metrics.get("stand_in"),
                "trusted": bool(judge_metrics.get("trusted")), "candidate_win_rate": pair.get("candidate_win_rate"),
-               "agreement": agree.get("agreement"), "interval": agree.get("interval"), "chance": agree.get("chance")}
+               "agreement": agree.get("agreement"), "interval": agree.get("interval"), "chance": agree.get("chance"),
+               "n": agree.get("n"), "agreement_review": _brief(judge_metrics.get("agreement_review")),
+               "untrusted_because": None}
     warnings = []
     if not summary["trusted"]:
-        warnings.append(f"judge {summary['judge']} is NOT trusted: agreement with logged thumbs "
-                        f"{agree.get('untrusted_because') or 'unknown'}; its win rate "
+        why = judge_metrics.get("untrusted_because") or f"logged thumbs: {agree.get('untrusted_because') or 'unknown'}"
+        summary["untrusted_because"] = why
+        warnings.append(f"judge {summary['judge']} is NOT trusted: agreement with {why}; its win rate "
                         f"{summary['candidate_win_rate']} is reported, not relied on")
     return summary, warnings

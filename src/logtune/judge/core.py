@@ -6,13 +6,16 @@ each batch through the cache and the Anthropic client at once):
   (candidate as A, then as B) and a winner counts only when both orders name it; a pair whose verdict
   follows the position is a tie and counted as `position_inconsistent` (the judge's order bias, measured);
 - `similarity(pairs)`: how close a reply is to a reference (the logged, up-voted reply), in [0, 1];
-- `quality(items)`: a data-quality score in [0, 1] usable as a curate filter (`quality_filter`).
+- `quality(items)`: a data-quality score in [0, 1], curate's filter with `curate.judge_min_quality`
+  (`logtune.curate.quality`).
 A backend's answer that cannot be read is None: it becomes `unparsed`, never a guess.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from logtune.judge import offline, prompts
@@ -20,6 +23,18 @@ from logtune.judge.params import JudgeParams
 from logtune.llm import cost
 from logtune.llm.cache import ResponseCache, cache_key
 from logtune.llm.providers import Request, complete, make_provider
+from logtune.params import load_params
+
+
+def transcript(messages: list[dict[str, Any]]) -> str:
+    """A conversation as the judge reads it: one `role: content` line per message."""
+    return "\n".join(f"{m.get('role')}: {m.get('content') or ''}" for m in messages)
+
+
+def context_text(context: Any) -> str | None:
+    if context is None or isinstance(context, str):
+        return context
+    return json.dumps(context, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,9 @@ class DryRunBackend(LLMBackend):
                 "usd_est": cost.usd(self.params, self.provider.model, self.input_tokens, self.output_tokens, batch)}
 
 
+# the reasons a session leaves curate by the judge's quality score (`curate.judge_min_quality`)
+FILTER_REASONS = ("judge_low_quality", "judge_unparsed")
+
 _SWAP = {"first": "second", "second": "first", "tie": "tie", None: None}
 _SIDE = {"first": "candidate", "second": "baseline", "tie": "tie"}
 
@@ -190,6 +208,13 @@ def make_judge(params: JudgeParams, cache_dir: str | None = None, *, client: Any
     return Judge(params, LLMBackend(params, ResponseCache(cache_dir), provider))
 
 
+def load_judge(params_path: str | Path, cache: str | Path | None = None, *, dry_run: bool = False) -> Judge:
+    """The judge the `judge` section of `params_path` describes, as every stage that asks one builds it;
+    `cache` (a stage's --cache) overrides `judge.cache_dir`."""
+    params = load_params(params_path, "judge", JudgeParams)
+    return make_judge(params, str(cache or params.cache_dir), dry_run=dry_run)
+
+
 def summarize_pairwise(verdicts: Iterable[PairVerdict]) -> dict[str, Any]:
     """Counts and the candidate's win rate (ties count half; unparsed verdicts are left out)."""
     verdicts = list(verdicts)
@@ -198,17 +223,3 @@ def summarize_pairwise(verdicts: Iterable[PairVerdict]) -> dict[str, Any]:
     return {"n": len(verdicts), **{f"{k}_wins" if k in ("candidate", "baseline") else k: v for k, v in counts.items()},
             "position_inconsistent": sum(v.position_inconsistent for v in verdicts),
             "candidate_win_rate": round((counts["candidate"] + 0.5 * counts["tie"]) / judged, 4) if judged else None}
-
-
-def quality_filter(items: list[QualityItem], judge: Judge, min_score: float) -> tuple[list[str], dict[str, str]]:
-    """(kept ids, {rejected id: reason}) for a curate filter: below `min_score` -> `judge_low_quality`,
-    no readable score -> `judge_unparsed` (a judge that cannot answer does not silently keep data)."""
-    kept, rejected = [], {}
-    for item, score in zip(items, judge.quality(items)):
-        if score is None:
-            rejected[item.id] = "judge_unparsed"
-        elif score < min_score:
-            rejected[item.id] = "judge_low_quality"
-        else:
-            kept.append(item.id)
-    return kept, rejected

@@ -6,7 +6,8 @@
   model's reply vs the reply the assistant logged and the build kept for SFT (Data Flywheel's
   similarity-to-production metric);
 - agreement, on every logged thumb in the curated conversations: the judge's quality score of the rated
-  reply vs the user's thumb (`agreement`), so the judge is trusted only as far as it agrees with people.
+  reply vs the user's thumb (`agreement`), and the same on the review queue's marks (keep = good), so the
+  judge is trusted only as far as it agrees with people (`trust`).
 Every item the stage reads is judged or skipped with a reason in the metrics.
 """
 
@@ -18,17 +19,8 @@ from typing import Any
 
 from logtune.golden.contract import GoldenCase
 from logtune.judge.agreement import agreement
-from logtune.judge.core import Judge, PairItem, QualityItem, summarize_pairwise
-
-
-def transcript(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{m.get('role')}: {m.get('content') or ''}" for m in messages)
-
-
-def context_text(context: Any) -> str | None:
-    if context is None or isinstance(context, str):
-        return context
-    return json.dumps(context, sort_keys=True, ensure_ascii=False)
+from logtune.judge.core import (FILTER_REASONS, Judge, PairItem, QualityItem, context_text, summarize_pairwise,
+                                transcript)
 
 
 def reference_of(case: GoldenCase) -> str | None:
@@ -69,6 +61,14 @@ def thumbs(conversations: list[dict[str, Any]]) -> tuple[list[QualityItem], list
     return items, labels
 
 
+def judge_filtered(rejected: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sessions curate dropped by the judge's own score (`records.REJECTED` rows, the record as JSON).
+    Their thumbs count in the agreement: measured on the survivors only, a judge that filters out exactly
+    the replies people disliked would be left agreeing with them at chance, and one that filters out
+    the ones they liked would look better than it is."""
+    return [json.loads(r["record"]) for r in rejected if r["reason"] in FILTER_REASONS]
+
+
 def review_labels(marks: list[dict[str, Any]], sft_rows: list[dict[str, Any]]) -> tuple[list[QualityItem], list[bool]]:
     """The reviewed SFT records as the judge's question, the reviewer's mark as the human label
     (keep = good; reject or fix = the reply was not fit to train on)."""
@@ -86,6 +86,17 @@ def review_labels(marks: list[dict[str, Any]], sft_rows: list[dict[str, Any]]) -
     return items, labels
 
 
+def trust(thumbs: dict[str, Any], review: dict[str, Any] | None, min_cases: int) -> tuple[bool, str | None]:
+    """(trusted, why not): the judge must beat chance on the logged thumbs, and must not fail to on the review
+    marks once there are enough of them (a small review is too little evidence either way, so it cannot
+    vouch for a judge the thumbs do not, nor veto one they do)."""
+    if not thumbs["better_than_chance"]:
+        return False, f"logged thumbs: {thumbs['untrusted_because']}"
+    if review is not None and review["n"] >= min_cases and not review["better_than_chance"]:
+        return False, f"review marks: {review['untrusted_because']}"
+    return True, None
+
+
 def logged_similarity(judge: Judge, decisions: list[dict[str, Any]], models: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in models:
@@ -98,9 +109,11 @@ def logged_similarity(judge: Judge, decisions: list[dict[str, Any]], models: lis
 
 def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[GoldenCase],
               conversations: list[dict[str, Any]], decisions: list[dict[str, Any]] | None,
-              review: tuple[list[QualityItem], list[bool]] | None = None
+              review: tuple[list[QualityItem], list[bool]] | None = None,
+              filtered: list[dict[str, Any]] | None = None
               ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(metrics, per-case pairwise verdicts, per-reply thumbs vs judge rows)."""
+    """(metrics, per-case pairwise verdicts, per-reply thumbs vs judge rows). `filtered`: sessions the
+    judge's curate filter dropped (`judge_filtered`), whose thumbs join the agreement."""
     p = judge.params
     items, skipped = golden_pairs(results, cases, p.candidate, p.baseline)
     verdicts = judge.pairwise(items)
@@ -111,6 +124,8 @@ def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[Golden
     pair_rows = [{"judge": judge.name, "case_id": v.id, "case_type": case_type[v.id], "winner": v.winner, "orders": list(v.orders),
                   "position_inconsistent": v.position_inconsistent} for v in verdicts]
     q_items, labels = thumbs(conversations)
+    f_items, f_labels = thumbs(filtered or [])
+    q_items, labels = q_items + f_items, labels + f_labels
     scores = judge.quality(q_items) if q_items else []
     agree = agreement(scores, labels, threshold=p.thumbs_threshold, confidence=p.confidence,
                       min_cases=p.min_agreement_cases)
@@ -121,13 +136,13 @@ def judge_run(judge: Judge, *, results: list[dict[str, Any]], cases: list[Golden
                      **summarize_pairwise(verdicts), "skipped": dict(skipped), "by_case_type": by_type},
         "similarity_to_logged": (logged_similarity(judge, decisions, [p.baseline, p.candidate])
                                  if decisions is not None else None),
-        "agreement_thumbs": agree,
+        "agreement_thumbs": {**agree, "from_filtered_sessions": len(f_items)},
         "agreement_review": None,
-        "trusted": agree["better_than_chance"],
     }
     if review is not None and review[0]:   # the review queue's marks: a second, deliberate set of human labels
         metrics["agreement_review"] = agreement(judge.quality(review[0]), review[1], threshold=p.thumbs_threshold,
                                                 confidence=p.confidence, min_cases=p.min_agreement_cases)
+    metrics["trusted"], metrics["untrusted_because"] = trust(agree, metrics["agreement_review"], p.min_agreement_cases)
     backend = judge.backend
     if hasattr(backend, "requests"):
         metrics["requests"] = {"total": backend.requests, "cached": backend.cached, "failed": backend.failed}

@@ -31,6 +31,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from logtune.io import atomic_open
+
 RESPONSES_DIR = "responses"
 LEGACY_RESPONSES = "responses.jsonl"
 BATCHES = "batches.jsonl"
@@ -111,15 +113,9 @@ class ResponseCache:
             if self.folder is None:
                 return
             path = self.folder / RESPONSES_DIR / entry["key"][:2] / f"{entry['key']}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # not io.atomic_path: its fixed `<name>.tmp` would collide between two processes sharing a
-            # store; fsynced, since a store outlives the machine's page cache
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            with open(tmp, "w", encoding="utf-8") as f:
+            # shared: two processes may share a store; durable: a store outlives the machine's page cache
+            with atomic_open(path, shared=True, durable=True) as f:
                 f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
 
     # -- Message Batches bookkeeping ---------------------------------------------------------------
     def batch_events(self) -> list[dict[str, Any]]:

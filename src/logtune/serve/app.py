@@ -9,6 +9,8 @@ Endpoints (scope in brackets; `/docs` and `/openapi.json` describe every body):
   POST /api/workflow/start    [admin] dvc repro / exp run job    GET /api/workflow/status/{id}, /api/workflow/list [read]
   POST /api/retention         [admin] ?dryRun=true               GET /metrics [read] Prometheus text
   POST /v1/chat/completions   [write] logging proxy
+  GET  /review                [read]  the review page (?n&seed&date; a browser passes its key as ?key=)
+  POST /api/review/marks      [write] the page's marks -> reviews/<date>.jsonl (`serve.review`)
 POST bodies take an `Idempotency-Key` header: a retry with the same key and body gets the first answer
 (header `Idempotent-Replayed: true`) and logs nothing twice; the same key with another body is a 409.
 A 200 from /api/log or /api/feedback means committed (group commit, `serve.writer.GroupCommitWriter`).
@@ -30,7 +32,7 @@ from typing import Any, Callable
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from logtune.dryrun import replay as _dryrun
@@ -43,9 +45,12 @@ from logtune.serve import retention as _retention
 from logtune.serve.auth import ApiKey, KeyRing, RateLimiter
 from logtune.serve.config import ServeParams
 from logtune.serve.jobs import JobRunner, dataset_command, workflow_command
-from logtune.serve.models import DatasetPrepare, DryrunRequest, FeedbackRequest, LogRequest, SimulateRequest, WorkflowStart
+from logtune.serve.models import (DatasetPrepare, DryrunRequest, FeedbackRequest, LogRequest, ReviewMarks, SimulateRequest,
+                                  WorkflowStart)
+from logtune.serve.review import NoData, ReviewQueue, StaleMarks
 from logtune.serve.stats import Counters, prometheus_text, store_monitor
 from logtune.serve.writer import GroupCommitWriter
+from logtune.reviews import ReviewError
 from logtune.store import Conflict, Store, StoreError, redact_url
 
 log = logging.getLogger("logtune.serve")
@@ -72,6 +77,7 @@ class Service:
         self.monitor_params = load_params(pp, "monitor", MonitorParams) if pp.is_file() and _has(pp, "monitor") else MonitorParams()
         self.baseline = load_baseline(repo / "release" / "manifest.json")
         self.jobs = JobRunner(self.store, params.workflow, on_success=self._hold_training_set)
+        self.review = ReviewQueue(repo)
         self.started = time.monotonic()
         self._metrics_cache: tuple[float, dict[str, Any]] | None = None
 
@@ -417,6 +423,29 @@ def create_app(service: Service, fast_paths: bool = True) -> FastAPI:
     def dataset_list(key: ApiKey = scope("read")):
         return {"datasets": [{"id": j["id"], "status": j["status"], "filters": j["config"], "createdAt": j["createdAt"],
                               "finishedAt": j["finishedAt"], "ledgers": j["result"]} for j in service.jobs.list("dataset")]}
+
+    # -------------------------------------------------------------------------------- review queue
+    @app.get("/review", response_class=HTMLResponse)
+    def review_page(request: Request, n: int = Query(100, ge=1, le=2000), seed: int = Query(0),
+                    date: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                    key: str | None = Query(None, max_length=200)):
+        # a browser cannot send a header when it opens a page: the key may come as ?key= (the access log never
+        # writes a query string, and the page takes it out of the address bar before it posts with it)
+        headers = {"authorization": f"Bearer {key}"} if key is not None else request.headers
+        authenticate(service, headers, "read", request.scope.setdefault("state", {}))
+        try:
+            return HTMLResponse(service.review.page(n, seed, date), headers={"Cache-Control": "no-store"})
+        except NoData as e:
+            raise HTTPException(404, str(e)) from None
+
+    @app.post("/api/review/marks")
+    def review_marks(body: ReviewMarks, key: ApiKey = scope("write")):
+        try:
+            return service.review.save(body.date, [m.model_dump() for m in body.marks])
+        except StaleMarks as e:
+            raise HTTPException(409, str(e)) from None
+        except (ReviewError, ValueError) as e:
+            raise HTTPException(422, str(e)) from None
 
     # -------------------------------------------------------------------------------- retention, metrics
     @app.post("/api/retention")

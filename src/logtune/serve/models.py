@@ -123,3 +123,20 @@ class DatasetPrepare(Strict):
     minConfidence: float | None = Field(default=None, ge=0, le=1)
     excludeRejected: bool = True
     target: str = Field(default="mix", max_length=128, pattern=NAME)
+
+
+class ReviewMark(Strict):
+    """One mark of the review queue, in `logtune.reviews`' format (its rules checked by `reviews.check_marks`)."""
+    id: str = Field(min_length=1, max_length=MAX_LABEL)
+    set: Literal["sft", "preference", "kto"]
+    mark: Literal["keep", "reject", "fix"]
+    reason: str | None = Field(default=None, max_length=MAX_NOTE)
+    fix: str | None = Field(default=None, max_length=MAX_TEXT)
+    reviewed_at: str | None = Field(default=None, max_length=32)
+    data_version: str = Field(min_length=1, max_length=64)
+
+
+class ReviewMarks(Strict):
+    """POST /api/review/marks: the review page's marks, saved as reviews/<date>.jsonl."""
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    marks: list[ReviewMark] = Field(min_length=1, max_length=MAX_SIMULATE)

@@ -5,8 +5,12 @@ either a conversation dict (the `records.CONVERSATION` layout) or a quarantine e
 `{"quarantine": True, "reason", "detail", "location", "record"}` for input that could not become one
 (`location` like "table support_message row id 17", "line 12" or "bytes 1200-1544"). An item may carry
 `_dropped_fields` ({field name: count}: what the format held and the Conversation has no place for) and
-`_warnings` ({name: count}); export takes both off into its metrics. An adapter raises `SourceError`
-(naming the path, and the table/column or line) when the input as a whole is unreadable. Adding a
+`_warnings` ({name: count}); export takes both off into its metrics. Inside an adapter, `Unfit(reason,
+detail)` marks one record that cannot become a Conversation (it becomes that record's quarantine item);
+`SourceError` (naming the path, and the table/column or line) an input that is unreadable as a whole.
+What the file-based adapters share is split by concern: `items` (Conversation/Message dicts, quarantine
+items, field checks), `chat` (roles, text parts, tool calls, turn merging), `timestamps`, `ratings`,
+`jsonl` (line-by-line input, gzip) and `json_document` (one JSON array, recovered around damage). Adding a
 kind = adding one module and one line to `KINDS`. Not for cleaning: an adapter maps faithfully and
 leaves judging content to `curate`.
 """
@@ -20,6 +24,14 @@ from typing import Any
 
 class SourceError(ValueError):
     """A source that cannot be read at all (missing file, wrong format, missing table or column)."""
+
+
+class Unfit(ValueError):
+    """A record that cannot become a Conversation; `reason` is its quarantine reason."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
 
 
 def quarantine(reason: str, detail: str, location: str, record: Any) -> dict[str, Any]:

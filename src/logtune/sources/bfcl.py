@@ -43,7 +43,10 @@ import ast
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _shared
+from logtune.sources import Unfit
+from logtune.sources.chat import map_role, OPENAI_ROLES, text_of
+from logtune.sources.items import check_fields, check_options, conversation, message, note, quarantine, UnknownRole
+from logtune.sources.jsonl import iter_json_lines, require_file
 
 KIND = "bfcl"
 OPTIONS = ("answers_path", "no_call", "task_type", "provenance")
@@ -52,12 +55,12 @@ FIELDS = ("id", "question", "function", "ground_truth", "expected_tool_calls")
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per case, in file order."""
-    opts = _shared.check_options(source_name, options, OPTIONS)
-    path = _shared.require_file(path)
+    opts = check_options(source_name, options, OPTIONS)
+    path = require_file(path)
     answers, bad = _answers(_answers_path(path, opts))
     yield from bad
     seen: set[str] = set()
-    for item in _shared.iter_json_lines(path, KIND):
+    for item in iter_json_lines(path, KIND):
         if isinstance(item, dict):
             yield item
             continue
@@ -65,13 +68,13 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
         where = f"line {line_no}"
         try:
             yield case_to_conversation(case, answers, seen, opts, source_name)
-        except _shared.Unfit as e:
-            yield _shared.quarantine(e.reason, str(e), where, case)
+        except Unfit as e:
+            yield quarantine(e.reason, str(e), where, case)
 
 
 def _answers_path(path: Path, opts: dict) -> Path | None:
     if opts.get("answers_path"):
-        return _shared.require_file(opts["answers_path"])
+        return require_file(opts["answers_path"])
     twin = path.parent / "possible_answer" / path.name
     return twin if twin.is_file() else None
 
@@ -81,13 +84,13 @@ def _answers(path: Path | None) -> tuple[dict[str, Any], list[dict]]:
     if path is None:
         return {}, []
     found, bad = {}, []
-    for item in _shared.iter_json_lines(path, f"{KIND} possible_answer"):
+    for item in iter_json_lines(path, f"{KIND} possible_answer"):
         if isinstance(item, dict):
             bad.append({**item, "location": f"{path.name} {item['location']}"})
             continue
         line_no, row = item
         if not isinstance(row, dict) or not isinstance(row.get("id"), str) or "ground_truth" not in row:
-            bad.append(_shared.quarantine("missing_field", "an answer line needs `id` and `ground_truth`",
+            bad.append(quarantine("missing_field", "an answer line needs `id` and `ground_truth`",
                                           f"{path.name} line {line_no}", row))
             continue
         found[row["id"]] = row["ground_truth"]
@@ -96,53 +99,53 @@ def _answers(path: Path | None) -> tuple[dict[str, Any], list[dict]]:
 
 def case_to_conversation(case: Any, answers: dict[str, Any], seen: set[str], opts: dict, source_name: str) -> dict:
     """One BFCL case as a Conversation; raises Unfit with the quarantine reason."""
-    problem = _shared.check_fields(case, {"id": str, "question": list, "function": list})
+    problem = check_fields(case, {"id": str, "question": list, "function": list})
     if problem:
-        raise _shared.Unfit(*problem)
+        raise Unfit(*problem)
     cid = case["id"]
     if cid in seen:
-        raise _shared.Unfit("duplicate_id", f"case id {cid} occurred before")
+        raise Unfit("duplicate_id", f"case id {cid} occurred before")
     seen.add(cid)
     turns = case["question"]
     if turns and all(isinstance(t, dict) for t in turns):
         turns = [turns]          # a flat list of messages: one turn
     if not turns or not all(isinstance(t, list) and all(isinstance(m, dict) for m in t) for t in turns):
-        raise _shared.Unfit("wrong_type", "`question` must be a list of turns, each a list of messages")
+        raise Unfit("wrong_type", "`question` must be a list of turns, each a list of messages")
     truth = next((case[k] for k in ("ground_truth", "expected_tool_calls") if k in case), answers.get(cid))
     no_call = bool(opts.get("no_call")) or cid.startswith("irrelevance") or truth == []
     if truth is None and not no_call:
-        raise _shared.Unfit("no_answer", f"case {cid} has no ground truth (in the case or the answers file)")
+        raise Unfit("no_answer", f"case {cid} has no ground truth (in the case or the answers file)")
     per_turn = _per_turn(truth, len(turns)) if not no_call else [[] for _ in turns]
     messages = []
     for t, (turn, calls) in enumerate(zip(turns, per_turn)):
         for k, m in enumerate(turn):
             try:
-                role = _shared.map_role(m.get("role"), _shared.OPENAI_ROLES)
-            except _shared.UnknownRole as e:
-                raise _shared.Unfit("unknown_role", f"turn {t} message {k}: {e}") from None
-            content = _shared.text_of(m.get("content"))
+                role = map_role(m.get("role"), OPENAI_ROLES)
+            except UnknownRole as e:
+                raise Unfit("unknown_role", f"turn {t} message {k}: {e}") from None
+            content = text_of(m.get("content"))
             if content is None:
-                raise _shared.Unfit("wrong_type", f"turn {t} message {k}: content is not text")
-            messages.append(_shared.message(role, content, id=f"{cid}:{t}:{k}"))
+                raise Unfit("wrong_type", f"turn {t} message {k}: content is not text")
+            messages.append(message(role, content, id=f"{cid}:{t}:{k}"))
         expected = [_expected(c) for c in calls]
         chosen = [{"id": None, "type": "function",
                    "function": {"name": e["name"], "arguments": {a: v[0] for a, v in e["arguments"].items()
                                                                 if v and v[0] != ""}}} for e in expected]
         meta = {"expected_calls": expected, "parallel": len(expected) > 1, "expect_no_call": not expected}
-        messages.append(_shared.message("assistant", None if not expected else "", id=f"{cid}:{t}:a",
+        messages.append(message("assistant", None if not expected else "", id=f"{cid}:{t}:a",
                                         tool_calls=chosen or None, feedback_meta=meta))
     dropped = [k for k in case if k not in FIELDS]
-    return _shared.note(_shared.conversation(
+    return note(conversation(
         source_name, cid, messages, context={"tools": case["function"]}, task_type=opts.get("task_type", "tool_use"),
         provenance=opts.get("provenance", "real"), status="ok"), dropped)
 
 
 def _per_turn(truth: Any, n_turns: int) -> list[list[Any]]:
     if not isinstance(truth, list):
-        raise _shared.Unfit("wrong_type", f"the ground truth is {type(truth).__name__}, not a list of calls")
+        raise Unfit("wrong_type", f"the ground truth is {type(truth).__name__}, not a list of calls")
     if n_turns > 1 or (truth and all(isinstance(t, list) for t in truth)):
         if len(truth) != n_turns or not all(isinstance(t, list) for t in truth):
-            raise _shared.Unfit("wrong_type", f"{n_turns} turns but {len(truth)} answer lists")
+            raise Unfit("wrong_type", f"{n_turns} turns but {len(truth)} answer lists")
         return truth
     return [truth]
 
@@ -154,14 +157,14 @@ def _expected(call: Any) -> dict[str, Any]:
     if isinstance(call, dict) and "name" in call:
         args = call.get("arguments", call.get("parameters", {}))
         if not isinstance(args, dict):
-            raise _shared.Unfit("broken_tool_call", f"call {call['name']!r}: arguments are not an object")
+            raise Unfit("broken_tool_call", f"call {call['name']!r}: arguments are not an object")
         return {"name": call["name"], "arguments": {k: _accepted(v) for k, v in args.items()}}
     if isinstance(call, dict) and len(call) == 1:
         (name, args), = call.items()
         if not isinstance(args, dict):
-            raise _shared.Unfit("broken_tool_call", f"call {name!r}: arguments are not an object")
+            raise Unfit("broken_tool_call", f"call {name!r}: arguments are not an object")
         return {"name": name, "arguments": {k: v if isinstance(v, list) else [v] for k, v in args.items()}}
-    raise _shared.Unfit("broken_tool_call", f"an expected call of an unknown shape: {str(call)[:200]}")
+    raise Unfit("broken_tool_call", f"an expected call of an unknown shape: {str(call)[:200]}")
 
 
 def _accepted(value: Any) -> list[Any]:
@@ -177,4 +180,4 @@ def _parsed_call(text: str) -> dict[str, Any]:
         name = ast.unparse(node.func)
         return {"name": name, "arguments": {kw.arg: [ast.literal_eval(kw.value)] for kw in node.keywords}}
     except (SyntaxError, ValueError) as e:
-        raise _shared.Unfit("broken_tool_call", f"call text {text[:200]!r} does not parse: {e}") from None
+        raise Unfit("broken_tool_call", f"call text {text[:200]!r} does not parse: {e}") from None

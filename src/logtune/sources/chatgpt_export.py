@@ -53,7 +53,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _shared
+from logtune.sources import Unfit, chat, items, json_document, jsonl, ratings, timestamps
 
 KIND = "chatgpt_export"
 OPTIONS = ("feedback_path", "task_type", "provenance")
@@ -69,11 +69,11 @@ REASONING_TYPES = ("thoughts", "reasoning_recap")
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One item per conversation in file order, then one quarantine per unjoined feedback entry."""
-    opts = _shared.check_options(source_name, options, OPTIONS)
+    opts = items.check_options(source_name, options, OPTIONS)
     feedback, unjoinable = load_feedback(_feedback_path(Path(path), opts))
     joined: set[str] = set()
     exported: set[str] = set()
-    for item in _shared.load_json_records(path, KIND):
+    for item in json_document.load_json_records(path, KIND):
         if isinstance(item, dict):   # a damaged stretch of the file, quarantined with its byte offsets
             yield item
             continue
@@ -82,22 +82,22 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
             exported.add(str(record.get("conversation_id") or record.get("id")))
         try:
             yield export_to_conversation(record, feedback, joined, opts, source_name)
-        except _shared.Unfit as e:
+        except Unfit as e:
             cid = (record.get("conversation_id") or record.get("id")) if isinstance(record, dict) else None
-            yield _shared.quarantine(e.reason, str(e), f"conversation {i} (id {cid})", record)
+            yield items.quarantine(e.reason, str(e), f"conversation {i} (id {cid})", record)
     yield from unjoinable
     for message_id, entry in feedback.items():  # file order
         if message_id not in joined:
             conv = str(entry.get("conversation_id"))
             why = "the message is on no exported branch" if conv in exported else "the conversation is not exported"
-            yield _shared.quarantine("orphan_feedback",
+            yield items.quarantine("orphan_feedback",
                                      f"feedback on message {message_id} of conversation {conv}: {why}",
                                      f"{FEEDBACK_FILE} message {message_id}", entry)
 
 
 def _feedback_path(path: Path, opts: dict) -> Path | None:
     if opts.get("feedback_path"):
-        return _shared.require_path(opts["feedback_path"])
+        return jsonl.require_path(opts["feedback_path"])
     sibling = path.parent / FEEDBACK_FILE
     return sibling if sibling.exists() else None
 
@@ -107,27 +107,27 @@ def load_feedback(path: Path | None) -> tuple[dict[str, dict], list[dict]]:
     if path is None:
         return {}, []
     by_message, bad = {}, []
-    for item in _shared.load_json_records(path, "ChatGPT message_feedback"):
+    for item in json_document.load_json_records(path, "ChatGPT message_feedback"):
         if isinstance(item, dict):
             bad.append({**item, "location": f"{path.name} {item['location']}"})
             continue
         i, entry = item
         where = f"{path.name} entry {i}"
         if not isinstance(entry, dict) or not (entry.get("message_id") or entry.get("id")):
-            bad.append(_shared.quarantine("missing_field", "feedback entry without a message id", where, entry))
+            bad.append(items.quarantine("missing_field", "feedback entry without a message id", where, entry))
             continue
         try:
-            _shared.parse_rating(entry.get("rating"))
+            ratings.parse_rating(entry.get("rating"))
             if entry.get("rating") is None:
-                raise _shared.Unfit("unknown_rating", "no rating")
+                raise Unfit("unknown_rating", "no rating")
             for key in ("create_time", "update_time"):
-                _shared.to_iso(entry.get(key))
-        except _shared.Unfit as e:
-            bad.append(_shared.quarantine(e.reason, f"{e}", where, entry))
+                timestamps.to_iso(entry.get(key))
+        except Unfit as e:
+            bad.append(items.quarantine(e.reason, f"{e}", where, entry))
         else:
             message_id = str(entry.get("message_id") or entry["id"])
             if message_id in by_message:  # rated twice: the later rating is the user's final word
-                bad.append(_shared.quarantine("duplicate_feedback", f"message {message_id} rated again later",
+                bad.append(items.quarantine("duplicate_feedback", f"message {message_id} rated again later",
                                               where, by_message.pop(message_id)))
             by_message[message_id] = entry
     return by_message, bad
@@ -147,19 +147,19 @@ def _feedback_fields(entry: dict) -> dict:
     meta = {k: v for k, v in entry.items() if k not in FEEDBACK_COLUMNS}
     meta["tags"] = body.get("tags") or []
     meta.update({f"content_{k}": v for k, v in body.items() if k not in ("text", "tags")})
-    return {"rating": _shared.parse_rating(entry["rating"]), "feedback_note": note, "feedback": meta}
+    return {"rating": ratings.parse_rating(entry["rating"]), "feedback_note": note, "feedback": meta}
 
 
 def _text(msg: dict, dropped: list[str] | None = None) -> str | None:
     """Visible text of a node's message, None when it has none to show; non-text parts go to `dropped`."""
     content = msg.get("content") or {}
     if not isinstance(content, dict):
-        raise _shared.Unfit("wrong_type", f"message {msg.get('id')}: content is {type(content).__name__}, not an object")
+        raise Unfit("wrong_type", f"message {msg.get('id')}: content is {type(content).__name__}, not an object")
     ctype = content.get("content_type")
     if ctype in REASONING_TYPES:
         return None
     if content.get("parts") is not None and not isinstance(content["parts"], list):
-        raise _shared.Unfit("wrong_type", f"message {msg.get('id')}: parts is {type(content['parts']).__name__}, "
+        raise Unfit("wrong_type", f"message {msg.get('id')}: parts is {type(content['parts']).__name__}, "
                             "not a list")
     if isinstance(content.get("parts"), list):
         text = "\n".join(p for p in content["parts"] if isinstance(p, str))
@@ -180,11 +180,11 @@ def _hidden(msg: dict) -> bool:
 
 def _active_branch(mapping: dict, current: str) -> list[str]:
     if current not in mapping:
-        raise _shared.Unfit("broken_tree", f"current_node {current!r} is not in the mapping")
+        raise Unfit("broken_tree", f"current_node {current!r} is not in the mapping")
     path, seen, node = [], set(), current
     while node is not None:
         if node in seen or node not in mapping:
-            raise _shared.Unfit("broken_tree", f"node {node!r} is missing or in a cycle")
+            raise Unfit("broken_tree", f"node {node!r} is missing or in a cycle")
         seen.add(node)
         path.append(node)
         node = (mapping[node] or {}).get("parent")
@@ -195,14 +195,14 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
                            source_name: str) -> dict:
     """One exported conversation (active branch) as a Conversation; raises Unfit."""
     if not isinstance(record, dict):
-        raise _shared.Unfit("wrong_type", f"a conversation must be an object, got {type(record).__name__}")
+        raise Unfit("wrong_type", f"a conversation must be an object, got {type(record).__name__}")
     mapping, current = record.get("mapping"), record.get("current_node")
     if not isinstance(mapping, dict) or not current:
-        raise _shared.Unfit("missing_field", "no `mapping` object or no `current_node`")
+        raise Unfit("missing_field", "no `mapping` object or no `current_node`")
     if not all(isinstance(n, dict) for n in mapping.values()):
-        raise _shared.Unfit("wrong_type", "every mapping node must be an object")
+        raise Unfit("wrong_type", "every mapping node must be an object")
     branch = _active_branch(mapping, current)
-    dropped: list[str] = _shared.unmapped(record, CONVERSATION_FIELDS)
+    dropped: list[str] = items.unmapped(record, CONVERSATION_FIELDS)
     messages, model_slug, used = [], None, []
     for node_id in branch:
         node = mapping[node_id]
@@ -217,14 +217,14 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
         model_slug = (msg.get("metadata") or {}).get("model_slug") or model_slug
         tool_calls = None
         if role == "assistant" and recipient != "all":
-            tool_calls = _shared.json_text([{"id": None, "type": "function",
+            tool_calls = items.json_text([{"id": None, "type": "function",
                                              "function": {"name": recipient, "arguments": text}}])
             text = ""
         elif role == "tool":
-            tool_calls = _shared.tool_link_json(None, (msg.get("author") or {}).get("name"))
+            tool_calls = chat.tool_link_json(None, (msg.get("author") or {}).get("name"))
         elif not text.strip():
             continue  # the empty system placeholder, an empty part: nothing was said
-        m = _shared.message(role, text, id=msg.get("id") or node_id, created_at=msg.get("create_time"),
+        m = items.message(role, text, id=msg.get("id") or node_id, created_at=msg.get("create_time"),
                             tool_calls=tool_calls)
         meta = {}
         if role == "assistant":
@@ -238,13 +238,13 @@ def export_to_conversation(record: Any, feedback: dict[str, dict], joined: set[s
             m["rating"], m["feedback_note"] = fields["rating"], fields["feedback_note"]
             meta["feedback"] = fields["feedback"]
             used.append(m["id"])
-        m["feedback_meta"] = _shared.json_text(meta) if meta else None
+        m["feedback_meta"] = items.json_text(meta) if meta else None
         messages.append(m)
-    messages = _shared.merge_same_role(messages, roles=("assistant",))
+    messages = chat.merge_same_role(messages, roles=("assistant",))
     if not any(m["role"] in ("user", "assistant") for m in messages):
-        raise _shared.Unfit("empty_conversation", f"{len(branch)} nodes on the active branch, no visible dialogue")
+        raise Unfit("empty_conversation", f"{len(branch)} nodes on the active branch, no visible dialogue")
     joined.update(used)
-    return _shared.note(_shared.conversation(
+    return items.note(items.conversation(
         source_name, str(record.get("conversation_id") or record.get("id")), messages,
         created_at=record.get("create_time"), model_version=record.get("default_model_slug") or model_slug,
         task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), status="ok"), dropped)

@@ -36,7 +36,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _shared
+from logtune.sources import Unfit, chat, items, json_document
 
 KIND = "claude_export"
 OPTIONS = ("task_type", "provenance", "keep_thinking", "keep_attachments")
@@ -46,17 +46,17 @@ MESSAGE_FIELDS = ("uuid", "sender", "text", "content", "created_at", "updated_at
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per exported conversation, in file order."""
-    opts = _shared.check_options(source_name, options, OPTIONS)
-    for item in _shared.load_json_records(path, KIND):
+    opts = items.check_options(source_name, options, OPTIONS)
+    for item in json_document.load_json_records(path, KIND):
         if isinstance(item, dict):   # a damaged stretch of the file, quarantined with its byte offsets
             yield item
             continue
         i, record = item
         try:
             yield export_to_conversation(record, opts, source_name)
-        except _shared.Unfit as e:
+        except Unfit as e:
             uuid = record.get("uuid") if isinstance(record, dict) else None
-            yield _shared.quarantine(e.reason, str(e), f"conversation {i} (id {uuid})", record)
+            yield items.quarantine(e.reason, str(e), f"conversation {i} (id {uuid})", record)
 
 
 def _blocks_to_turns(msg_id: str, role: str, blocks: list, created_at: Any, keep_thinking: bool) -> list[dict]:
@@ -64,15 +64,15 @@ def _blocks_to_turns(msg_id: str, role: str, blocks: list, created_at: Any, keep
 
     def flush() -> None:
         if texts or calls:
-            turns.append(_shared.message(role, "\n\n".join(texts), id=msg_id if not turns else f"{msg_id}#{len(turns)}",
-                                         created_at=created_at, tool_calls=_shared.tool_calls_json(calls)))
+            turns.append(items.message(role, "\n\n".join(texts), id=msg_id if not turns else f"{msg_id}#{len(turns)}",
+                                         created_at=created_at, tool_calls=chat.tool_calls_json(calls)))
         texts.clear()
         calls.clear()
 
     try:
         for block in blocks:
             if not isinstance(block, dict):
-                raise _shared.Unfit("wrong_type", f"message {msg_id}: a content block is not an object")
+                raise Unfit("wrong_type", f"message {msg_id}: a content block is not an object")
             kind = block.get("type")
             if kind == "text" and isinstance(block.get("text"), str):
                 texts.append(block["text"])
@@ -82,15 +82,15 @@ def _blocks_to_turns(msg_id: str, role: str, blocks: list, created_at: Any, keep
                 calls.append(block)
             elif kind == "tool_result":
                 flush()
-                result = _shared.text_of(block.get("content"))
-                link = _shared.tool_link_json(block.get("tool_use_id"), block.get("name"))
-                turns.append(_shared.message("tool", result or "", id=f"{msg_id}#{len(turns)}", created_at=created_at,
+                result = chat.text_of(block.get("content"))
+                link = chat.tool_link_json(block.get("tool_use_id"), block.get("name"))
+                turns.append(items.message("tool", result or "", id=f"{msg_id}#{len(turns)}", created_at=created_at,
                                              tool_calls=link))
         flush()
-    except _shared.Unfit:
+    except Unfit:
         raise
     except ValueError as e:  # a tool_use block without a name
-        raise _shared.Unfit("broken_tool_call", f"message {msg_id}: {e}") from None
+        raise Unfit("broken_tool_call", f"message {msg_id}: {e}") from None
     return turns
 
 
@@ -106,21 +106,21 @@ def _attachments(message: dict) -> list[str]:
 def export_to_conversation(record: Any, opts: dict, source_name: str) -> dict:
     """One exported conversation as a Conversation; raises Unfit with the quarantine reason."""
     if not isinstance(record, dict):
-        raise _shared.Unfit("wrong_type", f"a conversation must be an object, got {type(record).__name__}")
+        raise Unfit("wrong_type", f"a conversation must be an object, got {type(record).__name__}")
     if not record.get("uuid") or "chat_messages" not in record:
-        raise _shared.Unfit("missing_field", "no `uuid` or no `chat_messages`")
+        raise Unfit("missing_field", "no `uuid` or no `chat_messages`")
     raw = record["chat_messages"]
     if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
-        raise _shared.Unfit("wrong_type", "`chat_messages` must be a list of objects")
+        raise Unfit("wrong_type", "`chat_messages` must be a list of objects")
     # Stable sort: same-instant turns keep human before assistant, others keep file order.
     ordered = sorted(raw, key=lambda m: (str(m.get("created_at") or ""), m.get("sender") != "human"))
     messages = []
     for m in ordered:
         msg_id = str(m.get("uuid"))
         try:
-            role = _shared.map_role(m.get("sender"), ROLES)
-        except _shared.UnknownRole as e:
-            raise _shared.Unfit("unknown_role", f"message {msg_id}: {e}") from None
+            role = chat.map_role(m.get("sender"), ROLES)
+        except items.UnknownRole as e:
+            raise Unfit("unknown_role", f"message {msg_id}: {e}") from None
         attached = _attachments(m) if opts.get("keep_attachments", True) else []
         if isinstance(m.get("content"), list) and m["content"]:
             blocks = m["content"] + [{"type": "text", "text": a} for a in attached]
@@ -129,18 +129,18 @@ def export_to_conversation(record: Any, opts: dict, source_name: str) -> dict:
             continue
         text = m.get("text")
         if not isinstance(text, str):
-            raise _shared.Unfit("wrong_type", f"message {msg_id}: text is {type(text).__name__}, not a string")
+            raise Unfit("wrong_type", f"message {msg_id}: text is {type(text).__name__}, not a string")
         text = "\n\n".join([text] + attached) if text else "\n\n".join(attached)
-        messages.append(_shared.message(role, text, id=msg_id, created_at=m.get("created_at")))
-    messages = _shared.merge_same_role(messages)
+        messages.append(items.message(role, text, id=msg_id, created_at=m.get("created_at")))
+    messages = chat.merge_same_role(messages)
     if not any(m["content"].strip() or m["tool_calls"] for m in messages):
-        raise _shared.Unfit("empty_conversation", f"{len(raw)} messages, none with text")
-    dropped = _shared.unmapped(record, ("uuid", "chat_messages", "created_at", "updated_at", "account"))
+        raise Unfit("empty_conversation", f"{len(raw)} messages, none with text")
+    dropped = items.unmapped(record, ("uuid", "chat_messages", "created_at", "updated_at", "account"))
     for m in raw:   # the account id names a person and update times add nothing: left out on purpose
-        dropped += _shared.unmapped(m, MESSAGE_FIELDS, "chat_messages[].")
+        dropped += items.unmapped(m, MESSAGE_FIELDS, "chat_messages[].")
         if not opts.get("keep_thinking", False):
             dropped += ["content[].thinking" for b in m.get("content") or []
                         if isinstance(b, dict) and b.get("type") == "thinking"]
-    return _shared.note(_shared.conversation(source_name, record["uuid"], messages, created_at=record.get("created_at"),
+    return items.note(items.conversation(source_name, record["uuid"], messages, created_at=record.get("created_at"),
                                 task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"),
                                 status="ok"), dropped)

@@ -29,8 +29,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_options, conversation, map_json_lines, message, note, quarantine, json_text,
-                                    spelled_fields, unmapped)
+from logtune.sources.items import (check_options, conversation, json_text, message, note, quarantine, spelled_fields,
+                                   unmapped)
+from logtune.sources.jsonl import map_json_lines
 
 KIND = "corrections"
 SPELLINGS = {

@@ -22,8 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, map_json_lines, message, note,
-                                    quarantine, unmapped)
+from logtune.sources.items import check_fields, check_options, conversation, message, note, quarantine, unmapped
+from logtune.sources.jsonl import map_json_lines
 
 KIND = "dolly"
 

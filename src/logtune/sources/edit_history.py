@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from logtune.sources import SourceError
-from logtune.sources._shared import (check_options, conversation, map_json_lines, message, note, quarantine,
-                                    spelled_fields, to_iso, unmapped)
+from logtune.sources.items import check_options, conversation, message, note, quarantine, spelled_fields, unmapped
+from logtune.sources.jsonl import map_json_lines
+from logtune.sources.timestamps import to_iso
 
 KIND = "edit_history"
 SPELLINGS = {

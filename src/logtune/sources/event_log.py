@@ -38,8 +38,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (Unfit, check_fields, check_options, conversation, first_key, map_json_lines,
-                                    message, note, parse_rating, quarantine, json_text, to_iso, unmapped)
+from logtune.sources import Unfit
+from logtune.sources.items import (check_fields, check_options, conversation, first_key, json_text, message, note,
+                                   quarantine, unmapped)
+from logtune.sources.jsonl import map_json_lines
+from logtune.sources.ratings import parse_rating
+from logtune.sources.timestamps import to_iso
 
 KIND = "event_log"
 SPELLINGS = {

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from logtune.sources import SourceError
-from logtune.sources._shared import check_options, conversation, message, quarantine, require_path
+from logtune.sources.items import check_options, conversation, message, quarantine
+from logtune.sources.jsonl import require_path
 
 KIND = "notes"
 SUFFIXES = (".md", ".markdown", ".txt")

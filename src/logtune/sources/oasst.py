@@ -41,8 +41,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (Unfit, check_fields, check_options, conversation, iter_json_lines, message, note,
-                                    quarantine, to_iso)
+from logtune.sources import Unfit
+from logtune.sources.items import check_fields, check_options, conversation, message, note, quarantine
+from logtune.sources.jsonl import iter_json_lines
+from logtune.sources.timestamps import to_iso
 
 KIND = "oasst"
 ROLES = {"prompter": "user", "assistant": "assistant"}

@@ -37,7 +37,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _shared
+from logtune.sources import SourceError, Unfit
+from logtune.sources.chat import openai_messages, text_of, tools_context
+from logtune.sources.items import check_options, conversation, json_text, note, unmapped
+from logtune.sources.jsonl import map_json_lines, require_path
+from logtune.sources.ratings import parse_rating
 
 KIND = "openai_chat_log"
 OPTIONS = ("task_type", "provenance")
@@ -49,15 +53,15 @@ TASK_FIELDS = ("workload", "workload_id", "route", "route_id", "task")
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per non-blank line, in file order."""
-    opts = _shared.check_options(source_name, options, OPTIONS)
-    path = _shared.require_path(path)
+    opts = check_options(source_name, options, OPTIONS)
+    path = require_path(path)
     if path.is_dir():
-        raise _shared.SourceError(f"{path}: not a {KIND} file: it is a folder")
-    yield from _shared.map_json_lines(path, KIND, lambda n, obj: log_to_conversation(obj, f"{path.name}:{n}", opts, source_name))
+        raise SourceError(f"{path}: not a {KIND} file: it is a folder")
+    yield from map_json_lines(path, KIND, lambda n, obj: log_to_conversation(obj, f"{path.name}:{n}", opts, source_name))
 
 
 def _rating(value: Any) -> int | None:
-    return _shared.parse_rating(value)
+    return parse_rating(value)
 
 
 def _number(value: Any, name: str = "value") -> float | None:
@@ -66,40 +70,40 @@ def _number(value: Any, name: str = "value") -> float | None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    raise _shared.Unfit("wrong_type", f"{name} is {value!r}, not a number")
+    raise Unfit("wrong_type", f"{name} is {value!r}, not a number")
 
 
 def _approval(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise _shared.Unfit("wrong_type", f"approval is {value!r}, not text")
+    raise Unfit("wrong_type", f"approval is {value!r}, not text")
 
 
 def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str) -> dict:
     """One logged call as a Conversation; raises Unfit with the quarantine reason."""
     if not isinstance(obj, dict):
-        raise _shared.Unfit("wrong_type", f"a line must be a JSON object, got {type(obj).__name__}")
+        raise Unfit("wrong_type", f"a line must be a JSON object, got {type(obj).__name__}")
     request, response = obj.get("request"), obj.get("response")
     if not isinstance(request, dict) or "messages" not in request:
-        raise _shared.Unfit("missing_field", "no request.messages")
+        raise Unfit("missing_field", "no request.messages")
     if not isinstance(request["messages"], list) or (response is not None and not isinstance(response, dict)):
-        raise _shared.Unfit("wrong_type", "request.messages must be a list and response an object")
+        raise Unfit("wrong_type", "request.messages must be a list and response an object")
     turns = list(request["messages"])
     choices = (response or {}).get("choices") or []
     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
-        raise _shared.Unfit("wrong_type", "response.choices must be a list of objects")
+        raise Unfit("wrong_type", "response.choices must be a list of objects")
     choices = sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c.get("index"), int) else 0)
     if choices:
         turns.append(choices[0].get("message") or {})
-    messages = _shared.openai_messages(turns)
+    messages = openai_messages(turns)
 
     error = obj.get("error") or (response or {}).get("error")
-    error_text = None if not error else (error if isinstance(error, str) else _shared.json_text(error))
+    error_text = None if not error else (error if isinstance(error, str) else json_text(error))
     if choices:
         reply = messages[-1]
         meta = {k: v for k, v in (("finish_reason", choices[0].get("finish_reason")),
                                   ("usage", (response or {}).get("usage"))) if v is not None}
-        alternatives = [_shared.text_of((c.get("message") or {}).get("content")) for c in choices[1:]]
+        alternatives = [text_of((c.get("message") or {}).get("content")) for c in choices[1:]]
         if alternatives:
             meta["alternatives"] = [{"index": c.get("index"), "content": t} for c, t in zip(choices[1:], alternatives)]
         feedback = obj.get("feedback")
@@ -109,19 +113,19 @@ def log_to_conversation(obj: Any, fallback_id: str, opts: dict, source_name: str
             reply["rewrite"] = feedback.get("rewrite") or feedback.get("correction")
         elif feedback is not None:
             reply["rating"] = _rating(feedback)
-        reply["feedback_meta"] = _shared.json_text(meta) if meta else None
+        reply["feedback_meta"] = json_text(meta) if meta else None
     task_type = next((obj[f] for f in TASK_FIELDS if isinstance(obj.get(f), str) and obj[f]), None)
     latency = _number(obj.get("latency_ms", obj.get("duration_ms")), "latency_ms")
     if latency is None and _number(obj.get("latency_s"), "latency_s") is not None:
         latency = _number(obj["latency_s"]) * 1000.0
     try:
-        context = _shared.tools_context(request.get("tools"))
+        context = tools_context(request.get("tools"))
     except ValueError as e:
-        raise _shared.Unfit("wrong_type", f"request.tools: {e}") from None
+        raise Unfit("wrong_type", f"request.tools: {e}") from None
     source_id = obj.get("id") or obj.get("request_id") or (response or {}).get("id") or fallback_id
     approval = obj.get("approval", obj.get("approval_status"))
-    dropped = _shared.unmapped(obj, TOP_FIELDS + TASK_FIELDS)
-    return _shared.note(_shared.conversation(
+    dropped = unmapped(obj, TOP_FIELDS + TASK_FIELDS)
+    return note(conversation(
         source_name, str(source_id), messages,
         task_type=task_type or opts.get("task_type", "chat"),
         model_version=(response or {}).get("model") or request.get("model"),

@@ -28,8 +28,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, first_key, map_json_lines, message,
-                                    quarantine, split_transcript, json_text)
+from logtune.sources.chat import split_transcript
+from logtune.sources.items import check_fields, check_options, conversation, first_key, json_text, message, quarantine
+from logtune.sources.jsonl import map_json_lines
 
 KIND = "records_jsonl"
 RECORD_TYPES = ("chat", "qa", "preference", "knowledge", "memory", "trajectory")

@@ -11,7 +11,7 @@ Mapping, one conversation per call (source_id = the call id):
     task_type, confidence, approval (status), latency_ms (responseTime), cost, model_version (model),
     context, created_at (the client's timestamp, else the time received); error -> status "error".
   proxy calls (`/v1/chat/completions`): request.messages + the response's first choice (OpenAI shape,
-    through `_shared.openai_messages`); task_type = the task header; an upstream error or a status >= 400
+    through `openai_messages`); task_type = the task header; an upstream error or a status >= 400
     gives status "error" and the error text.
   feedback (in the order received; the latest thumbs / note / rewrite win): thumbs up/down -> rating +1/-1,
     note -> feedback_note, rewrite -> rewrite, on the message named by `messageIndex` or else the last
@@ -41,9 +41,12 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from logtune.io import atomic_open, atomic_path
 from logtune.store import ENV_URL, Store, StoreError, dialect_of, loads
-from logtune.sources import SourceError
-from logtune.sources import _shared
+from logtune.sources import SourceError, Unfit
+from logtune.sources.chat import openai_messages
+from logtune.sources.items import check_options, conversation, json_text, message, quarantine
+from logtune.sources.jsonl import require_file
 
 KIND = "serve_store"
 OPTIONS = ("url", "cache", "provenance")
@@ -71,11 +74,8 @@ def write_stamp(store: Store, path: str | Path) -> dict[str, Any]:
     store.checkpoint()
     stamp = {"store": store.dialect, "watermark": store.max_change(),
              "url": str(Path(store.url.removeprefix("sqlite:///")).resolve()) if store.dialect == "sqlite" else None}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(stamp, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_open(path) as f:
+        f.write(json.dumps(stamp, sort_keys=True) + "\n")
     return stamp
 
 
@@ -91,23 +91,23 @@ def _json(row: dict[str, Any], column: str) -> Any:
     try:
         return loads(row.get(column))
     except ValueError as e:
-        raise _shared.Unfit("broken_json", f"column {column}: {e}") from None
+        raise Unfit("broken_json", f"column {column}: {e}") from None
 
 
 def _log_messages(row: dict[str, Any]) -> list[dict[str, Any]]:
     output = _json(row, "output")
     if row.get("prompt") is None:
-        raise _shared.Unfit("missing_field", "the call has no prompt")
+        raise Unfit("missing_field", "the call has no prompt")
     if not isinstance(output, dict) or (output.get("speech") is None and not output.get("intents")):
-        raise _shared.Unfit("missing_field", "the output has neither speech nor intents")
-    return [_shared.message("user", row["prompt"]),
-            _shared.message("assistant", output.get("speech"), tool_calls=output.get("intents") or None)]
+        raise Unfit("missing_field", "the output has neither speech nor intents")
+    return [message("user", row["prompt"]),
+            message("assistant", output.get("speech"), tool_calls=output.get("intents") or None)]
 
 
 def _proxy_messages(row: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
     request, response = _json(row, "request"), _json(row, "response")
     if not isinstance(request, dict) or not isinstance(request.get("messages"), list):
-        raise _shared.Unfit("missing_field", "no request.messages")
+        raise Unfit("missing_field", "no request.messages")
     turns = list(request["messages"])
     choices = (response or {}).get("choices") if isinstance(response, dict) else None
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
@@ -117,7 +117,7 @@ def _proxy_messages(row: dict[str, Any]) -> tuple[list[dict[str, Any]], str | No
         error = f"upstream status {row['status_code']}"
     if error is None and not choices:
         error = "no response logged"
-    return _shared.openai_messages(turns), error
+    return openai_messages(turns), error
 
 
 def _apply_feedback(messages: list[dict[str, Any]], feedback: list[dict[str, Any]]) -> None:
@@ -126,7 +126,7 @@ def _apply_feedback(messages: list[dict[str, Any]], feedback: list[dict[str, Any
         if index is None:
             index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "assistant"), None)
         if index is None or index >= len(messages) or messages[index]["role"] != "assistant":
-            raise _shared.Unfit("feedback_target", f"feedback {fb.get('id')} names message {fb.get('message_index')}, "
+            raise Unfit("feedback_target", f"feedback {fb.get('id')} names message {fb.get('message_index')}, "
                                                    "which is not an assistant turn of this call")
         m = messages[index]
         if fb.get("thumbs") in THUMBS:
@@ -138,7 +138,7 @@ def _apply_feedback(messages: list[dict[str, Any]], feedback: list[dict[str, Any
 
 
 def call_to_conversation(row: dict[str, Any], source_name: str, provenance: str = "real") -> dict[str, Any]:
-    """One stored call (with its `feedback` list) as a Conversation; raises `_shared.Unfit` with the reason."""
+    """One stored call (with its `feedback` list) as a Conversation; raises `Unfit` with the reason."""
     error = row.get("error")
     if row["kind"] == "proxy":
         messages, error = _proxy_messages(row)
@@ -157,9 +157,9 @@ def call_to_conversation(row: dict[str, Any], source_name: str, provenance: str 
                             for fb in feedback]
     reply = next((m for m in reversed(messages) if m["role"] == "assistant"), None)
     if meta and reply is not None:
-        reply["feedback_meta"] = _shared.json_text(meta)
+        reply["feedback_meta"] = json_text(meta)
     context = _json(row, "context")
-    return _shared.conversation(
+    return conversation(
         source_name, row["id"], messages, task_type=row["task_type"], system_prompt=row.get("system_prompt"),
         model_version=row.get("model"), context=context, status="error" if error else "ok", error=error,
         confidence=row.get("confidence"), approval=row.get("approval"), latency_ms=row.get("latency_ms"),
@@ -170,8 +170,8 @@ def to_item(row: dict[str, Any], source_name: str, provenance: str = "real") -> 
     """A conversation, or the call's quarantine item with its reason."""
     try:
         return call_to_conversation(row, source_name, provenance)
-    except _shared.Unfit as e:
-        return _shared.quarantine(e.reason, str(e), f"store call {row['id']} (seq {row['seq']})",
+    except Unfit as e:
+        return quarantine(e.reason, str(e), f"store call {row['id']} (seq {row['seq']})",
                                   {k: v for k, v in row.items() if k != "feedback"})
 
 
@@ -206,20 +206,17 @@ def _save_cache(folder: Path | None, store_id: str, watermark: int, items: dict[
         return
     folder.mkdir(parents=True, exist_ok=True)
     state_path, items_path = _cache_files(folder)
-    tmp = items_path.with_name(items_path.name + ".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=1) as fh:
+    with atomic_path(items_path) as tmp, gzip.open(tmp, "wt", encoding="utf-8", compresslevel=1) as fh:
         for call_id, (seq, item) in items.items():
             fh.write(json.dumps({"call_id": call_id, "seq": seq, "item": item}, ensure_ascii=False) + "\n")
-    os.replace(tmp, items_path)
-    state_tmp = state_path.with_name(state_path.name + ".tmp")
-    state_tmp.write_text(json.dumps({"store": store_id, "watermark": watermark, "count": len(items)}), encoding="utf-8")
-    os.replace(state_tmp, state_path)
+    with atomic_open(state_path) as f:
+        f.write(json.dumps({"store": store_id, "watermark": watermark, "count": len(items)}))
 
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict[str, Any]]:
     """One conversation or quarantine item per call in the store at the stamp's watermark, in log order."""
-    opts = _shared.check_options(source_name, options, OPTIONS)
-    path = _shared.require_file(path)
+    opts = check_options(source_name, options, OPTIONS)
+    path = require_file(path)
     stamp_url, watermark = read_stamp(path)
     url = opts.get("url") or os.environ.get(ENV_URL) or stamp_url
     if url is None:

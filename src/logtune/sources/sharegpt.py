@@ -42,7 +42,12 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources import _shared
+from logtune.sources import SourceError, Unfit
+from logtune.sources.chat import map_role, merge_same_role, tool_calls_json, tool_link_json, tools_context
+from logtune.sources.items import (check_options, conversation, message, note, quarantine, RECORD_PREFIX_CHARS,
+                                   UnknownRole)
+from logtune.sources.json_document import load_json_document, load_json_records
+from logtune.sources.jsonl import iter_json_lines, require_path
 
 KIND = "sharegpt"
 OPTIONS = ("task_type", "provenance")
@@ -56,8 +61,8 @@ RECORD_FIELDS = ("id", "conversations", "system", "tools", "chosen", "rejected",
 
 def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
     """One Conversation or quarantine per record, files in name order, records in file order."""
-    opts = _shared.check_options(source_name, options, OPTIONS)
-    path = _shared.require_path(path)
+    opts = check_options(source_name, options, OPTIONS)
+    path = require_path(path)
     if path.is_file():
         yield from _read_file(path, opts, source_name, in_folder=False)
         return
@@ -69,24 +74,24 @@ def read(path: str | Path, options: dict, source_name: str) -> Iterator[dict]:
 def _read_file(path: Path, opts: dict, source_name: str, in_folder: bool) -> Iterator[dict]:
     if path.name.endswith((".jsonl", ".jsonl.gz")):
         try:
-            for item in _shared.iter_json_lines(path, KIND):
+            for item in iter_json_lines(path, KIND):
                 if isinstance(item, dict):  # a quarantine item; good lines come as (line_no, value)
                     yield {**item, "location": f"file {path.name} {item['location']}"}
                 else:
                     n, obj = item
                     yield _one(obj, f"{path.name}:{n}", f"file {path.name} line {n}", opts, source_name)
-        except _shared.SourceError as e:
+        except SourceError as e:
             if not in_folder:
                 raise
             # One file of a folder that is not JSONL at all: quarantined like a broken .json file there.
-            yield _shared.quarantine("broken_json", str(e), f"file {path.name}",
-                                     path.read_bytes()[:_shared.RECORD_PREFIX_CHARS])
+            yield quarantine("broken_json", str(e), f"file {path.name}",
+                                     path.read_bytes()[:RECORD_PREFIX_CHARS])
         return
     try:
         if path.read_bytes()[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):   # one record per file
-            records = enumerate([_shared.load_json_document(path, KIND)])
+            records = enumerate([load_json_document(path, KIND)])
         else:   # an array: records before and after a damaged stretch are still read
-            records = _shared.load_json_records(path, KIND)
+            records = load_json_records(path, KIND)
         for item in records:
             if isinstance(item, dict):
                 yield {**item, "location": f"file {path.name} {item['location']}"}
@@ -97,68 +102,68 @@ def _read_file(path: Path, opts: dict, source_name: str, in_folder: bool) -> Ite
         if not in_folder:
             raise
         reason = "invalid_utf8" if "not UTF-8" in str(e) else "broken_json"
-        yield _shared.quarantine(reason, str(e), f"file {path.name}", path.read_bytes()[:_shared.RECORD_PREFIX_CHARS])
+        yield quarantine(reason, str(e), f"file {path.name}", path.read_bytes()[:RECORD_PREFIX_CHARS])
 
 
 def _one(record: Any, fallback_id: str, location: str, opts: dict, source_name: str) -> dict:
     try:
         return record_to_conversation(record, fallback_id, opts, source_name)
-    except _shared.Unfit as e:
-        return _shared.quarantine(e.reason, str(e), location, record)
+    except Unfit as e:
+        return quarantine(e.reason, str(e), location, record)
 
 
 def record_to_conversation(record: Any, fallback_id: str, opts: dict, source_name: str) -> dict:
     """One ShareGPT record as a Conversation; raises Unfit with the quarantine reason."""
     if not isinstance(record, dict):
-        raise _shared.Unfit("wrong_type", f"a record must be an object, got {type(record).__name__}")
+        raise Unfit("wrong_type", f"a record must be an object, got {type(record).__name__}")
     turns = record.get("conversations")
     if turns is None:
-        raise _shared.Unfit("missing_field", "no `conversations`")
+        raise Unfit("missing_field", "no `conversations`")
     if not isinstance(turns, list):
-        raise _shared.Unfit("wrong_type", f"`conversations` is {type(turns).__name__}, not a list")
+        raise Unfit("wrong_type", f"`conversations` is {type(turns).__name__}, not a list")
     messages, last_call = [], None
     dropped = [k for k in record if k not in RECORD_FIELDS]
     dropped += [f"conversations[].{k}" for t in turns if isinstance(t, dict) for k in t if k not in ("from", "value")]
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
-            raise _shared.Unfit("missing_field", f"turn {i} has no `from`/`value`")
+            raise Unfit("missing_field", f"turn {i} has no `from`/`value`")
         if not isinstance(turn["value"], str):
-            raise _shared.Unfit("wrong_type", f"turn {i}: value is {type(turn['value']).__name__}, not text")
+            raise Unfit("wrong_type", f"turn {i}: value is {type(turn['value']).__name__}, not text")
         try:
-            role = _shared.map_role(turn["from"], ROLES)
-        except _shared.UnknownRole as e:
-            raise _shared.Unfit("unknown_role", f"turn {i}: {e}") from None
+            role = map_role(turn["from"], ROLES)
+        except UnknownRole as e:
+            raise Unfit("unknown_role", f"turn {i}: {e}") from None
         if str(turn["from"]).lower() == "function_call":
             try:
-                calls = _shared.tool_calls_json(turn["value"])
+                calls = tool_calls_json(turn["value"])
             except ValueError as e:
-                raise _shared.Unfit("broken_tool_call", f"turn {i}: {e}") from None
-            messages.append(_shared.message(role, "", id=i, tool_calls=calls))
+                raise Unfit("broken_tool_call", f"turn {i}: {e}") from None
+            messages.append(message(role, "", id=i, tool_calls=calls))
             last_call = json.loads(calls)[-1]["function"]["name"] if calls else None
         elif role == "tool":  # ShareGPT has no call ids: an observation answers the call before it
-            link = _shared.tool_link_json(None, last_call)
-            messages.append(_shared.message(role, turn["value"], id=i, tool_calls=link))
+            link = tool_link_json(None, last_call)
+            messages.append(message(role, turn["value"], id=i, tool_calls=link))
         else:
-            messages.append(_shared.message(role, turn["value"], id=i))
+            messages.append(message(role, turn["value"], id=i))
     if "chosen" in record or "rejected" in record:
         messages.append(_preference_reply(record, len(turns)))
-    messages = _shared.merge_same_role(messages)
+    messages = merge_same_role(messages)
     if not any(m["role"] != "system" for m in messages):
-        raise _shared.Unfit("empty_conversation", "no turns besides the system prompt")
+        raise Unfit("empty_conversation", "no turns besides the system prompt")
     if "kto_tag" in record:
         if not isinstance(record["kto_tag"], bool):
-            raise _shared.Unfit("wrong_type", f"`kto_tag` is {type(record['kto_tag']).__name__}, not true/false")
+            raise Unfit("wrong_type", f"`kto_tag` is {type(record['kto_tag']).__name__}, not true/false")
         last = next((m for m in reversed(messages) if m["role"] == "assistant"), None)
         if last is None:
-            raise _shared.Unfit("missing_field", "`kto_tag` labels a reply, but no assistant turn is there")
+            raise Unfit("missing_field", "`kto_tag` labels a reply, but no assistant turn is there")
         last["rating"] = 1 if record["kto_tag"] else -1
     try:
-        context = _shared.tools_context(record.get("tools"))
+        context = tools_context(record.get("tools"))
     except ValueError as e:
-        raise _shared.Unfit("wrong_type", f"`tools`: {e}") from None
+        raise Unfit("wrong_type", f"`tools`: {e}") from None
     system = record.get("system")
     source_id = record.get("id")
-    return _shared.note(_shared.conversation(
+    return note(conversation(
         source_name, str(source_id) if source_id is not None else fallback_id, messages,
         system_prompt=system if isinstance(system, str) and system.strip() else None, context=context,
         task_type=opts.get("task_type", "chat"), provenance=opts.get("provenance", "real"), status="ok"), dropped)
@@ -171,12 +176,12 @@ def _preference_reply(record: dict, index: int) -> dict:
     for side in ("chosen", "rejected"):
         value = record.get(side)
         if value is None:
-            raise _shared.Unfit("missing_field", f"`{side}` is missing beside `{'rejected' if side == 'chosen' else 'chosen'}`")
+            raise Unfit("missing_field", f"`{side}` is missing beside `{'rejected' if side == 'chosen' else 'chosen'}`")
         if isinstance(value, dict):
             if value.get("from") is not None and ROLES.get(str(value["from"]).lower()) != "assistant":
-                raise _shared.Unfit("wrong_type", f"`{side}` is not an assistant turn (from {value.get('from')!r})")
+                raise Unfit("wrong_type", f"`{side}` is not an assistant turn (from {value.get('from')!r})")
             value = value.get("value")
         if not isinstance(value, str):
-            raise _shared.Unfit("wrong_type", f"`{side}` is {type(value).__name__}, not a turn or text")
+            raise Unfit("wrong_type", f"`{side}` is {type(value).__name__}, not a turn or text")
         texts[side] = value
-    return _shared.message("assistant", texts["chosen"], id=index, feedback_meta={"rejected": texts["rejected"]})
+    return message("assistant", texts["chosen"], id=index, feedback_meta={"rejected": texts["rejected"]})

@@ -75,9 +75,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from logtune.ids import conversation_id, prompt_version
-from logtune.sources import SourceError, quarantine
-from logtune.sources._shared import TIME_UNITS, Unfit, json_text, parse_rating, parse_time
-from logtune.sources._shared import unmapped as _unmapped
+from logtune.sources import SourceError, Unfit, quarantine
+from logtune.sources.items import json_text, unmapped as _unmapped
+from logtune.sources.ratings import parse_rating
+from logtune.sources.timestamps import parse_time, TIME_UNITS
 
 KIND = "sql"
 SESSION_FIELDS = ("id", "created_at", "status", "error", "system_prompt", "model_version", "context", "task_type",

@@ -30,8 +30,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (check_fields, check_options, conversation, load_json_records, message, note,
-                                    quarantine, require_file, unmapped)
+from logtune.sources.items import check_fields, check_options, conversation, message, note, quarantine, unmapped
+from logtune.sources.json_document import load_json_records
+from logtune.sources.jsonl import require_file
 
 KIND = "squad_v2"
 

@@ -12,7 +12,7 @@ Format (Agent-Ark/Toucan-1.5M's columns, all text; a JSONL export of its Parquet
 `messages` and `available_tools` may also be JSON values rather than JSON text.
 
 Mapping: one conversation per trajectory, turns through the OpenAI/Qwen-Agent turn reader
-(`_shared.openai_messages`: `function_call` or `tool_calls` -> canonical tool calls, `function`/`tool`
+(`openai_messages`: `function_call` or `tool_calls` -> canonical tool calls, `function`/`tool`
 role -> tool results; a leading system turn becomes the system prompt); available_tools -> CONTEXT
 {"tools": [...]} (what the model could call); the last assistant turn's feedback_meta keeps
 {"toucan": {subset, target_tools, question_quality, response_quality}} (the assessments parsed when
@@ -32,8 +32,10 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from logtune.sources._shared import (Unfit, check_options, conversation, json_text, map_json_lines, note,
-                                    openai_messages, quarantine, spelled_fields, tools_context, unmapped)
+from logtune.sources import Unfit
+from logtune.sources.chat import openai_messages, tools_context
+from logtune.sources.items import check_options, conversation, json_text, note, quarantine, spelled_fields, unmapped
+from logtune.sources.jsonl import map_json_lines
 
 KIND = "toucan"
 SPELLINGS = {"id": ("uuid", "id"), "messages": ("messages",), "tools": ("available_tools", "tools"),

@@ -12,6 +12,12 @@ any option from their docs can be written straight in; a key they do not have is
                 model_card
 
 Settings that only make sense on a GPU or with a Hub account are forced off unless the user set them.
+
+Each section is parsed once, by one entry point, into the objects the trainers take: `parse_sft` ->
+`SFTSetup` (SFTConfig, LoraConfig, BitsAndBytesConfig kwargs, Curriculum, output options) and
+`preference_config` -> (objective, DPOConfig | KTOConfig). The stage scripts call them before any model
+is loaded and pass the objects down; a per-run output folder or checkpoint settings are `with_overrides`
+on the built config, never a second parse of the mapping.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ CPU_SAFE = {
 STAGE_OWNED = {"output_dir"}
 # logtune's own subsections of a training section (not TRL fields): checked here or by their modules.
 RUN_KEYS = {"launch", "resume", "export_merged", "model_card"}
-SFT_OWN = {"lora", "bnb", "quantization", "curriculum", "untrained"} | RUN_KEYS
+SFT_OWN = {"lora", "bnb", "quantization", "curriculum", "untrained", "per_task"} | RUN_KEYS
+# sft.per_task (seed 003): one adapter per task type, trained by the sft_task stage (logtune.train.per_task).
 SFT_OWN |= {"seq2seq"}   # base.architecture: seq2seq's trainer settings (logtune.train.seq2seq.parse_seq2seq)
 # sft.untrained: save the adapter WITHOUT training (a deliberately worse candidate for the gate to reject).
 # zero: PEFT's init (B = 0), the base model's behaviour exactly; random: A and B both random, a damaged model.
@@ -108,26 +115,6 @@ def trainer_kwargs(section: dict[str, Any], output_dir: str | Path) -> dict[str,
     return {**defaults, **section, "output_dir": str(output_dir)}
 
 
-def sft_config(section: dict[str, Any] | None, output_dir: str | Path, overrides: dict[str, Any] | None = None):
-    """SFTConfig from the `sft` section (logtune's subsections removed), with CPU-safe defaults and
-    assistant-only loss; `overrides` (checkpointing from logtune.train.resume) win over both."""
-    from trl import SFTConfig
-
-    trainer, _ = split_section("sft", section, SFTConfig)
-    # training on the user's words would teach the model to talk like the user; the section may say otherwise
-    trainer.setdefault("assistant_only_loss", True)
-    return SFTConfig(**{**trainer_kwargs(trainer, output_dir), **(overrides or {})})
-
-
-def lora_config(section: dict[str, Any] | None):
-    """LoraConfig from the `sft.lora` subsection (task type causal LM unless set)."""
-    from peft import LoraConfig
-    from trl import SFTConfig
-
-    _, lora = split_section("sft", section, SFTConfig)
-    return LoraConfig(**{"task_type": "CAUSAL_LM", **lora})
-
-
 def quantization_kwargs(section: dict[str, Any] | None) -> dict[str, Any] | None:
     """BitsAndBytesConfig kwargs for `sft.quantization` (+ `sft.bnb` overrides), or None for a full-precision base.
 
@@ -147,14 +134,6 @@ def quantization_kwargs(section: dict[str, Any] | None) -> dict[str, Any] | None
             raise ParamsError("params section 'sft.bnb': set only with 'sft.quantization' (4bit or 8bit)")
         return None
     return {**(QLORA_4BIT if mode == "4bit" else INT8), **bnb}
-
-
-def bnb_config(section: dict[str, Any] | None):
-    """transformers BitsAndBytesConfig for the `sft` section, or None when `quantization` is null."""
-    from transformers import BitsAndBytesConfig
-
-    kwargs = quantization_kwargs(section)
-    return None if kwargs is None else BitsAndBytesConfig(**kwargs)
 
 
 def preference_objective(section: dict[str, Any] | None) -> str:
@@ -235,6 +214,13 @@ class SFTSetup:
     options: dict[str, bool]              # model_card, export_merged
     untrained: str | None = None          # sft.untrained: None (train), zero or random
 
+    def bnb(self):
+        """transformers BitsAndBytesConfig for the base, or None for full precision (`load_model` builds the
+        same from `quantization`, which the model marker keeps)."""
+        from transformers import BitsAndBytesConfig
+
+        return None if self.quantization is None else BitsAndBytesConfig(**self.quantization)
+
 
 def parse_sft(section: dict[str, Any] | None, output_dir: str | Path) -> SFTSetup:
     """Check the `sft` section once (an unknown key names `sft.key`) and build every object it describes,
@@ -245,7 +231,8 @@ def parse_sft(section: dict[str, Any] | None, output_dir: str | Path) -> SFTSetu
     from logtune.train.curriculum import curriculum_params
 
     trainer, lora = split_section("sft", section, SFTConfig)
-    trainer.setdefault("assistant_only_loss", True)   # as sft_config: train on the assistant's words only
+    # training on the user's words would teach the model to talk like the user; the section may say otherwise
+    trainer.setdefault("assistant_only_loss", True)
     return SFTSetup(args=SFTConfig(**trainer_kwargs(trainer, output_dir)),
                     lora=LoraConfig(**{"task_type": "CAUSAL_LM", **lora}),
                     quantization=quantization_kwargs(section),

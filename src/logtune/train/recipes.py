@@ -20,20 +20,13 @@ from typing import Any, Iterator
 
 import yaml
 
+from logtune.commandline import CliError, repo_root
+
 RECIPES = "recipes"
 
 
 class RecipeError(ValueError):
     """A recipe that does not exist or cannot be expressed as overrides."""
-
-
-def find_root(start: Path | None = None) -> Path:
-    """The logtune repository holding `start` (default: the current folder): the nearest with dvc.yaml."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "dvc.yaml").is_file():
-            return folder
-    raise RecipeError(f"no dvc.yaml in {here} or above: run inside a logtune repository or pass --root")
 
 
 def recipe_names(root: Path) -> list[str]:
@@ -95,13 +88,13 @@ def exp_run_command(recipe: dict[str, Any], extra: list[str] | None = None) -> l
 def recipe(args: argparse.Namespace) -> int:
     """Print (or with --run, run) the one `dvc exp run -S ...` command that trains a shipped recipe."""
     try:
-        root = args.root if args.root is not None else find_root()
+        root = args.root if args.root is not None else repo_root(hint="pass --root")
         path = root / RECIPES / f"{args.name}.yaml"
         if not path.is_file():
             raise RecipeError(f"no recipe {args.name!r} in {root / RECIPES} (have: "
                               f"{', '.join(recipe_names(root)) or 'none'})")
         command = exp_run_command(load_recipe(path), ["--queue"] if args.queue else [])
-    except RecipeError as e:
+    except (RecipeError, CliError) as e:
         print(f"logtune recipe: error: {e}", file=sys.stderr)
         return 2
     print(shlex.join(command))

@@ -1,4 +1,5 @@
-"""`sources._shared`: the JSONL reader and record helpers every file-based source adapter uses."""
+"""What every file-based source adapter shares: the JSONL reader (`sources.jsonl`), record helpers
+(`sources.items`) and chat-format helpers (`sources.chat`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import gzip
 import pytest
 
 from logtune.sources import SourceError
-from logtune.sources._shared import (UnknownRole, check_fields, conversation, iter_json_lines, merge_same_role,
-                                     message, quarantine, split_transcript, tool_calls_json)
+from logtune.sources.chat import merge_same_role, split_transcript, tool_calls_json
+from logtune.sources.items import UnknownRole, check_fields, conversation, message, quarantine
+from logtune.sources.jsonl import iter_json_lines
 
 
 def test_iter_json_lines_quarantines_bad_lines_only(tmp_path):
