@@ -1,4 +1,4 @@
-"""Fine-tune a LoRA/QLoRA adapter on the base with TRL SFT, curriculum phases in order, from the mixed SFT examples.
+"""Fine-tune a LoRA/QLoRA adapter on the base with TRL SFT (a T5 base: Seq2SeqTrainer), curriculum phases in order, from the mixed SFT examples.
 
 dvc: python stages/sft.py models/base data/train/sft.parquet models/sft --params params.yaml --metrics metrics/sft.json --live dvclive/sft
 per task (sft.per_task, seed 003; stage sft_task, one per entry of params `sft_tasks`):
@@ -12,11 +12,13 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from logtune.io import read_rows
+from logtune.models import is_encoder_decoder
 from logtune.params import read_params
 from logtune.train.config import parse_sft
 from logtune.train.launch import relaunch_if_needed
 from logtune.train.per_task import check_task, select_task
 from logtune.train.resume import Checkpoints
+from logtune.train.seq2seq import parse_seq2seq, train_seq2seq
 from logtune.train.sft import format_loss, train_sft
 from logtune.train.outputs import publish
 from logtune.train.tracking import TrainingLog
@@ -40,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     section = read_params(args.params).get("sft") or {}
     if (rc := relaunch_if_needed(section.get("launch"), __file__, argv, where="sft.launch")) is not None:
         return rc
-    setup = parse_sft(section, args.out)  # parsed once into SFTConfig/LoraConfig/...: a typo fails here
+    # base.architecture: seq2seq wrote an encoder-decoder (T5) to models/base: Seq2SeqTrainer instead of TRL's SFT
+    seq2seq = is_encoder_decoder(args.base)
+    setup = parse_seq2seq(section, args.out) if seq2seq else parse_sft(section, args.out)  # a typo fails here
     stage, columns = "sft", ["messages", "phase"]
     if args.task:                         # the same training, on one task type's examples (its own checkpoints)
         check_task(args.task, section)
@@ -50,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         rows, selection = select_task(rows, args.task, args.examples)
     checkpoints = Checkpoints.for_stage(stage, section, args.base, args.examples)
     with TrainingLog(args.live) if args.live else nullcontext() as log:
-        metrics = train_sft(args.base, rows, args.out, setup, log=log, checkpoints=checkpoints)
+        train = train_seq2seq if seq2seq else train_sft
+        metrics = train(args.base, rows, args.out, setup, log=log, checkpoints=checkpoints)
     if args.task:
         metrics["task"] = selection
-    if not publish(stage, section, args.out, metrics, options=setup.options, metrics_path=args.metrics,
+    options = setup.sft.options if seq2seq else setup.options
+    if not publish(stage, section, args.out, metrics, options=options, metrics_path=args.metrics,
                    params_path=args.params, checkpoints=checkpoints):
         return 0  # under `accelerate launch`, rank 0 writes
     print(f"{stage}: {metrics['examples']} examples in phases {', '.join(metrics['phases_run'])}, {metrics['steps']} "

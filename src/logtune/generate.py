@@ -3,7 +3,9 @@
 Prompts are rendered by the tokenizer's own chat template with the assistant header appended, padded
 on the LEFT (a decoder-only model continues from the last position, so right padding would make it
 continue from pad tokens), and decoded from the new tokens only. Greedy decoding under a fixed seed
-makes replies deterministic for a given model, prompt set and batch size. Not for training or sampling.
+makes replies deterministic for a given model, prompt set and batch size. An encoder-decoder (T5,
+`base.architecture: seq2seq`) gets the same rendered prompt as its encoder input (its template flattens the
+chat: logtune.base.t5) and its reply is the whole decoder output. Not for training or sampling.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def final_answer(text: str) -> str:
     if "<think>" in text:
         text = text.split("</think>", 1)[1] if "</think>" in text else ""
     return text.strip()
+
+
+def reply_start(model: Any, prompt_width: int) -> int:
+    """Where the reply starts in a row `model.generate` returned: a decoder-only model returns prompt + reply;
+    an encoder-decoder (T5) returns the decoder's tokens alone, led by its decoder start token."""
+    return 1 if getattr(model.config, "is_encoder_decoder", False) else prompt_width
 
 
 def left_pad(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,7 +88,7 @@ def generate_replies(model: Any, tokenizer: Any, conversations: list[list[dict[s
                 max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                 eos_token_id=stops, pad_token_id=pad_id,
             )
-        new_tokens = out[:, input_ids.shape[1]:].tolist()
+        new_tokens = out[:, reply_start(model, input_ids.shape[1]):].tolist()
         for i, tokens in zip(idx, new_tokens):
             ends = [k for k, t in enumerate(tokens) if t in stops]
             if ends:  # everything after the first stop token is padding from the other rows of the batch

@@ -64,6 +64,15 @@ def untrained_of(model_dir: str | Path) -> str | None:
     return read_marker(model_dir).get("untrained")
 
 
+def is_encoder_decoder(model_dir: str | Path) -> bool:
+    """Whether the full model in `model_dir` (or an adapter's base) is an encoder-decoder (T5: base.architecture
+    seq2seq), read from its config.json: such a model loads with AutoModelForSeq2SeqLM and generates its reply
+    from the decoder alone (logtune.generate)."""
+    model_dir = Path(model_dir)
+    config = (base_dir_of(model_dir) if (model_dir / MARKER).is_file() else model_dir) / "config.json"
+    return config.is_file() and bool(read_json(config).get("is_encoder_decoder"))
+
+
 def quantization_of(model_dir: str | Path) -> dict[str, Any] | None:
     """The BitsAndBytesConfig kwargs an adapter was trained with, or None (full precision / a full model)."""
     return read_marker(model_dir).get("quantization")
@@ -79,12 +88,13 @@ def load_base(base_dir: str | Path, quantization: dict[str, Any] | None = None, 
     updates, and with gradient checkpointing makes the inputs require grad so checkpointed blocks
     still backpropagate into the adapters.
     """
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, BitsAndBytesConfig
 
     kwargs: dict[str, Any] = {**(init_kwargs or {}), "local_files_only": True}
     if quantization:
         kwargs["quantization_config"] = BitsAndBytesConfig(**quantization)
-    model = AutoModelForCausalLM.from_pretrained(base_dir, **kwargs)
+    auto = AutoModelForSeq2SeqLM if is_encoder_decoder(base_dir) else AutoModelForCausalLM
+    model = auto.from_pretrained(base_dir, **kwargs)
     if quantization and trainable:
         from peft import prepare_model_for_kbit_training
 

@@ -57,20 +57,29 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.slow
-def test_dvc_repro_end_to_end(tmp_path):
+def prepared_repo(tmp_path: Path, shrink: dict, edit=None):
+    """A git repo in tmp_path/repo copied from this one with `shrink`'s params (and `edit(params)`) applied:
+    (repo, params, run) where run(*cmd) runs a command there."""
     repo = tmp_path / "repo"
     repo.mkdir()
     _copy_repo(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    for (section, key), value in SHRINK.items():
+    for (section, key), value in shrink.items():
         params[section][key] = value
+    if edit is not None:
+        edit(params)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = _env(tmp_path)
     run = lambda *cmd: subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)  # noqa: E731
     assert run("git", "init", "-q").returncode == 0
     assert run("git", "add", "-A").returncode == 0
     assert run("git", "commit", "-qm", "copy").returncode == 0
+    return repo, params, run
+
+
+@pytest.mark.slow
+def test_dvc_repro_end_to_end(tmp_path):
+    repo, params, run = prepared_repo(tmp_path, SHRINK)
 
     first = run("dvc", "repro")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]

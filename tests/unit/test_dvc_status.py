@@ -114,6 +114,9 @@ PARAM_EDITS = [
     ("sft.export_merged", True, set()),                                   # run-only: models/sft-merged, no DVC out
     ("sft.launch.num_processes", 2, {"sft"}),                             # more processes: a larger global batch
     ("base.seed", 1, {"base"}),
+    ("base.architecture", "seq2seq", {"base"}),          # the rest follow from models/base (sft reads its config)
+    ("base.t5.d_model", 64, {"base"}),
+    ("sft.seq2seq.max_target_length", 64, {"sft"}),
     ("base.model", "models/other", {"base", "sft", "preference"}),       # the model cards name the base
     ("preference.dpo.beta", 0.2, {"preference"}),
     ("preference.kto.beta", 0.2, set()),                                  # objective is dpo: KTO knobs are idle
@@ -181,7 +184,8 @@ LIBRARY_EDITS = [
     ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
     ("src/logtune/scores.py", {"curate", "evaluate", "gate", "bestofn", "judge", "review", "rollout_tasks"}),  # tokens_f1
     ("src/logtune/gate/per_task.py", {"rollout_tasks"}),                    # gate_task has no instance by default
-    ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn"}),           # best-of-n samples with it
+    ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn", "sft", "base"}),  # best-of-n samples with it; seq2seq sft
+                                                                              #   and base (next_reply) tokenize with it
     ("src/logtune/models.py", {"curate", "rewrite", "base", "sft", "preference", "dryrun", "evaluate", "bestofn",
                                "judge", "review"}),                                  # curate: the judge's local provider
     ("src/logtune/curate/quality.py", {"curate"}),

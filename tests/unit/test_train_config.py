@@ -5,7 +5,7 @@ from logtune.params import ParamsError, load_params, read_params
 from logtune.train.config import (check_sft_section, dpo_config, kto_config, output_options, parse_sft,
                                   preference_config, preference_objective, quantization_kwargs, with_overrides)
 from logtune.train.curriculum import Curriculum, curriculum_params
-from logtune.base.tiny import BaseParams
+from logtune.base.pretrained import base_params
 
 
 def test_shipped_params_build_the_real_trl_peft_and_bnb_configs(repo_root, tmp_path):
@@ -18,7 +18,7 @@ def test_shipped_params_build_the_real_trl_peft_and_bnb_configs(repo_root, tmp_p
     objective, chosen = preference_config(pref, tmp_path)
     dpo = dpo_config(pref["dpo"], tmp_path)
     kto = kto_config(pref["kto"], tmp_path)
-    base = load_params(repo_root / "params.yaml", "base", BaseParams)
+    base, _ = base_params(repo_root / "params.yaml")   # the base stage's reader (architecture/t5: base.t5's)
     assert config.learning_rate == sft["learning_rate"] and config.assistant_only_loss
     assert lora.r == sft["lora"]["r"] and lora.task_type == "CAUSAL_LM"
     assert set(lora.target_modules) == set(sft["lora"]["target_modules"])

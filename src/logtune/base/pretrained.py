@@ -27,6 +27,8 @@ def base_params(path: str | Path) -> tuple[BaseParams, str | None]:
     if not isinstance(section, dict):
         raise ParamsError(f"{path}: no 'base' section")
     section = dict(section)
+    for key in ("architecture", "t5"):   # the encoder-decoder path's own keys: logtune.base.t5.seq2seq_params
+        section.pop(key, None)
     chat_template = section.pop("chat_template", None)
     if chat_template is not None and not isinstance(chat_template, str):
         raise ParamsError(f"params section 'base.chat_template': a file path or null, got {chat_template!r}")

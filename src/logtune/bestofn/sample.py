@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from logtune.bestofn.params import BestOfNParams
-from logtune.generate import prompt_token_ids
+from logtune.generate import prompt_token_ids, reply_start
 
 
 def prompt_seed(seed: int, prompt_id: str) -> int:
@@ -36,7 +36,7 @@ def sample_candidates(model: Any, tokenizer: Any, prompts: list[dict[str, Any]],
                                  max_new_tokens=params.max_new_tokens, num_return_sequences=params.n,
                                  eos_token_id=eos, pad_token_id=pad)
         replies = []
-        for row in gen[:, ids.shape[1]:].tolist():
+        for row in gen[:, reply_start(model, ids.shape[1]):].tolist():
             if eos in row:
                 row = row[:row.index(eos)]
             replies.append(tokenizer.decode(row, skip_special_tokens=True).strip())

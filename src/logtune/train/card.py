@@ -120,7 +120,9 @@ def render_model_card(*, stage: str, section: dict[str, Any] | None, metrics: di
                       golden_metrics: dict[str, Any] | None = None) -> str:
     """The card's text from already-gathered facts (pure: same facts, same bytes)."""
     is_adapter = adapter_config is not None
-    tags = sorted({"logtune", stage, "trl", *(["lora", "peft"] if is_adapter else [])})
+    seq2seq = (metrics or {}).get("architecture") == "seq2seq"   # logtune.train.seq2seq: Seq2SeqTrainer, not TRL
+    tags = sorted({"logtune", stage, *(["seq2seq", "text2text-generation"] if seq2seq else ["trl"]),
+                   *(["lora", "peft"] if is_adapter else [])})
     front = {"base_model": base_model, "library_name": "peft" if is_adapter else "transformers", "tags": tags}
     lines = ["---", yaml.safe_dump(front, sort_keys=True).rstrip(), "---", "",
              f"# logtune `{stage}` model", "",

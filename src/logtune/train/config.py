@@ -6,7 +6,8 @@ any option from their docs can be written straight in; a key they do not have is
 `section.key`. A few subsections are logtune's own, not TRL fields, and are taken out before the check:
 
     sft:        lora (LoraConfig), bnb (BitsAndBytesConfig), quantization (null | 4bit | 8bit),
-                curriculum, untrained (null | zero | random), launch, resume, export_merged, model_card
+                curriculum, untrained (null | zero | random), launch, resume, export_merged, model_card,
+                seq2seq (the encoder-decoder path: logtune.train.seq2seq)
     preference: objective (dpo | kto), dpo (DPOConfig), kto (KTOConfig), launch, resume, export_merged,
                 model_card
 
@@ -46,6 +47,7 @@ STAGE_OWNED = {"output_dir"}
 RUN_KEYS = {"launch", "resume", "export_merged", "model_card"}
 SFT_OWN = {"lora", "bnb", "quantization", "curriculum", "untrained", "per_task"} | RUN_KEYS
 # sft.per_task (seed 003): one adapter per task type, trained by the sft_task stage (logtune.train.per_task).
+SFT_OWN |= {"seq2seq"}   # base.architecture: seq2seq's trainer settings (logtune.train.seq2seq.parse_seq2seq)
 # sft.untrained: save the adapter WITHOUT training (a deliberately worse candidate for the gate to reject).
 # zero: PEFT's init (B = 0), the base model's behaviour exactly; random: A and B both random, a damaged model.
 UNTRAINED = (None, "zero", "random")

@@ -18,7 +18,8 @@ from typing import Any, Callable
 from logtune.chat_templates import require_markers
 from logtune.runtime import limit_cpu_threads
 from logtune.train.config import dpo_config, with_overrides
-from logtune.models import MARKER, base_dir_of, load_model, read_marker, save_adapter, untrained_of, write_marker
+from logtune.models import (MARKER, base_dir_of, is_encoder_decoder, load_model, read_marker, save_adapter, untrained_of,
+                            write_marker)
 from logtune.train.sft import batch_token_shares, format_loss, loss_history, parameter_counts
 
 
@@ -60,6 +61,21 @@ def pass_untrained_through(sft_dir: str | Path, out_dir: str | Path, objective: 
     copy_adapter(sft_dir, out_dir)
     return {**not_trained(objective, "training"), "untrained": mode,
             "note": f"the SFT adapter is untrained (sft.untrained: {mode}): copied unchanged, not trained further"}
+
+
+def pass_seq2seq_through(sft_dir: str | Path, out_dir: str | Path, objective: str) -> dict[str, Any] | None:
+    """An SFT adapter on an encoder-decoder base (base.architecture: seq2seq) is copied through unchanged: TRL's
+    DPOTrainer and KTOTrainer score a completion as one prompt + completion sequence of a decoder-only model (no
+    encoder-decoder path; only trl.experimental's CPO/ORPO have one). The metrics say so. None for a causal base."""
+    if not is_encoder_decoder(sft_dir):
+        return None
+    import trl
+
+    copy_adapter(sft_dir, out_dir)
+    return {**not_trained(objective, "training"), "architecture": "seq2seq",
+            "note": f"not trained: TRL {trl.__version__}'s {objective.upper()} trainer is decoder-only (it concatenates "
+                    "prompt and completion into one sequence), and the SFT adapter is on an encoder-decoder base "
+                    "(base.architecture: seq2seq); the SFT adapter was copied unchanged"}
 
 
 def run_preference(objective: str, trainer_cls: type, sft_dir: str | Path, dataset, args, out_dir: str | Path,
@@ -130,7 +146,7 @@ def train_dpo(sft_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str | P
     built = config if isinstance(config, DPOConfig) else dpo_config(config, out_dir)
     args = with_overrides(built, out_dir, overrides)
     check_sft_adapter(sft_dir, "dpo")
-    if (passed := pass_untrained_through(sft_dir, out_dir, "dpo")) is not None:
+    if (passed := pass_untrained_through(sft_dir, out_dir, "dpo") or pass_seq2seq_through(sft_dir, out_dir, "dpo")):
         return passed
     if not pairs:
         copy_adapter(sft_dir, out_dir)

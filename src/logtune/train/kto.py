@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from logtune.train.config import kto_config, with_overrides
-from logtune.train.dpo import (chat, check_sft_adapter, copy_adapter, last_logged, not_trained, pass_untrained_through,
-                               run_preference)
+from logtune.train.dpo import (chat, check_sft_adapter, copy_adapter, last_logged, not_trained, pass_seq2seq_through,
+                               pass_untrained_through, run_preference)
 
 
 def kto_dataset(rows: list[dict[str, Any]], seed: int = 0):
@@ -45,7 +45,7 @@ def train_kto(sft_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | Pa
     built = config if isinstance(config, KTOConfig) else kto_config(config, out_dir)
     args = with_overrides(built, out_dir, overrides)
     check_sft_adapter(sft_dir, "kto")
-    if (passed := pass_untrained_through(sft_dir, out_dir, "kto")) is not None:
+    if (passed := pass_untrained_through(sft_dir, out_dir, "kto") or pass_seq2seq_through(sft_dir, out_dir, "kto")):
         return passed
     if not rows:
         copy_adapter(sft_dir, out_dir)

@@ -13,20 +13,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from logtune.models import base_dir_of, read_marker, write_marker
+from logtune.models import base_dir_of, is_encoder_decoder, read_marker, write_marker
 
 
 def export_merged(adapter_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """Merge `adapter_dir`'s adapter into its base, save model + tokenizer + marker to `out_dir`; metrics."""
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     if read_marker(adapter_dir)["kind"] != "adapter":
         raise ValueError(f"{adapter_dir}: holds a full model already; only an adapter can be merged")
     start = time.monotonic()
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir, local_files_only=True)
-    base = AutoModelForCausalLM.from_pretrained(base_dir_of(adapter_dir), local_files_only=True, dtype="auto")
+    auto = AutoModelForSeq2SeqLM if is_encoder_decoder(adapter_dir) else AutoModelForCausalLM   # T5: base.architecture seq2seq
+    base = auto.from_pretrained(base_dir_of(adapter_dir), local_files_only=True, dtype="auto")
     model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)

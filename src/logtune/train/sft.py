@@ -126,25 +126,35 @@ def train_sft(base_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | P
     if (mode := setup.untrained) is not None:
         return save_untrained(model, tokenizer, out_dir, base_dir, setup, mode, runs, quant, threads, echo)
     state = {"model": model, "main": True}
-    phases: dict[str, Any] = {}
     start = time.monotonic()
-    for name, phase_rows in runs.runs:
-        if not phase_rows:
-            phases[name] = {"examples": 0, "skipped": "no examples in this phase"}
-            echo(f"sft: phase {name}: no examples, skipped")
-            continue
-        if checkpoints is not None and checkpoints.done(name):
-            phases[name] = _reuse_finished_phase(state, name, checkpoints, log)
-            echo(f"sft: phase {name}: finished in an interrupted run, its adapter reused")
-            continue
-        phases[name] = _train_phase(state, name, list(phase_rows), tokenizer, setup, out_dir, log, checkpoints)
-        phases[name]["replayed"] = (runs.replayed or {}).get(name, 0)
-        echo(f"sft: phase {name}: {phases[name]['examples']} examples, {phases[name]['steps']} steps, loss "
-             f"{format_loss(phases[name])} -> {format_loss(phases[name], 'loss_last')}")
+    phases = run_phases(runs, state, lambda name, phase_rows: _train_phase(
+        state, name, phase_rows, tokenizer, setup, out_dir, log, checkpoints), checkpoints, log, echo)
     seconds = time.monotonic() - start
     if state["main"]:
         save_adapter(state["model"], tokenizer, out_dir, base_dir, quant)
     return summary(runs, curriculum, phases, args, quant, round(seconds, 2), threads, state["model"])
+
+
+def run_phases(runs, state: dict[str, Any], train_phase: Callable[[str, list], dict[str, Any]], checkpoints, log,
+               echo: Callable[[str], None], label: str = "sft") -> dict[str, Any]:
+    """The curriculum's runs in order on `state["model"]`: `train_phase(name, rows)` for each phase with rows; an
+    empty phase is reported as skipped, one an interrupted run finished is reused from its checkpoint. Shared by
+    TRL's SFT here and the encoder-decoder path (logtune.train.seq2seq)."""
+    phases: dict[str, Any] = {}
+    for name, phase_rows in runs.runs:
+        if not phase_rows:
+            phases[name] = {"examples": 0, "skipped": "no examples in this phase"}
+            echo(f"{label}: phase {name}: no examples, skipped")
+            continue
+        if checkpoints is not None and checkpoints.done(name):
+            phases[name] = _reuse_finished_phase(state, name, checkpoints, log)
+            echo(f"{label}: phase {name}: finished in an interrupted run, its adapter reused")
+            continue
+        phases[name] = train_phase(name, list(phase_rows))
+        phases[name]["replayed"] = (runs.replayed or {}).get(name, 0)
+        echo(f"{label}: phase {name}: {phases[name]['examples']} examples, {phases[name]['steps']} steps, loss "
+             f"{format_loss(phases[name])} -> {format_loss(phases[name], 'loss_last')}")
+    return phases
 
 
 def save_untrained(model, tokenizer, out_dir, base_dir, setup: SFTSetup, mode, runs, quant, threads, echo) -> dict[str, Any]:
@@ -186,12 +196,18 @@ def _train_phase(state, name, phase_rows, tokenizer, setup: SFTSetup, out_dir, l
     state["main"] = trainer.is_world_process_zero()
     counts = prepared_counts(trainer, len(phase_rows), args.max_length)
     shares = batch_token_shares(trainer)
+    return train_and_record(trainer, name, state, args, checkpoints, {"examples": len(phase_rows), **counts, **shares})
+
+
+def train_and_record(trainer, name: str, state: dict[str, Any], args, checkpoints, head: dict[str, Any]) -> dict[str, Any]:
+    """Run one phase's `trainer` (resuming from its checkpoint when there is one); its metrics (`head` first),
+    and, with checkpoints on, the finished phase's adapter saved so a later interruption restarts after it."""
     resume = checkpoints.resume_from(name) if checkpoints is not None else None
     t0 = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume)
     losses = loss_history(trainer.state.log_history)
     metrics = {
-        "examples": len(phase_rows), **counts, **shares,
+        **head,
         "steps": int(trainer.state.global_step),
         "epochs": float(args.num_train_epochs),
         "loss_first": losses[0] if losses else None,
