@@ -11,7 +11,7 @@ from pathlib import Path
 
 from logtune.io import read_rows
 from logtune.params import read_params
-from logtune.train.config import output_options, preference_config
+from logtune.train.config import output_options, preference_config, training_section
 from logtune.train.dpo import summary_line, train_dpo
 from logtune.train.kto import train_kto
 from logtune.train.launch import relaunch_if_needed
@@ -42,7 +42,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     # objective + dpo: DPOConfig + kto: KTOConfig (+ logtune's launch/resume/export_merged/model_card)
-    section = read_params(args.params).get("preference") or {}
+    section = training_section(read_params(args.params), "preference")  # + train_run.preference (run-only knobs)
     if (rc := relaunch_if_needed(section.get("launch"), __file__, argv, where="preference.launch")) is not None:
         return rc
     objective, config = preference_config(section, args.out)  # built once; both subsections checked

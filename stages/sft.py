@@ -14,7 +14,7 @@ from pathlib import Path
 from logtune.io import read_rows
 from logtune.models import is_encoder_decoder
 from logtune.params import read_params
-from logtune.train.config import parse_sft
+from logtune.train.config import parse_sft, training_section
 from logtune.train.launch import relaunch_if_needed
 from logtune.train.per_task import check_task, select_task
 from logtune.train.resume import Checkpoints
@@ -39,7 +39,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     # the section mirrors SFTConfig (+ lora: LoraConfig, bnb: BitsAndBytesConfig, logtune's own subsections)
-    section = read_params(args.params).get("sft") or {}
+    section = training_section(read_params(args.params), "sft")  # + train_run.sft (run-only knobs)
     if (rc := relaunch_if_needed(section.get("launch"), __file__, argv, where="sft.launch")) is not None:
         return rc
     # base.architecture: seq2seq wrote an encoder-decoder (T5) to models/base: Seq2SeqTrainer instead of TRL's SFT

@@ -1,7 +1,7 @@
 """Exact re-runs, checked with DVC itself: change one param or one library file, and `dvc status` names
 exactly the stages that read it, no more (issue #13: editing train/dpo.py re-ran pre-training, a dedup
 edit re-ran build and validate, preference.kto.beta re-trained DPO, torch_threads re-ran evaluate,
-sft.resume.save_steps and sft.model_card re-trained SFT).
+sft.resume.save_steps and sft.model_card re-trained SFT; they are train_run.* now).
 
 The edits the issue names run in the fast suite; the rest of the table is marked slow (each
 `dvc status` takes a second or two). The pipeline is not run: a copy of the repository's code and configs gets a small placeholder for every
@@ -109,9 +109,9 @@ PARAM_EDITS = [
     ("sft.learning_rate", 1.0e-3, {"sft"}),
     ("sft.lora.r", 8, {"sft"}),
     ("sft.curriculum.replay", 0.25, {"sft"}),
-    ("sft.resume.save_steps", 10, set()),                                 # run-only: checkpoint cadence
-    ("sft.model_card", False, set()),                                     # run-only: README.md beside the adapter
-    ("sft.export_merged", True, set()),                                   # run-only: models/sft-merged, no DVC out
+    ("train_run.sft.resume.save_steps", 10, set()),                                 # run-only: checkpoint cadence
+    ("train_run.sft.model_card", False, set()),                                     # run-only: README.md beside the adapter
+    ("train_run.sft.export_merged", True, set()),                                   # run-only: models/sft-merged, no DVC out
     ("sft.launch.num_processes", 2, {"sft"}),                             # more processes: a larger global batch
     ("base.seed", 1, {"base"}),
     ("base.architecture", "seq2seq", {"base"}),          # the rest follow from models/base (sft reads its config)
@@ -120,8 +120,8 @@ PARAM_EDITS = [
     ("base.model", "models/other", {"base", "sft", "preference"}),       # the model cards name the base
     ("preference.dpo.beta", 0.2, {"preference"}),
     ("preference.kto.beta", 0.2, set()),                                  # objective is dpo: KTO knobs are idle
-    ("preference.resume.save_steps", 10, set()),                          # run-only
-    ("preference.model_card", False, set()),                              # run-only
+    ("train_run.preference.resume.save_steps", 10, set()),                          # run-only
+    ("train_run.preference.model_card", False, set()),                              # run-only
     ("preference.launch.num_processes", 2, {"preference"}),
     ("bestofn.n", 2, {"bestofn"}),
     ("bestofn.torch_threads", 2, set()),                                  # run-only
@@ -131,13 +131,13 @@ PARAM_EDITS = [
     ("dryrun.torch_threads", 2, set()),                                   # run-only
     ("gate.rule", "point", {"gate"}),
     ("rollout.tag_prefix", "type:", {"gate", "rollout_tasks"}),         # and evaluate_task/gate_task per task
-    ("sft.per_task", True, {"rollout_tasks"}),           # not the general sft; sft_tasks lists no task: no instance
+    ("sft.per_task", True, {"sft", "rollout_tasks"}),   # sft is tracked whole; sft_tasks lists no task: no instance
     ("assistant.system_prompt", "Be brief.", {"sample", "sft", "preference", "evaluate"}),
     ("monitor.max_error_rate", 0.1, set()),                               # `logtune monitor`, no stage
 ]
 
 
-FAST = {"preference.kto.beta", "evaluate.torch_threads", "sft.resume.save_steps", "sft.model_card",
+FAST = {"preference.kto.beta", "evaluate.torch_threads", "train_run.sft.resume.save_steps", "train_run.sft.model_card",
         "src/logtune/train/dpo.py", "src/logtune/curate/dedup.py", "judge.candidate",
         "review.n", "src/logtune/review_page.py"}
 

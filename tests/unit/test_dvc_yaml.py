@@ -49,12 +49,7 @@ RUN_ONLY = {
     "evaluate.torch_threads": "CPU threads: speed only (greedy decoding)",
     "dryrun.torch_threads": "CPU threads: speed only",
     "bestofn.torch_threads": "CPU threads: speed only (see evaluate.torch_threads)",
-    "sft.resume": "checkpointing a killed run can continue from",
-    "sft.model_card": "writes README.md beside the adapter",
-    "sft.export_merged": "also writes a merged copy for serving (models/sft-merged, no DVC out)",
-    "preference.resume": "checkpointing a killed run can continue from",
-    "preference.model_card": "writes README.md beside the adapter",
-    "preference.export_merged": "also writes a merged copy for serving",
+    "train_run": "sft/preference resume checkpoints, model card, merged copy: how they run, not what they learn",
     "monitor": "`logtune monitor`, not a DVC stage",
     "serve": "`logtune serve`, the collection service, not a DVC stage",
 }
@@ -203,3 +198,17 @@ def test_every_stage_writes_its_metrics_uncached():
             # persist: export reads its last count to refuse a source that emptied (issue #15)
             assert path.startswith("metrics/") and opts in ({"cache": False}, {"cache": False, "persist": True}), \
                 f"{name}: {m}"
+
+
+def test_every_recipe_key_re_runs_the_stage_that_reads_it():
+    """A recipe adds keys params.yaml lacks (bf16, optim, packing...): each must fall under a tracked
+    section or key, or `dvc exp run -S` on it alone would change the model without re-training it."""
+    tracked = _tracked() | {"preference.dpo", "preference.kto"}   # preference.${preference.objective}
+    covered = lambda key: any(key == t or key.startswith(t + ".") for t in tracked)  # noqa: E731
+    recipes = sorted((ROOT / "recipes").glob("*.yaml"))
+    assert recipes
+    for path in recipes:
+        from logtune.train.recipes import leaves, load_recipe
+
+        missed = [key for key, _ in leaves(load_recipe(path)) if not covered(key) and key.split(".")[0] not in RUN_ONLY]
+        assert not missed, f"{path.name}: keys no stage tracks: {missed}"

@@ -135,3 +135,18 @@ def test_the_sft_section_is_parsed_once_into_the_library_objects(tmp_path):
         parse_sft({"learning_rat": 1e-3}, tmp_path)
     with pytest.raises(ParamsError, match="'sft.lora'.*unknown key 'rank'"):
         parse_sft({"lora": {"rank": 4}}, tmp_path)
+
+
+def test_run_only_knobs_come_from_train_run_and_may_not_be_set_twice():
+    from logtune.train.config import training_section
+
+    params = {"sft": {"learning_rate": 1e-3}, "train_run": {"sft": {"model_card": False, "resume": {"enabled": False}}}}
+    assert training_section(params, "sft") == {"learning_rate": 1e-3, "model_card": False, "resume": {"enabled": False}}
+    assert training_section(params, "preference") == {}
+    assert training_section({"sft": {"model_card": True}}, "sft") == {"model_card": True}   # in the section: allowed
+    with pytest.raises(ParamsError, match="'sft.model_card' and 'train_run.sft.model_card' are both set"):
+        training_section({"sft": {"model_card": True}, "train_run": {"sft": {"model_card": False}}}, "sft")
+    with pytest.raises(ParamsError, match="'train_run.sft': unknown key 'learning_rate'"):
+        training_section({"train_run": {"sft": {"learning_rate": 1.0}}}, "sft")
+    with pytest.raises(ParamsError, match="'train_run': unknown key 'dpo'"):
+        training_section({"train_run": {"dpo": {}}}, "sft")

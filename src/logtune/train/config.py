@@ -45,6 +45,11 @@ CPU_SAFE = {
 STAGE_OWNED = {"output_dir"}
 # logtune's own subsections of a training section (not TRL fields): checked here or by their modules.
 RUN_KEYS = {"launch", "resume", "export_merged", "model_card"}
+# Knobs that change how a training stage runs but not the model it writes. They live in their own params
+# section, `train_run.<stage>`, which DVC does not track, so `sft` can be tracked whole (a recipe's extra
+# SFTConfig field re-trains like any other) while editing these re-runs nothing (`training_section`).
+RUN_ONLY_KEYS = ("resume", "export_merged", "model_card")
+RUN_SECTION = "train_run"
 SFT_OWN = {"lora", "bnb", "quantization", "curriculum", "untrained", "per_task"} | RUN_KEYS
 # sft.per_task (seed 003): one adapter per task type, trained by the sft_task stage (logtune.train.per_task).
 SFT_OWN |= {"seq2seq"}   # base.architecture: seq2seq's trainer settings (logtune.train.seq2seq.parse_seq2seq)
@@ -193,6 +198,27 @@ def output_options(where: str, section: dict[str, Any] | None) -> dict[str, bool
         if not isinstance(value, bool):
             raise ParamsError(f"params section '{where}.{key}': expected true or false, got {value!r}")
     return options
+
+
+def training_section(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """params[`name`] (sft | preference) with its run-only knobs from `train_run.<name>` merged in.
+
+    A run-only knob may also be written in the section itself (it then re-runs the stage when edited,
+    as any tracked key does), but not in both places: that is a ParamsError naming both."""
+    section = dict(params.get(name) or {})
+    run = params.get(RUN_SECTION) or {}
+    if not isinstance(run, dict):
+        raise ParamsError(f"params section '{RUN_SECTION}': expected a mapping, got {type(run).__name__}")
+    check_keys(RUN_SECTION, run, {"sft", "preference"})
+    extra = run.get(name) or {}
+    if not isinstance(extra, dict):
+        raise ParamsError(f"params section '{RUN_SECTION}.{name}': expected a mapping, got {type(extra).__name__}")
+    check_keys(f"{RUN_SECTION}.{name}", extra, RUN_ONLY_KEYS)
+    for key in sorted(set(extra) & set(section)):
+        raise ParamsError(f"params: '{name}.{key}' and '{RUN_SECTION}.{name}.{key}' are both set; keep one "
+                          f"({RUN_SECTION}.{name}.{key}: editing it re-runs nothing)")
+    section.update(extra)
+    return section
 
 
 def untrained_mode(section: dict[str, Any] | None) -> str | None:

@@ -10,7 +10,7 @@ its adapter saved beside the marker), so a rerun skips it; `finish()` deletes th
 directory once the stage succeeded. Other fingerprints' directories are left alone: under `dvc exp run
 --queue` they may belong to a run in progress.
 
-params (under the training section, e.g. `sft.resume`):
+params (`train_run.<stage>.resume`, merged into the training section by `training_section`):
     resume: {enabled: true, dir: .cache/checkpoints/sft, save_steps: 50}
 """
 
