@@ -580,7 +580,7 @@ def build_files(conversations: str | Path, out_dir: str | Path, params: BuildPar
     try:
         with no_cyclic_gc():
             metrics = build_into({name: sp.add for name, sp in spills.items()},
-                                 readbatched([conversations], runtime.batch_rows, progress), params, golden,
+                                 read_batches([conversations], runtime.batch_rows, progress), params, golden,
                                  runtime.processes)
             progress.done()
             for sp in spills.values():

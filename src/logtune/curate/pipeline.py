@@ -281,7 +281,7 @@ def curate_files(files: list[Path], out_dir: str | Path, params: CurateParams, g
     try:
         with no_cyclic_gc():
             metrics = curate_into({"kept": kept.add, "rejected": rejected.add},
-                                  readbatched(files, runtime.batch_rows, progress), params, golden,
+                                  read_batches(files, runtime.batch_rows, progress), params, golden,
                                   rules or Rules(), OnDisk(), runtime.processes)
             progress.done()
             kept.finish()
