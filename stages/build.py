@@ -13,7 +13,7 @@ from logtune.build import BuildParams, build_files
 from logtune.golden.overlap import load_golden
 from logtune.io import write_json
 from logtune.params import load_params
-from logtune.runtime import load_runtime
+from logtune.engine import load_runtime
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

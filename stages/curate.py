@@ -13,7 +13,7 @@ from logtune.curate import CurateParams, curate_files, exported_files
 from logtune.golden.overlap import load_golden
 from logtune.io import write_json
 from logtune.params import load_params, source_names
-from logtune.runtime import load_runtime
+from logtune.engine import load_runtime
 from logtune.rules import load_rules
 
 

@@ -29,7 +29,7 @@ from logtune.io import ROW_GROUP_ROWS, TableWriter
 
 log = logging.getLogger("logtune.progress")
 
-READ_BATCH_ROWS = 4096   # rows per batch read back from each run while merging (memory: runs x this)
+MERGE_ROWS = 100_000     # rows read back at once while merging, shared by the runs (each reads at least 256)
 
 
 class SortedSpill:
@@ -72,7 +72,8 @@ class SortedSpill:
         self._buf = []
 
     def _run_rows(self, run: Path) -> Iterator[dict[str, Any]]:
-        for batch in pq.ParquetFile(run).iter_batches(batch_size=READ_BATCH_ROWS):
+        batch_rows = max(256, MERGE_ROWS // len(self._runs))
+        for batch in pq.ParquetFile(run).iter_batches(batch_size=batch_rows):
             yield from batch.to_pylist()
 
     def merged(self) -> Iterator[dict[str, Any]]:

@@ -21,7 +21,7 @@ from logtune.golden.overlap import load_golden
 from logtune.io import read_rows, write_rows
 from logtune.params import load_params
 from logtune.rules import load_rules
-from logtune.runtime import RuntimeParams, ordered_map
+from logtune.engine import RuntimeParams, ordered_map
 from logtune.spill import SortedSpill
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def test_ordered_map_yields_in_input_order(workers):
 
 def test_runtime_params_are_checked():
     with pytest.raises(ValueError, match="runtime.engine"):
-        RuntimeParams(engine="spark")
+        RuntimeParams(engine="ray")   # not built yet: an error, not a silent local run
     with pytest.raises(ValueError, match="runtime.batch_rows"):
         RuntimeParams(batch_rows=0)
 
@@ -107,3 +107,4 @@ def test_curate_and_build_files_give_the_in_memory_bytes_whatever_the_runtime(ex
         assert m == curated.metrics and b == built.metrics
         assert {f: sha(out / f) for f in files} == {f: sha(ref / f) for f in files}, runtime
         assert not list(tmp_path.rglob("logtune-spill-*"))   # every sorted run was removed
+

@@ -57,8 +57,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from logtune import records
-from logtune.runtime import RuntimeParams, no_cyclic_gc, ordered_map
-from logtune.spill import Progress, SortedSpill, batched, read_batches
+from logtune.engine import RuntimeParams, map_files, map_rows
+from logtune.runtime import no_cyclic_gc
+from logtune.spill import Progress, SortedSpill
 from logtune import feedback, toolcalls
 from logtune.build.extractive import (DEFAULT_CLOSERS, DEFAULT_OPENERS, DEFAULT_REFUSALS, answer_in_context,
                                       check_templates, refusal_fields, refusal_text)
@@ -355,19 +356,20 @@ def build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden: 
     out = Built()
     with no_cyclic_gc():
         out.metrics = build_into({name: getattr(out, name).append for name in (*SETS, "rejected")},
-                                 batched(conversations, 2000), params, golden)
+                                 lambda fn, state: map_rows(fn, state, conversations), params, golden)
     for rows in (out.sft, out.preference, out.kto, out.rejected):
         rows.sort(key=lambda r: r["id"])
         assert len({r["id"] for r in rows}) == len(rows), "two built records share an id"
     return out
 
 
-def build_into(sinks: dict[str, Callable[[dict[str, Any]], None]], batches: Iterable[list[dict[str, Any]]],
-               params: BuildParams, golden: list[dict[str, Any]], workers: int = 1) -> dict[str, Any]:
+def build_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Callable[[Callable, dict], Iterable],
+               params: BuildParams, golden: list[dict[str, Any]]) -> dict[str, Any]:
     """Build batches of conversations, handing every record to `sinks[set name]` (sft, preference, kto,
     rejected) in no particular order; return the metrics. The sinks sort (`logtune.spill.SortedSpill`).
 
-    Each batch is routed on its own (`route_batch`, in `workers` processes: `runtime.ordered_map`);
+    Each batch is routed on its own (`route_batch`, through `mapper(fn, state)`: results in input order,
+    e.g. `runtime.map_files` in worker processes or on Ray);
     what ties replies across batches is applied here, in input order: a reply already built from an
     earlier conversation is rejected (`duplicate_reply`) whatever batch either sits in. Memory: one
     set of reply keys (32 characters per distinct reply) plus the batches in flight.
@@ -375,7 +377,7 @@ def build_into(sinks: dict[str, Callable[[dict[str, Any]], None]], batches: Iter
     state = {"params": params, "golden_keys": golden_turn_keys(golden)}
     tally = Tally()
     seen: set[str] = set()
-    for results in ordered_map(route_batch, batches, state, workers):
+    for results in mapper(route_batch, state):
         tally.read += len(results)
         for replies in results:
             for key, fresh, duplicate in replies:
@@ -580,8 +582,8 @@ def build_files(conversations: str | Path, out_dir: str | Path, params: BuildPar
     try:
         with no_cyclic_gc():
             metrics = build_into({name: sp.add for name, sp in spills.items()},
-                                 read_batches([conversations], runtime.batch_rows, progress), params, golden,
-                                 runtime.processes)
+                                 lambda fn, state: map_files(fn, state, [conversations], runtime, progress),
+                                 params, golden)
             progress.done()
             for sp in spills.values():
                 sp.finish()

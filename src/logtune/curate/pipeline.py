@@ -24,8 +24,9 @@ import pyarrow as pa
 
 from logtune import records
 from logtune.feedback import MERGE_COUNTS
-from logtune.runtime import RuntimeParams, no_cyclic_gc, ordered_map
-from logtune.spill import Progress, SortedSpill, batched, read_batches
+from logtune.engine import RuntimeParams, map_files, map_rows
+from logtune.runtime import no_cyclic_gc
+from logtune.spill import Progress, SortedSpill
 from logtune.golden.overlap import golden_conversation_keys, golden_near_overlaps, golden_overlap
 from logtune.curate.dedup import context_salt, split_duplicates, split_near_duplicates
 from logtune.normalize import normalize_context, normalize_text
@@ -95,7 +96,8 @@ def curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golden
     out = Curated()
     with no_cyclic_gc():
         out.metrics = curate_into({"kept": out.kept.append, "rejected": out.rejected.append},
-                                  batched(conversations, 2000), params, golden, rules or Rules(), Partitions())
+                                  lambda fn, state: map_rows(fn, state, conversations), params, golden,
+                                  rules or Rules(), Partitions())
     out.kept.sort(key=KEPT_ORDER)
     out.rejected.sort(key=REJECTED_ORDER)
     out.kept = [{k: v for k, v in row.items() if k != SEQ} for row in out.kept]
@@ -135,7 +137,7 @@ class Partitions:
         return grouped(rows)
 
 
-def grouped(rows: Iterable[dict[str, Any]], chunk_rows: int = 50_000) -> Iterator[list[dict[str, Any]]]:
+def grouped(rows: Iterable[dict[str, Any]], chunk_rows: int = 20_000) -> Iterator[list[dict[str, Any]]]:
     """Rows in PARTITION_ORDER as lists of whole CONTEXT-key runs, each list about `chunk_rows` rows (one
     longer run alone). Deduplicating a list of whole runs decides as each run alone would, so lists
     spare the per-call cost of thousands of one-session groups."""
@@ -150,11 +152,10 @@ def grouped(rows: Iterable[dict[str, Any]], chunk_rows: int = 50_000) -> Iterato
         yield chunk
 
 
-def screen_batch(batch: tuple[int, list[dict[str, Any]]], state: dict[str, Any]) -> list[tuple]:
+def screen_batch(conversations: list[dict[str, Any]], state: dict[str, Any]) -> list[tuple]:
     """The per-session steps of one batch (filters, auto-rules, golden overlap, redaction, near golden
-    overlap): per conversation (row, Reject or None, redacted kinds), the row redacted and tagged with
-    its input position (SEQ) and, when it survives, its CONTEXT key (SALT). Runs in a worker process."""
-    first_seq, conversations = batch
+    overlap): per conversation (row, Reject or None, redacted kinds), the row a redacted copy, tagged
+    with its CONTEXT key (SALT) when it survives. Runs in a worker (process or Ray task)."""
     params: CurateParams = state["params"]
     rules: Rules = state["rules"]
     golden_keys = state["golden_keys"]
@@ -163,7 +164,7 @@ def screen_batch(batch: tuple[int, list[dict[str, Any]]], state: dict[str, Any])
     for n, conv in enumerate(conversations):
         reject = first_reject(conv, params) or auto_rule(conv, rules) or golden_overlap(conv, golden_keys)
         conv, kinds = redact_conversation(conv, params.pii)
-        conv = {**conv, SEQ: first_seq + n}
+        conv = dict(conv)   # tagged below and by the caller: never the caller's own dict
         if reject is None:
             survivors.append(n)
         out.append([conv, reject, kinds])
@@ -197,13 +198,13 @@ def dedup_group(group: list[dict[str, Any]], params: CurateParams, merged: dict[
     return kept, rejects
 
 
-def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], batches: Iterable[list[dict[str, Any]]],
-                params: CurateParams, golden: list[dict[str, Any]], rules: Rules, partitions: Any,
-                workers: int = 1) -> dict[str, Any]:
+def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Callable[[Callable, dict], Iterable],
+                params: CurateParams, golden: list[dict[str, Any]], rules: Rules, partitions: Any) -> dict[str, Any]:
     """Curate batches of conversations, handing kept rows to `sinks["kept"]` and records.REJECTED rows to
     `sinks["rejected"]` (each with its input position SEQ, for KEPT_ORDER / REJECTED_ORDER); return the metrics.
 
-    The per-session steps run on each batch alone (`screen_batch`, in `workers` processes); survivors go
+    The per-session steps run on each batch alone (`screen_batch`, through `mapper(fn, state)`: results in
+    input order, e.g. `runtime.map_files`); survivors go
     to `partitions` (`add(row)`, then `groups()`: lists of rows of one CONTEXT key in input order), and
     each group is deduplicated alone (`dedup_group`). Memory: the batches in flight plus one group.
     """
@@ -219,14 +220,9 @@ def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], batches: Ite
         row[SEQ] = conv[SEQ]
         sinks["rejected"](row)
 
-    def numbered() -> Iterator[tuple[int, list[dict[str, Any]]]]:
-        seq = 0
-        for batch in batches:
-            yield seq, batch
-            seq += len(batch)
-
-    for results in ordered_map(screen_batch, numbered(), state, workers):
+    for results in mapper(screen_batch, state):
         for conv, r, kinds in results:
+            conv[SEQ] = read
             read += 1
             if kinds:
                 redacted_by_kind.update(kinds)
@@ -281,8 +277,8 @@ def curate_files(files: list[Path], out_dir: str | Path, params: CurateParams, g
     try:
         with no_cyclic_gc():
             metrics = curate_into({"kept": kept.add, "rejected": rejected.add},
-                                  read_batches(files, runtime.batch_rows, progress), params, golden,
-                                  rules or Rules(), OnDisk(), runtime.processes)
+                                  lambda fn, state: map_files(fn, state, files, runtime, progress), params, golden,
+                                  rules or Rules(), OnDisk())
             progress.done()
             kept.finish()
             rejected.finish()
