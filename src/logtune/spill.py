@@ -29,7 +29,8 @@ from logtune.io import ROW_GROUP_ROWS, TableWriter
 
 log = logging.getLogger("logtune.progress")
 
-MERGE_ROWS = 100_000     # rows read back at once while merging, shared by the runs (each reads at least 256)
+MERGE_ROWS = 20_000      # rows read back at once while merging, shared by the runs (each reads at least 256)
+CONVERT_ROWS = 8_192     # merged rows turned into Arrow at a time while a row group fills (dicts are ~10x bigger)
 
 
 class SortedSpill:
@@ -90,6 +91,8 @@ class SortedSpill:
             with TableWriter(self.path, self.schema) as w:
                 previous: Any = object()
                 buf: list[dict[str, Any]] = []
+                group: list[pa.Table] = []     # one row group, as Arrow: combined into one chunk to write
+                filled = 0
                 for row in self.merged():
                     if self.unique:
                         k = self.key(row)
@@ -97,10 +100,16 @@ class SortedSpill:
                             raise ValueError(f"{self.path.name}: two rows share the key {k!r}")
                         previous = k
                     buf.append(row)
-                    if len(buf) >= ROW_GROUP_ROWS:
-                        w.write_rows(buf)
-                        buf = []
-                w.write_rows(buf)
+                    if len(buf) >= CONVERT_ROWS or filled + len(buf) >= ROW_GROUP_ROWS:
+                        group.append(pa.Table.from_pylist(buf, schema=self.schema))
+                        filled, buf = filled + len(buf), []
+                        if filled >= ROW_GROUP_ROWS:
+                            w.write_table(pa.concat_tables(group).combine_chunks())
+                            group, filled = [], 0
+                if buf:
+                    group.append(pa.Table.from_pylist(buf, schema=self.schema))
+                if group:
+                    w.write_table(pa.concat_tables(group).combine_chunks())
                 self.count = w.count
         finally:
             self.close()

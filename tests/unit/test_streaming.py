@@ -32,7 +32,11 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_sorted_spill_writes_what_write_rows_writes_of_the_sorted_rows(tmp_path):
+@pytest.mark.parametrize("group_rows", [131_072, 37])
+def test_sorted_spill_writes_what_write_rows_writes_of_the_sorted_rows(tmp_path, monkeypatch, group_rows):
+    monkeypatch.setattr("logtune.spill.CONVERT_ROWS", 9)    # the row group is filled in Arrow pieces
+    monkeypatch.setattr("logtune.spill.ROW_GROUP_ROWS", group_rows)
+    monkeypatch.setattr("logtune.io.ROW_GROUP_ROWS", group_rows)
     rng = random.Random(0)
     rows = [{"id": f"r{rng.randrange(50):03d}", "stage": "curate", "reason": rng.choice("ab"), "detail": str(i),
              "record": "{}"} for i in range(200)]
