@@ -6,13 +6,14 @@ dvc: python stages/build.py data/curated/conversations.parquet data/built --gold
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
-from logtune import records
-from logtune.build import BuildParams, build
+from logtune.build import BuildParams, build_files
 from logtune.golden.overlap import load_golden
-from logtune.io import read_rows, write_json, write_rows
+from logtune.io import write_json
 from logtune.params import load_params
+from logtune.engine import load_runtime
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -27,14 +28,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")   # progress: rows and bytes read
     params = load_params(args.params, "build", BuildParams)
-    result = build(read_rows(args.conversations), params, load_golden(args.golden))
-    write_rows(args.out / "sft.parquet", result.sft, records.SFT_EXAMPLE)
-    write_rows(args.out / "preference.parquet", result.preference, records.PREFERENCE_PAIR)
-    write_rows(args.out / "kto.parquet", result.kto, records.KTO_EXAMPLE)
-    write_rows(args.out / "rejected.parquet", result.rejected, records.REJECTED)
-    write_json(args.metrics, result.metrics)
-    m = result.metrics
+    runtime = load_runtime(args.params)
+    m = build_files(args.conversations, args.out, params, load_golden(args.golden), runtime)
+    write_json(args.metrics, m)
     print(f"build: {m['read']} conversations, {m['replies_seen']} replies -> {m['sft_examples']} SFT examples, "
           f"{m['preference_pairs']} pairs, {m['kto_examples']} KTO examples, {m['rejected']} rejected "
           f"({sum(m['schema_rejected'].values())} records breaking their JSON Schema)")

@@ -6,14 +6,15 @@ dvc: python stages/curate.py data/exported data/curated --golden golden/golden.j
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
-from logtune import records
-from logtune.curate import CurateParams, curate, read_exported
+from logtune.curate import CurateParams, curate_files, exported_files
 from logtune.golden.overlap import load_golden
-from logtune.io import read_rows, write_json, write_rows
+from logtune.io import write_json
 from logtune.judge.core import load_judge
 from logtune.params import load_params, source_names
+from logtune.engine import load_runtime
 from logtune.rules import load_rules
 
 
@@ -30,28 +31,30 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def exported(args: argparse.Namespace) -> list[dict]:
+def exported(args: argparse.Namespace) -> list[Path]:
     if not args.current_sources:
-        return read_exported(args.exported)
+        return exported_files(args.exported)
     names = source_names(args.params)
     stale = sorted(p.name for p in args.exported.glob("*.parquet") if p.stem not in names)
     if stale:
         print(f"curate: not reading {', '.join(stale)}: no longer a source in {args.params}")
-    return [row for name in names for row in read_rows(args.exported / f"{name}.parquet")]
+    missing = [name for name in names if not (args.exported / f"{name}.parquet").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{args.exported}: no export of source(s) {', '.join(missing)}")
+    return [args.exported / f"{name}.parquet" for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")   # progress: rows and bytes read
     params = load_params(args.params, "curate", CurateParams)
+    runtime = load_runtime(args.params)
     # a relative rules path is relative to the params file (the repo root, where dvc runs)
     rules = load_rules(None if params.rules is None else args.params.parent / params.rules)
     # the `judge` section's judge scores the replies with curate.judge_min_quality
     judge = load_judge(args.params) if params.judge_min_quality is not None else None
-    result = curate(exported(args), params, load_golden(args.golden), rules, judge)
-    write_rows(args.out / "conversations.parquet", result.kept, records.CONVERSATION)
-    write_rows(args.out / "rejected.parquet", result.rejected, records.REJECTED)
-    write_json(args.metrics, result.metrics)
-    m = result.metrics
+    m = curate_files(exported(args), args.out, params, load_golden(args.golden), rules, runtime, judge)
+    write_json(args.metrics, m)
     print(f"curate: read {m['read']}, kept {m['kept']}, rejected {m['rejected']} "
           f"({', '.join(f'{k} {v}' for k, v in m['rejected_by_reason'].items() if v)})")
     if m["judge_quality"]:

@@ -19,6 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 _WRITE_OPTS = dict(compression="zstd", use_dictionary=True, write_statistics=True, store_schema=True)
+# Rows per Parquet row group, for every writer here (and so for every engine and batch size): a file's
+# bytes depend on its rows alone. Bounds what a streaming writer holds before writing (issue 19).
+ROW_GROUP_ROWS = 131_072
 
 
 @contextlib.contextmanager
@@ -61,8 +64,38 @@ def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], schema: pa.Sche
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = list(rows)
     table = pa.Table.from_pylist(rows, schema=schema)
-    pq.write_table(table, path, **_WRITE_OPTS)
+    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, **_WRITE_OPTS)
     return len(rows)
+
+
+class TableWriter:
+    """Parquet file written table by table with the options of `write_rows`: rows given in lists of
+    at most ROW_GROUP_ROWS make the same bytes as `write_rows` of them all (an empty file included)."""
+
+    def __init__(self, path: str | Path, schema: pa.Schema):
+        self.path, self.schema, self.count = Path(path), schema, 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(self.path, schema, **_WRITE_OPTS)
+
+    def write_table(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            self.count += table.num_rows
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+
+    def close(self) -> None:
+        if self.count == 0:   # as pq.write_table of an empty table: one empty row group
+            self._writer.write_table(self.schema.empty_table())
+        self._writer.close()
+
+    def __enter__(self) -> "TableWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class RowWriter:

@@ -8,6 +8,6 @@ and refusals; `sft`, `preference` and `kto` shape the records (records.SFT_EXAMP
 records.PREFERENCE_PAIR, records.KTO_EXAMPLE).
 """
 
-from logtune.build.pipeline import BuildParams, Built, build
+from logtune.build.pipeline import BuildParams, Built, build, build_files
 
-__all__ = ["BuildParams", "Built", "build"]
+__all__ = ["BuildParams", "Built", "build", "build_files"]

@@ -54,9 +54,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
+from logtune import records
+from logtune.engine import RuntimeParams, map_files, map_rows
 from logtune.runtime import no_cyclic_gc
+from logtune.spill import Progress, SortedSpill
 from logtune import feedback, toolcalls
 from logtune.build.extractive import (DEFAULT_CLOSERS, DEFAULT_OPENERS, DEFAULT_REFUSALS, answer_in_context,
                                       check_templates, refusal_fields, refusal_text)
@@ -349,23 +352,113 @@ def reply_key(reply: Reply) -> str:
 
 
 def build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden: list[dict[str, Any]]) -> Built:
-    """SFT examples, preference pairs, KTO examples and rejected replies, each list sorted by id."""
-    with no_cyclic_gc():
-        return _build(conversations, params, golden)
-
-
-def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden: list[dict[str, Any]]) -> Built:
-    golden_keys = golden_turn_keys(golden)
+    """SFT examples, preference pairs, KTO examples and rejected replies, each list sorted by id (in memory)."""
     out = Built()
-    read = replies_seen = 0
-    outcomes: Counter = Counter()
-    fixes: Counter = Counter()
+    with no_cyclic_gc():
+        out.metrics = build_into({name: getattr(out, name).append for name in (*SETS, "rejected")},
+                                 lambda fn, state: map_rows(fn, state, conversations), params, golden)
+    for rows in (out.sft, out.preference, out.kto, out.rejected):
+        rows.sort(key=lambda r: r["id"])
+        assert len({r["id"] for r in rows}) == len(rows), "two built records share an id"
+    return out
+
+
+def build_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Callable[[Callable, dict], Iterable],
+               params: BuildParams, golden: list[dict[str, Any]]) -> dict[str, Any]:
+    """Build batches of conversations, handing every record to `sinks[set name]` (sft, preference, kto,
+    rejected) in no particular order; return the metrics. The sinks sort (`logtune.spill.SortedSpill`).
+
+    Each batch is routed on its own (`route_batch`, through `mapper(fn, state)`: results in input order,
+    e.g. `runtime.map_files` in worker processes or on Ray);
+    what ties replies across batches is applied here, in input order: a reply already built from an
+    earlier conversation is rejected (`duplicate_reply`) whatever batch either sits in. Memory: one
+    set of reply keys (32 characters per distinct reply) plus the batches in flight.
+    """
+    state = {"params": params, "golden_keys": golden_turn_keys(golden)}
+    tally = Tally()
     seen: set[str] = set()
+    for results in mapper(route_batch, state):
+        tally.read += len(results)
+        for replies in results:
+            for key, fresh, duplicate in replies:
+                tally.replies_seen += 1
+                if key is not None and key in seen:
+                    fresh = ReplyOut(rejected=[duplicate])
+                elif key is not None:
+                    seen.add(key)
+                tally.add(fresh, sinks)
+    return ledger(tally, params)
+
+
+@dataclass
+class ReplyOut:
+    """What one reply made: records per set, rejected rows, and the counts behind the metrics."""
+    outcome: str | None = None
+    sft: list[dict[str, Any]] = field(default_factory=list)
+    preference: list[dict[str, Any]] = field(default_factory=list)
+    kto: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    fixes: tuple[str, ...] = ()
+    schema: list[tuple[str, str]] = field(default_factory=list)   # (set, rule) of records their schema rejected
+    truncated: int = 0                                            # history messages dropped to fit (0: not truncated)
+
+
+@dataclass
+class Tally:
+    """The counts the build metrics are made of, summed over replies as they are handed to the sinks."""
+    read: int = 0
+    replies_seen: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    fixes: Counter = field(default_factory=Counter)
+    schema_rejects: Counter = field(default_factory=Counter)      # (set, rule) -> records rejected by their schema
+    long_stats: Counter = field(default_factory=lambda: Counter({"truncated": 0, "history_messages_dropped": 0}))
+    rows: Counter = field(default_factory=Counter)                # set -> records
+    columns: dict[tuple[str, str], Counter] = field(default_factory=dict)   # (set, column) -> value counts
+
+    def add(self, out: ReplyOut, sinks: dict[str, Callable[[dict[str, Any]], None]]) -> None:
+        if out.outcome is not None:
+            self.outcomes[out.outcome] += 1
+        self.fixes.update(out.fixes)
+        self.schema_rejects.update(out.schema)
+        if out.truncated:
+            self.long_stats["truncated"] += 1
+            self.long_stats["history_messages_dropped"] += out.truncated
+        for name in (*SETS, "rejected"):
+            rows = getattr(out, name)
+            if not rows:
+                continue
+            self.rows[name] += len(rows)
+            sink = sinks[name]
+            for row in rows:
+                for column in (("reason",) if name == "rejected" else ("rule", "record_type", "phase", "provenance")):
+                    self.columns.setdefault((name, column), Counter())[str(row[column])] += 1
+                sink(row)
+
+    def counts(self, name: str, column: str, known: Iterable[str] = ()) -> dict[str, int]:
+        c = Counter({k: 0 for k in known})
+        c.update(self.columns.get((name, column), Counter()))
+        return dict(sorted(c.items()))
+
+    def merged(self, column: str) -> dict[str, int]:
+        """Counts of `column` over all three sets."""
+        c: Counter = Counter()
+        for set_name in SETS:
+            c.update(self.columns.get((set_name, column), Counter()))
+        return dict(sorted(c.items()))
+
+
+DUPLICATE_REPLY = Reject("duplicate_reply", "built from an earlier conversation")
+
+
+def route_batch(conversations: list[dict[str, Any]], state: dict[str, Any]
+                ) -> list[list[tuple[str | None, ReplyOut, dict[str, Any] | None]]]:
+    """Per conversation, per reply: (reply key or None, what it makes when first seen, its rejected row
+    when another conversation built it first). `state`: params and golden_keys (`build_into`)."""
+    params: BuildParams = state["params"]
+    golden_keys = state["golden_keys"]
     checks = {name: contract(name) for name in SETS}
-    schema_rejects: Counter = Counter()    # (set, rule) -> records rejected by their schema
-    long_stats: Counter = Counter({"truncated": 0, "history_messages_dropped": 0})
+    out = []
     for conv in conversations:
-        read += 1
         if params.system_prompt is not None:
             conv = {**conv, "system_prompt": params.system_prompt}
         try:
@@ -374,74 +467,63 @@ def _build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden:
             context_key = None
         context_ok = context_key is not None
         compared = compared_transcript(conv)
+        replies = []
         for message, item in iter_replies(conv, params.history_turns, params.no_call_form):
-            replies_seen += 1
             if not context_ok:
                 item = Reject("broken_context", "context is not valid JSON")
             elif compared and isinstance(item, Reply):
                 item = unrated_context_turn(item) or item
             if isinstance(item, Reject):
-                out.rejected.append(rejected_reply(conv, message, item))
+                replies.append((None, ReplyOut(rejected=[rejected_reply(conv, message, item)]), None))
                 continue
-            key = reply_key(item)
-            routed = (Routed(reject=Reject("duplicate_reply", "built from an earlier conversation"))
-                      if key in seen else route(item, golden_keys, params, context_key))
-            seen.add(key)
-            if routed.reject is None:
-                fitted = fit(item, routed, params.long_conversations,
-                             lambda r: route(r, golden_keys, params, context_key))
-                item, routed = fitted.reply, fitted.routed
-                if fitted.too_long is not None:
-                    routed = Routed(reject=Reject("too_long", fitted.too_long))
-                elif fitted.dropped and routed.reject is None:
-                    long_stats["truncated"] += 1
-                    long_stats["history_messages_dropped"] += fitted.dropped
-            if routed.reject is not None:
-                out.rejected.append(rejected_reply(conv, message, routed.reject, item))
-                continue
-            outcomes[routed.outcome] += 1
-            fixes.update(routed.fixes)
-            for name in SETS:
-                for record in getattr(routed, name):
-                    problem = checks[name](record)
-                    if problem is None:
-                        getattr(out, name).append(record)
-                    else:
-                        out.rejected.append(schema_rejected(name, record, problem))
-                        schema_rejects[name, record.get("rule")] += 1
-    for rows in (out.sft, out.preference, out.kto, out.rejected):
-        rows.sort(key=lambda r: r["id"])
-        assert len({r["id"] for r in rows}) == len(rows), "two built records share an id"
-    out.metrics = ledger(read, replies_seen, outcomes, fixes, out, schema_rejects)
-    lc = params.long_conversations
-    out.metrics["long_conversations"] = {"policy": lc.policy, "unit": lc.unit, "limit": lc.limit,
-                                         **dict(sorted(long_stats.items())),
-                                         "too_long": out.metrics["rejected_by_reason"]["too_long"]}
+            replies.append((reply_key(item), _made(conv, message, item, golden_keys, params, context_key, checks),
+                            rejected_reply(conv, message, DUPLICATE_REPLY, item)))
+        out.append(replies)
     return out
 
 
-def _counts(rows: list[dict[str, Any]], key: str, known: Iterable[str] = ()) -> dict[str, int]:
-    c = Counter({k: 0 for k in known})
-    c.update(str(r[key]) for r in rows)
-    return dict(sorted(c.items()))
+def _made(conv: dict[str, Any], message: dict[str, Any], item: Reply, golden_keys: dict, params: BuildParams,
+          context_key: str | None, checks: dict[str, RecordCheck]) -> ReplyOut:
+    routed = route(item, golden_keys, params, context_key)
+    made = ReplyOut()
+    if routed.reject is None:
+        fitted = fit(item, routed, params.long_conversations, lambda r: route(r, golden_keys, params, context_key))
+        item, routed = fitted.reply, fitted.routed
+        if fitted.too_long is not None:
+            routed = Routed(reject=Reject("too_long", fitted.too_long))
+        elif fitted.dropped and routed.reject is None:
+            made.truncated = fitted.dropped
+    if routed.reject is not None:
+        made.rejected.append(rejected_reply(conv, message, routed.reject, item))
+        return made
+    made.outcome, made.fixes = routed.outcome, routed.fixes
+    for name in SETS:
+        for record in getattr(routed, name):
+            problem = checks[name](record)
+            if problem is None:
+                getattr(made, name).append(record)
+            else:
+                made.rejected.append(schema_rejected(name, record, problem))
+                made.schema.append((name, record.get("rule")))
+    return made
 
 
-def ledger(read: int, replies_seen: int, outcomes: Counter, fixes: Counter, out: Built,
-           schema_rejects: Counter | None = None) -> dict[str, Any]:
+def ledger(tally: Tally, params: BuildParams) -> dict[str, Any]:
     """metrics/build.json, after checking that every reply is accounted for and each outcome made its records.
 
-    `schema_rejects`: (set, rule) -> records made but rejected by their JSON Schema; they count towards
+    `tally.schema_rejects`: (set, rule) -> records made but rejected by their JSON Schema; they count towards
     what their outcome made (the reply was routed), and as rows of rejected (not as rejected replies).
     """
-    schema_rejects = schema_rejects or Counter()
-    by_outcome = {o: outcomes.get(o, 0) for o in sorted(OUTCOMES)}
-    sft, pairs, kto = (_counts(out.sft, "rule", SFT_RULES), _counts(out.preference, "rule", PAIR_RULES),
-                       _counts(out.kto, "rule", KTO_RULES))
+    schema_rejects, read, replies_seen, fixes = tally.schema_rejects, tally.read, tally.replies_seen, tally.fixes
+    by_outcome = {o: tally.outcomes.get(o, 0) for o in sorted(OUTCOMES)}
+    n_rejected = tally.rows["rejected"]
+    sft, pairs, kto = (tally.counts("sft", "rule", SFT_RULES), tally.counts("preference", "rule", PAIR_RULES),
+                       tally.counts("kto", "rule", KTO_RULES))
     made_sft, made_pairs, made_kto = (
         {r: n + sum(v for (s, rule), v in schema_rejects.items() if s == name and rule == r) for r, n in c.items()}
         for name, c in (("sft", sft), ("preference", pairs), ("kto", kto)))
     schema_total = sum(schema_rejects.values())
-    assert replies_seen == sum(by_outcome.values()) + len(out.rejected) - schema_total, \
+    assert replies_seen == sum(by_outcome.values()) + n_rejected - schema_total, \
         "build lost or invented a reply"
     expected: dict[tuple[str, str], int] = Counter()   # (set, rule) -> replies whose outcome makes it
     for outcome, rules in OUTCOMES.items():
@@ -458,18 +540,58 @@ def ledger(read: int, replies_seen: int, outcomes: Counter, fixes: Counter, out:
             assert made[name][rule] >= n, f"{name} {rule}: at least one record per reply routed to it"
         else:
             assert made[name][rule] == n, f"{name} {rule}: one record per reply routed to it"
-    all_records = out.sft + out.preference + out.kto
-    return {"read": read, "replies_seen": replies_seen, "outcomes": by_outcome,
-            "sft_examples": len(out.sft), "sft_by_rule": sft,
-            "sft_by_record_type": _counts(out.sft, "record_type"),
-            "preference_pairs": len(out.preference), "preference_by_rule": pairs,
-            "preference_by_record_type": _counts(out.preference, "record_type"),
-            "kto_examples": len(out.kto), "kto_by_rule": kto,
-            "kto_by_record_type": _counts(out.kto, "record_type"),
-            # issue 18: every record type (seed 004's six first among them) with its count over all three sets
-            "records_by_record_type": _counts(all_records, "record_type", RECORD_TYPES),
-            "records_by_phase": _counts(all_records, "phase"),
-            "records_by_provenance": _counts(all_records, "provenance"),
-            "tool_call_fixes": {f: fixes.get(f, 0) for f in toolcalls.FIXES},
-            "schema_rejected": {name: sum(v for (s, _), v in schema_rejects.items() if s == name) for name in SETS},
-            "rejected": len(out.rejected), "rejected_by_reason": _counts(out.rejected, "reason", REASONS)}
+    by_type = tally.merged("record_type")
+    metrics = {"read": read, "replies_seen": replies_seen, "outcomes": by_outcome,
+               "sft_examples": tally.rows["sft"], "sft_by_rule": sft,
+               "sft_by_record_type": tally.counts("sft", "record_type"),
+               "preference_pairs": tally.rows["preference"], "preference_by_rule": pairs,
+               "preference_by_record_type": tally.counts("preference", "record_type"),
+               "kto_examples": tally.rows["kto"], "kto_by_rule": kto,
+               "kto_by_record_type": tally.counts("kto", "record_type"),
+               # issue 18: every record type (seed 004's six first among them) with its count over all three sets
+               "records_by_record_type": dict(sorted({**{t: 0 for t in RECORD_TYPES}, **by_type}.items())),
+               "records_by_phase": tally.merged("phase"),
+               "records_by_provenance": tally.merged("provenance"),
+               "tool_call_fixes": {f: fixes.get(f, 0) for f in toolcalls.FIXES},
+               "schema_rejected": {name: sum(v for (s, _), v in schema_rejects.items() if s == name) for name in SETS},
+               "rejected": n_rejected, "rejected_by_reason": tally.counts("rejected", "reason", REASONS)}
+    lc = params.long_conversations
+    metrics["long_conversations"] = {"policy": lc.policy, "unit": lc.unit, "limit": lc.limit,
+                                     **dict(sorted(tally.long_stats.items())),
+                                     "too_long": metrics["rejected_by_reason"]["too_long"]}
+    return metrics
+
+
+OUTPUT_FILES = {"sft": "sft.parquet", "preference": "preference.parquet", "kto": "kto.parquet",
+                "rejected": "rejected.parquet"}
+SCHEMAS_BY_SET = {"sft": records.SFT_EXAMPLE, "preference": records.PREFERENCE_PAIR, "kto": records.KTO_EXAMPLE,
+                  "rejected": records.REJECTED}
+
+
+def build_files(conversations: str | Path, out_dir: str | Path, params: BuildParams, golden: list[dict[str, Any]],
+                runtime: RuntimeParams = RuntimeParams()) -> dict[str, Any]:
+    """The build stage in bounded memory: stream `conversations` (Parquet) in batches over `runtime.workers`
+    processes, write `<out_dir>/{sft,preference,kto,rejected}.parquet` sorted by id (`logtune.spill`),
+    return the metrics. The same bytes as writing `build(...)`'s lists, whatever the workers and batch size."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    progress = Progress("build")
+    spills = {name: SortedSpill(out_dir / OUTPUT_FILES[name], SCHEMAS_BY_SET[name], _by_id,
+                                run_rows=runtime.spill_rows, tmp_dir=out_dir.parent, unique=True)
+              for name in OUTPUT_FILES}
+    try:
+        with no_cyclic_gc():
+            metrics = build_into({name: sp.add for name, sp in spills.items()},
+                                 lambda fn, state: map_files(fn, state, [conversations], runtime, progress),
+                                 params, golden)
+            progress.done()
+            for sp in spills.values():
+                sp.finish()
+    finally:
+        for sp in spills.values():
+            sp.close()
+    return metrics
+
+
+def _by_id(row: dict[str, Any]) -> str:
+    return row["id"]

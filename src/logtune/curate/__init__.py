@@ -6,6 +6,6 @@ and near), `dedup` exact and near duplicates (on `logtune.minhash`, a numpy MinH
 redaction (through `logtune.pii`), `quality` the judge's data-quality filter (`judge_min_quality`).
 """
 
-from logtune.curate.pipeline import CurateParams, Curated, curate, read_exported
+from logtune.curate.pipeline import CurateParams, Curated, curate, curate_files, exported_files, read_exported
 
-__all__ = ["CurateParams", "Curated", "curate", "read_exported"]
+__all__ = ["CurateParams", "Curated", "curate", "curate_files", "exported_files", "read_exported"]

@@ -15,15 +15,21 @@ Invariant, asserted before the metrics are returned: read = kept + rejected.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
+import pyarrow as pa
+
+from logtune import records
 from logtune.feedback import MERGE_COUNTS
+from logtune.engine import RuntimeParams, map_files, map_rows
 from logtune.runtime import no_cyclic_gc
+from logtune.spill import Progress, SortedSpill
 from logtune.golden.overlap import golden_conversation_keys, golden_near_overlaps, golden_overlap
-from logtune.curate.dedup import split_duplicates, split_near_duplicates
+from logtune.curate.dedup import context_salt, split_duplicates, split_near_duplicates
 from logtune.curate.quality import REASONS as JUDGE_REASONS, judge_sessions
 from logtune.judge.core import Judge
 from logtune.normalize import normalize_context, normalize_text
@@ -70,12 +76,17 @@ class Curated:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def read_exported(directory: str | Path) -> list[dict[str, Any]]:
-    """Every conversation of every *.parquet in `directory`, files in name order."""
+def exported_files(directory: str | Path) -> list[Path]:
+    """Every *.parquet in `directory`, in name order (FileNotFoundError when there is none)."""
     files = sorted(Path(directory).glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"{directory}: no *.parquet files to curate")
-    return [row for f in files for row in read_rows(f)]
+    return files
+
+
+def read_exported(directory: str | Path) -> list[dict[str, Any]]:
+    """Every conversation of every *.parquet in `directory`, files in name order."""
+    return [row for f in exported_files(directory) for row in read_rows(f)]
 
 
 def auto_rule(conversation: dict[str, Any], rules: Rules) -> Reject | None:
@@ -87,65 +98,214 @@ def auto_rule(conversation: dict[str, Any], rules: Rules) -> Reject | None:
 def curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golden: list[dict[str, Any]],
            rules: Rules | None = None, judge: Judge | None = None) -> Curated:
     """Filter, decontaminate, redact, deduplicate and (with `judge_min_quality`) judge; kept and rejected both
-    sorted by id. `judge`: the `judge` section's judge (`logtune.judge.core.make_judge`), needed only then."""
-    if params.judge_min_quality is not None and judge is None:
-        raise ValueError("curate.judge_min_quality is set but no judge was given")
+    sorted by id (in memory). `judge`: the `judge` section's judge (`logtune.judge.core.load_judge`), needed only then."""
+    out = Curated()
     with no_cyclic_gc():
-        return _curate(conversations, params, golden, rules or Rules(), judge)
+        out.metrics = curate_into({"kept": out.kept.append, "rejected": out.rejected.append},
+                                  lambda fn, state: map_rows(fn, state, conversations), params, golden,
+                                  rules or Rules(), Partitions(), judge)
+    out.kept.sort(key=KEPT_ORDER)
+    out.rejected.sort(key=REJECTED_ORDER)
+    out.kept = [{k: v for k, v in row.items() if k != SEQ} for row in out.kept]
+    for row in out.rejected:
+        del row[SEQ]
+    return out
 
 
-def _curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golden: list[dict[str, Any]],
-            rules: Rules, judge: Judge | None) -> Curated:
-    golden_keys = golden_conversation_keys(golden)
-    survivors: list[dict[str, Any]] = []
-    contexts: list[str] = []
-    rejects: list[tuple[dict[str, Any], Reject]] = []
-    redacted_by_kind: Counter = Counter()
-    conversations_redacted = read = 0
-    for conv in conversations:
-        read += 1
+SEQ, SALT = "_seq", "_salt"   # working columns: input position, CONTEXT key (`dedup.context_salt`)
+
+
+def KEPT_ORDER(row: dict[str, Any]) -> tuple:
+    return row["id"], row[SEQ]
+
+
+def REJECTED_ORDER(row: dict[str, Any]) -> tuple:
+    return row["id"], row["reason"], row[SEQ]
+
+
+def PARTITION_ORDER(row: dict[str, Any]) -> tuple:
+    return row[SALT], row[SEQ]
+
+
+class Partitions:
+    """Survivors grouped by CONTEXT key, in memory (`grouped`). `curate_files` uses a
+    `logtune.spill.SortedSpill` on PARTITION_ORDER instead: the same groups, from disk."""
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._rows.append(row)
+
+    def groups(self) -> Iterator[list[dict[str, Any]]]:
+        rows, self._rows = self._rows, []
+        rows.sort(key=PARTITION_ORDER)
+        return grouped(rows)
+
+
+def grouped(rows: Iterable[dict[str, Any]], chunk_rows: int = 20_000) -> Iterator[list[dict[str, Any]]]:
+    """Rows in PARTITION_ORDER as lists of whole CONTEXT-key runs, each list about `chunk_rows` rows (one
+    longer run alone). Deduplicating a list of whole runs decides as each run alone would, so lists
+    spare the per-call cost of thousands of one-session groups."""
+    chunk: list[dict[str, Any]] = []
+    for _, run in itertools.groupby(rows, key=lambda r: r[SALT]):
+        run = list(run)
+        if chunk and len(chunk) + len(run) > chunk_rows:
+            yield chunk
+            chunk = []
+        chunk += run
+    if chunk:
+        yield chunk
+
+
+def screen_batch(conversations: list[dict[str, Any]], state: dict[str, Any]) -> list[tuple]:
+    """The per-session steps of one batch (filters, auto-rules, golden overlap, redaction, near golden
+    overlap): per conversation (row, Reject or None, redacted kinds), the row a redacted copy, tagged
+    with its CONTEXT key (SALT) when it survives. Runs in a worker (process or Ray task)."""
+    params: CurateParams = state["params"]
+    rules: Rules = state["rules"]
+    golden_keys = state["golden_keys"]
+    out: list[list] = []
+    survivors: list[int] = []
+    for n, conv in enumerate(conversations):
         reject = first_reject(conv, params) or auto_rule(conv, rules) or golden_overlap(conv, golden_keys)
         conv, kinds = redact_conversation(conv, params.pii)
-        if kinds:
-            redacted_by_kind.update(kinds)
-            conversations_redacted += 1
+        conv = dict(conv)   # tagged below and by the caller: never the caller's own dict
         if reject is None:
-            survivors.append(conv)
-            contexts.append(normalize_context(conv.get("context")))   # valid: broken_context passed it
-        else:
-            rejects.append((conv, reject))
-    # normalized once, shared by the three cross-session steps below
-    texts = [[normalize_text(m.get("content")) for m in c.get("messages") or []] for c in survivors]
-    if params.golden_near_threshold is not None:
-        near_golden = golden_near_overlaps(survivors, golden, params.golden_near_threshold, texts)
-        rejects += [(survivors[i], r) for i, r in sorted(near_golden.items())]
-        keep = [i for i in range(len(survivors)) if i not in near_golden]
-        survivors, texts, contexts = [survivors[i] for i in keep], [texts[i] for i in keep], [contexts[i] for i in keep]
-    merged: dict[str, int] = {k: 0 for k in MERGE_COUNTS}
-    kept, duplicates = split_duplicates(survivors, contexts, texts, merged)
-    rejects += duplicates
+            survivors.append(n)
+        out.append([conv, reject, kinds])
+    if params.golden_near_threshold is not None and survivors:
+        rows = [out[n][0] for n in survivors]
+        near = golden_near_overlaps(rows, state["golden"], params.golden_near_threshold)
+        for i, r in near.items():
+            out[survivors[i]][1] = r
+    for item in out:
+        if item[1] is None:   # valid: broken_context passed it
+            item[0][SALT] = context_salt(normalize_context(item[0].get("context")))
+    return [tuple(item) for item in out]
+
+
+def dedup_group(group: list[dict[str, Any]], params: CurateParams, merged: dict[str, int]
+                ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Reject]]]:
+    """Exact, then near, duplicates among survivors: whole CONTEXT-key runs, each in input order.
+
+    Both compare only sessions under the same normalized CONTEXT (the exact key holds it; near
+    candidates under another are skipped), so deduplicating each group alone decides as one pass
+    over all survivors would: the same kept copies, rejects and merged feedback."""
+    contexts = [normalize_context(c.get("context")) for c in group]
+    texts = [[normalize_text(m.get("content")) for m in c.get("messages") or []] for c in group]
+    kept, rejects = split_duplicates(group, contexts, texts, merged)
     if params.near_duplicate_threshold is not None:
-        dropped_ids = {id(c) for c, _ in duplicates}
-        keep = [i for i, c in enumerate(survivors) if id(c) not in dropped_ids]
+        dropped_ids = {id(c) for c, _ in rejects}
+        keep = [i for i, c in enumerate(group) if id(c) not in dropped_ids]
         kept, near = split_near_duplicates(kept, params.near_duplicate_threshold,
                                            [contexts[i] for i in keep], [texts[i] for i in keep], merged)
         rejects += near
-    judged = None
-    if params.judge_min_quality is not None:
-        low, judged = judge_sessions(kept, judge, params.judge_min_quality)
-        rejects += [(kept[i], r) for i, r in sorted(low.items())]
-        kept = [c for i, c in enumerate(kept) if i not in low]
+    return kept, rejects
 
-    out = Curated(kept=sorted(kept, key=lambda c: c["id"]),
-                  rejected=sorted((rejected_row(c.get("id"), "curate", r, c) for c, r in rejects),
-                                  key=lambda r: (r["id"], r["reason"])))
+
+def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Callable[[Callable, dict], Iterable],
+                params: CurateParams, golden: list[dict[str, Any]], rules: Rules, partitions: Any,
+                judge: Judge | None = None) -> dict[str, Any]:
+    """Curate batches of conversations, handing kept rows to `sinks["kept"]` and records.REJECTED rows to
+    `sinks["rejected"]` (each with its input position SEQ, for KEPT_ORDER / REJECTED_ORDER); return the metrics.
+
+    The per-session steps run on each batch alone (`screen_batch`, through `mapper(fn, state)`: results in
+    input order, e.g. `runtime.map_files`); survivors go
+    to `partitions` (`add(row)`, then `groups()`: lists of rows of one CONTEXT key in input order), and
+    each group is deduplicated alone (`dedup_group`), then (with `judge_min_quality`) judged by its worst
+    reply (`curate.quality.judge_sessions`), after redaction and dedup so an API judge never sees PII.
+    Memory: the batches in flight plus one group.
+    """
+    if params.judge_min_quality is not None and judge is None:
+        raise ValueError("curate.judge_min_quality is set but no judge was given")
+    judged: dict[str, Any] | None = None
+    state = {"params": params, "rules": rules, "golden": golden, "golden_keys": golden_conversation_keys(golden)}
+    redacted_by_kind: Counter = Counter()
     by_reason = Counter({reason: 0 for reason in REASONS + rules.reject_reasons})
-    by_reason.update(r["reason"] for r in out.rejected)
-    assert read == len(out.kept) + len(out.rejected), "curate lost or invented a record"
-    out.metrics = {"read": read, "kept": len(out.kept), "rejected": len(out.rejected),
-                   "rejected_by_reason": dict(sorted(by_reason.items())),
-                   "redacted_by_kind": dict(sorted(redacted_by_kind.items())),
-                   "conversations_redacted": conversations_redacted,
-                   "merged_feedback": dict(sorted(merged.items())),
-                   "judge_quality": judged}
-    return out
+    conversations_redacted = read = kept = 0
+
+    def reject(conv: dict[str, Any], r: Reject) -> None:
+        by_reason[r.reason] += 1
+        conv.pop(SALT, None)
+        row = rejected_row(conv.get("id"), "curate", r, {k: v for k, v in conv.items() if k != SEQ})
+        row[SEQ] = conv[SEQ]
+        sinks["rejected"](row)
+
+    for results in mapper(screen_batch, state):
+        for conv, r, kinds in results:
+            conv[SEQ] = read
+            read += 1
+            if kinds:
+                redacted_by_kind.update(kinds)
+                conversations_redacted += 1
+            if r is None:
+                partitions.add(conv)
+            else:
+                reject(conv, r)
+    merged: dict[str, int] = {k: 0 for k in MERGE_COUNTS}
+    for group in partitions.groups():
+        for c in group:
+            del c[SALT]
+        group_kept, rejects = dedup_group(group, params, merged)   # rows keep SEQ (merged copies too)
+        if params.judge_min_quality is not None:
+            low, stats = judge_sessions(group_kept, judge, params.judge_min_quality)
+            rejects += [(group_kept[i], r) for i, r in sorted(low.items())]
+            group_kept = [c for i, c in enumerate(group_kept) if i not in low]
+            judged = stats if judged is None else {k: judged[k] + v if k.startswith(("sessions_", "replies_")) else v
+                                                   for k, v in stats.items()}
+        for c in group_kept:
+            kept += 1
+            sinks["kept"](c)
+        for c, r in rejects:
+            reject(c, r)
+    rejected = sum(by_reason.values())
+    assert read == kept + rejected, "curate lost or invented a record"
+    return {"read": read, "kept": kept, "rejected": rejected,
+            "rejected_by_reason": dict(sorted(by_reason.items())),
+            "redacted_by_kind": dict(sorted(redacted_by_kind.items())),
+            "conversations_redacted": conversations_redacted,
+            "merged_feedback": dict(sorted(merged.items())),
+            "judge_quality": judged if params.judge_min_quality is None or judged is not None
+            else {"judge": judge.name, "stand_in": judge.stand_in, "min_quality": params.judge_min_quality,
+                  "sessions_scored": 0, "sessions_unscored": 0, "replies_scored": 0, "replies_unparsed": 0,
+                  "replies_below": 0}}
+
+
+def curate_files(files: list[Path], out_dir: str | Path, params: CurateParams, golden: list[dict[str, Any]],
+                 rules: Rules | None = None, runtime: RuntimeParams = RuntimeParams(),
+                 judge: Judge | None = None) -> dict[str, Any]:
+    """The curate stage in bounded memory: stream the exported `files` in batches over `runtime.workers`
+    processes, group the survivors by CONTEXT on disk, write `<out_dir>/conversations.parquet` and
+    `rejected.parquet` (`logtune.spill`), return the metrics. The same bytes as writing `curate(...)`'s
+    lists, whatever the workers and batch size. Memory: the batches in flight plus the largest group
+    of survivors under one CONTEXT (exact and near duplicates are only looked for within one)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    progress = Progress("curate")
+    seq = pa.field(SEQ, pa.int64())
+    common = dict(run_rows=runtime.spill_rows, tmp_dir=out_dir.parent)
+    kept = SortedSpill(out_dir / "conversations.parquet", records.CONVERSATION, KEPT_ORDER, extra=(seq,), **common)
+    rejected = SortedSpill(out_dir / "rejected.parquet", records.REJECTED, REJECTED_ORDER, extra=(seq,), **common)
+    survivors = SortedSpill(None, records.CONVERSATION, PARTITION_ORDER, extra=(seq, pa.field(SALT, pa.uint64())),
+                            **common)
+
+    class OnDisk:
+        add = survivors.add
+
+        @staticmethod
+        def groups() -> Iterator[list[dict[str, Any]]]:
+            return grouped(survivors.merged())
+
+    try:
+        with no_cyclic_gc():
+            metrics = curate_into({"kept": kept.add, "rejected": rejected.add},
+                                  lambda fn, state: map_files(fn, state, files, runtime, progress), params, golden,
+                                  rules or Rules(), OnDisk(), judge)
+            progress.done()
+            kept.finish()
+            rejected.finish()
+    finally:
+        for spill in (kept, rejected, survivors):
+            spill.close()
+    return metrics
