@@ -113,6 +113,12 @@ def test_a_skills_checkpoint_is_continued_on_the_curated_text_with_its_own_token
     assert "{% generation %}" in tok.chat_template and model.dtype == torch.float32
     assert tok.padding_side == "left" and len(tok("37")["input_ids"]) == 1  # its 2-digit numbers are one token
 
+    more = tmp_path / "more"  # continued for 2 steps: the card counts 5 and names both commands
+    assert pretrain_skills([str(more), "--init", str(skills), "--skip-steps", "3", "--steps", "2", "--batch-size", "2",
+                            "--max-positions", "256", "--save-every", "0"]) == 0
+    card = json.loads((more / "skills.json").read_text())
+    assert card["steps"] == 5 and "--skip-steps 3" in card["command"] and "--steps 3" in card["command"]
+
     with pytest.raises(ValueError, match="hidden_size"):
         build_base(conversations(), tmp_path / "wrong", BaseParams(tiny=TinyModelParams(init=str(skills))),
                    log=lambda _: None)

@@ -205,6 +205,8 @@ def pretrain_skills(model, tokenizer, corpus: SkillsCorpus, *, steps: int, batch
 
     import torch
 
+    from logtune.base.tiny import optimizer_step
+
     decay = [w for w in model.parameters() if w.dim() >= 2]
     no_decay = [w for w in model.parameters() if w.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -220,11 +222,7 @@ def pretrain_skills(model, tokenizer, corpus: SkillsCorpus, *, steps: int, batch
         logits = model.lm_head(hidden[:, :-1][pred_pos])
         gold = ids[:, 1:][pred_pos]
         loss = torch.nn.functional.cross_entropy(logits, gold)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
+        optimizer_step(model, loss, opt, sched)
         losses.append(loss.item())
         hits.append((logits.argmax(-1) == gold).float().mean().item())
         if step % log_every == 0 or step == steps:

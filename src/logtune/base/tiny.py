@@ -191,6 +191,15 @@ def document_batches(texts: list[str], tokenizer: PreTrainedTokenizerBase, max_l
     return batches
 
 
+def optimizer_step(model, loss: torch.Tensor, opt, sched) -> None:
+    """Backward, clip the gradient norm at 1, step the optimizer and the schedule, clear the gradients."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+
+
 def pretrain(model: LlamaForCausalLM, batches: list, p: PretrainParams, seed: int, log=print) -> dict[str, Any]:
     """Train all weights as a causal LM on `batches`; return loss first/last, steps, tokens, seconds."""
     g = torch.Generator().manual_seed(seed)
@@ -214,11 +223,7 @@ def pretrain(model: LlamaForCausalLM, batches: list, p: PretrainParams, seed: in
         for b in torch.randperm(len(batches), generator=g).tolist():
             ids, mask, labels = batches[b]
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
+            optimizer_step(model, loss, opt, sched)
             losses.append(loss.item())
             step += 1
             if step % p.log_every == 0 or step == total:
