@@ -232,8 +232,8 @@ def pretrain(model: LlamaForCausalLM, batches: list, p: PretrainParams, seed: in
     model.eval()
     window = max(1, min(10, len(losses) // 4))  # mean over a few steps: single steps are noisy
     return {
-        "loss_first": sum(losses[:window]) / window,
-        "loss_last": sum(losses[-window:]) / window,
+        "loss_first": sum(losses[:window]) / window if losses else None,  # None: epochs 0 (a skills checkpoint as is)
+        "loss_last": sum(losses[-window:]) / window if losses else None,
         "steps": step,
         "batches": len(batches),
         "tokens_per_epoch": int(sum(int(m.sum()) for _, m, _ in batches)),
