@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.metrics, metrics)
     print(f"base: {metrics['model']}, {metrics['params']:,} params, vocab {metrics['vocab_size']}"
           + (f", pre-train loss {metrics['loss_first']:.3f} -> {metrics['loss_last']:.3f} in {metrics['seconds']}s"
-             if "loss_last" in metrics else "")
+             if metrics.get("loss_last") is not None else "")
           + (f", chat template {metrics['chat_template']['family']} ({metrics['chat_template']['source']})"
              if "chat_template" in metrics else ""))
     return 0

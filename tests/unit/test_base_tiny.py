@@ -83,3 +83,45 @@ def test_a_local_checkpoint_is_copied_in_as_a_full_model(tmp_path):
     assert metrics["model"] == str(tmp_path / "checkpoint") and metrics["params"] > 0
     model, tok = load_model(tmp_path / "base")
     assert model.config.hidden_size == 16 and "{% generation %}" in tok.chat_template
+
+
+def test_a_skills_checkpoint_is_continued_on_the_curated_text_with_its_own_tokenizer(tmp_path):
+    import pytest
+
+    pytest.importorskip("faker", reason="the skills corpus draws its words from Faker")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from pretrain_skills import main as pretrain_skills
+
+    skills = tmp_path / "skills"
+    assert pretrain_skills([str(skills), "--steps", "3", "--batch-size", "2", "--tokenizer-rows", "50",
+                            "--bpe-vocab", "300", "--digit-group", "2", "--hidden-size", "16", "--layers", "1",
+                            "--heads", "2", "--intermediate-size", "32", "--max-positions", "256",
+                            "--save-every", "0"]) == 0
+    card = json.loads((skills / "skills.json").read_text())
+    assert card["steps"] == 3 and "--steps 3" in card["command"] and len(card["sha256_model_safetensors"]) == 64
+    size = TinyModelParams(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                           intermediate_size=32, max_position_embeddings=256, init=str(skills))
+    metrics = build_base(conversations(), tmp_path / "base", BaseParams(tiny=size, pretrain=PretrainParams(epochs=1)),
+                         log=lambda _: None)
+    assert metrics["init"] == str(skills) and metrics["loss_last"] > 0
+    model, tok = load_model(tmp_path / "base")
+    from transformers import PreTrainedTokenizerFast
+
+    assert tok.get_vocab() == PreTrainedTokenizerFast.from_pretrained(skills).get_vocab()  # its tokenizer, not a new one
+    assert "{% generation %}" in tok.chat_template and model.dtype == torch.float32
+    assert tok.padding_side == "left" and len(tok("37")["input_ids"]) == 1  # its 2-digit numbers are one token
+
+    more = tmp_path / "more"  # continued for 2 steps: the card counts 5 and names both commands
+    assert pretrain_skills([str(more), "--init", str(skills), "--skip-steps", "3", "--steps", "2", "--batch-size", "2",
+                            "--max-positions", "256", "--save-every", "0"]) == 0
+    card = json.loads((more / "skills.json").read_text())
+    assert card["steps"] == 5 and "--skip-steps 3" in card["command"] and "--steps 3" in card["command"]
+
+    with pytest.raises(ValueError, match="hidden_size"):
+        build_base(conversations(), tmp_path / "wrong", BaseParams(tiny=TinyModelParams(init=str(skills))),
+                   log=lambda _: None)
+    with pytest.raises(FileNotFoundError, match="pretrain_skills"):
+        build_base(conversations(), tmp_path / "none", BaseParams(tiny=TinyModelParams(init=str(tmp_path / "no"))),
+                   log=lambda _: None)

@@ -57,3 +57,21 @@ def test_same_corpus_in_any_order_gives_same_vocabulary():
     a = train_tokenizer(TEXTS, vocab_size=300)
     b = train_tokenizer(list(reversed(TEXTS)), vocab_size=300)
     assert a.get_vocab() == b.get_vocab()
+
+
+def test_all_numbers_makes_every_digit_group_one_token_whatever_the_corpus():
+    import itertools
+
+    tok = train_tokenizer(TEXTS, vocab_size=300, digit_group=4, all_numbers=True)
+    # 1-4 digit strings, seen or not, leading zeros included: one token each (BPE merges in any order end there)
+    for width in (1, 2, 3, 4):
+        for digits in itertools.islice(itertools.product("0123456789", repeat=width), 0, None, 7):
+            piece = "".join(digits)
+            assert len(tok(piece, add_special_tokens=False)["input_ids"]) == 1, piece
+    ids = tok("PRJ-6763 SMP-94410 due 2026-06-30", add_special_tokens=False)["input_ids"]
+    pieces = [tok.decode([i]) for i in ids]
+    assert "6763" in pieces and ["9441", "0"] == pieces[pieces.index("9441"):pieces.index("9441") + 2]
+    assert tok.decode(ids) == "PRJ-6763 SMP-94410 due 2026-06-30"
+    assert len(tok) >= 11110 and len(set(tok.get_vocab().values())) == len(tok)  # dense, distinct ids
+    words = train_tokenizer(TEXTS, vocab_size=300, digit_group=4)  # letters tokenize as without the numbers
+    assert tok.tokenize("Who owns it?") == words.tokenize("Who owns it?")

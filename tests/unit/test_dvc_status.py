@@ -172,6 +172,7 @@ LIBRARY_EDITS = [
     ("src/logtune/mix/trace.py", set()),                                    # `logtune trace`, no stage
     ("src/logtune/validate/leakage.py", {"validate"}),
     ("src/logtune/base/tiny.py", {"base"}),
+    ("src/logtune/base/skills.py", set()),                                 # the skills corpus: benchmarks/pretrain_skills.py
     ("src/logtune/train/sft.py", {"sft", "preference"}),                   # preference reuses its helpers
     ("src/logtune/train/dpo.py", {"preference"}),                          # not base, not sft
     ("src/logtune/train/preview.py", set()),                               # `logtune preview`, no stage

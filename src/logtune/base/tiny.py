@@ -32,6 +32,8 @@ class TinyModelParams:
     intermediate_size: int = 384
     max_position_embeddings: int = 512
     digit_group: int = 1       # the tokenizer's: digit runs cut into pieces of this many digits (base.tokenizer)
+    init: str | None = None    # a skills checkpoint folder (benchmarks/pretrain_skills.py): its weights and tokenizer,
+                               # continued on the curated text; the size fields must then match its config
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,37 @@ def build_tiny_model(tokenizer: PreTrainedTokenizerBase, size: TinyModelParams, 
     return model
 
 
+_SIZE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                "intermediate_size", "max_position_embeddings")
+
+
+def load_skills(folder: str, size: TinyModelParams, padding_side: str):
+    """The skills checkpoint at `folder` (weights in fp32) and its tokenizer, with logtune's chat template.
+
+    Its tokenizer is fixed: the checkpoint's embeddings belong to it (`vocab_size` and `digit_group`
+    are the checkpoint's). A size field that differs from its config is an error, not silently ignored.
+    """
+    from pathlib import Path
+
+    from transformers import PreTrainedTokenizerFast
+
+    from logtune.base.tokenizer import CHAT_TEMPLATE
+
+    if not (Path(folder) / "config.json").is_file():
+        raise FileNotFoundError(f"base.tiny.init: {folder}: no skills checkpoint there (config.json missing); "
+                                "write one with benchmarks/pretrain_skills.py or set base.tiny.init: null")
+    model = LlamaForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
+    wrong = {f: (getattr(size, f), getattr(model.config, f)) for f in _SIZE_FIELDS
+             if getattr(size, f) != getattr(model.config, f)}
+    if wrong:
+        raise ValueError(f"base.tiny differs from the checkpoint {folder} (params vs checkpoint): {wrong}")
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, padding_side=padding_side)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    for key in ("pad_token_id", "eos_token_id", "bos_token_id"):
+        setattr(model.generation_config, key, getattr(tokenizer, key))
+    return model, tokenizer
+
+
 def document_batches(texts: list[str], tokenizer: PreTrainedTokenizerBase, max_length: int,
                      batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(input_ids, attention_mask, labels) batches: one conversation per row, bos + tokens + eos, cut at
@@ -156,6 +189,15 @@ def document_batches(texts: list[str], tokenizer: PreTrainedTokenizerBase, max_l
             mask[j, : len(r)] = 1
         batches.append((ids, mask, ids.masked_fill(mask == 0, -100)))
     return batches
+
+
+def optimizer_step(model, loss: torch.Tensor, opt, sched) -> None:
+    """Backward, clip the gradient norm at 1, step the optimizer and the schedule, clear the gradients."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
 
 
 def pretrain(model: LlamaForCausalLM, batches: list, p: PretrainParams, seed: int, log=print) -> dict[str, Any]:
@@ -181,11 +223,7 @@ def pretrain(model: LlamaForCausalLM, batches: list, p: PretrainParams, seed: in
         for b in torch.randperm(len(batches), generator=g).tolist():
             ids, mask, labels = batches[b]
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
+            optimizer_step(model, loss, opt, sched)
             losses.append(loss.item())
             step += 1
             if step % p.log_every == 0 or step == total:
@@ -194,8 +232,8 @@ def pretrain(model: LlamaForCausalLM, batches: list, p: PretrainParams, seed: in
     model.eval()
     window = max(1, min(10, len(losses) // 4))  # mean over a few steps: single steps are noisy
     return {
-        "loss_first": sum(losses[:window]) / window,
-        "loss_last": sum(losses[-window:]) / window,
+        "loss_first": sum(losses[:window]) / window if losses else None,  # None: epochs 0 (a skills checkpoint as is)
+        "loss_last": sum(losses[-window:]) / window if losses else None,
         "steps": step,
         "batches": len(batches),
         "tokens_per_epoch": int(sum(int(m.sum()) for _, m, _ in batches)),
@@ -216,16 +254,19 @@ def build_base(conversations: list[dict[str, Any]], out_dir, p: BaseParams, log=
     texts = pretraining_corpus(conversations)
     if not texts:
         raise ValueError("no curated text to pre-train the tiny base model on")
-    tokenizer = train_tokenizer(texts, p.tiny.vocab_size, padding_side=p.padding_side,
-                                model_max_length=p.tiny.max_position_embeddings, digit_group=p.tiny.digit_group)
-    model = build_tiny_model(tokenizer, p.tiny, p.seed)
+    if p.tiny.init is not None:
+        model, tokenizer = load_skills(p.tiny.init, p.tiny, p.padding_side)
+    else:
+        tokenizer = train_tokenizer(texts, p.tiny.vocab_size, padding_side=p.padding_side,
+                                    model_max_length=p.tiny.max_position_embeddings, digit_group=p.tiny.digit_group)
+        model = build_tiny_model(tokenizer, p.tiny, p.seed)
     drills = copy_drills(texts, p.pretrain.copy_drills, p.seed)
     batches = document_batches(texts + drills, tokenizer, p.tiny.max_position_embeddings, p.pretrain.batch_size)
     stats = pretrain(model, batches, p.pretrain, p.seed, log=log)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     write_marker(out_dir, "full")
-    return {"model": "tiny", "conversations": len(conversations), "texts": len(texts), "copy_drills": len(drills),
+    return {"model": "tiny", "init": p.tiny.init, "conversations": len(conversations), "texts": len(texts), "copy_drills": len(drills),
             "vocab_size": len(tokenizer), "params": sum(w.numel() for w in model.parameters()), "threads": threads, **stats}
 
 

@@ -38,8 +38,46 @@ def digit_splitter(group: int) -> pre_tokenizers.PreTokenizer:
     return pre_tokenizers.Split(Regex(rf"\d{{1,{group}}}"), behavior="isolated")
 
 
+def with_number_tokens(bpe: Tokenizer, group: int) -> Tokenizer:
+    """`bpe` plus every digit string of 2..`group` digits as one token (appended merges, digit-only).
+
+    With digit runs pre-split into pieces of at most `group` digits, every piece is then ONE token, and
+    every such token exists whether or not the corpus had it: an id never seen in training is still a
+    distinct token (PRJ-6763: PRJ - 6763) that an attention head can copy in one step, its embedding
+    tied to the output so a copied token can be predicted. Merges only join digits, so the rest of the
+    vocabulary tokenizes exactly as before.
+    """
+    import itertools
+    import json
+
+    spec = json.loads(bpe.to_str())
+    vocab, merges = spec["model"]["vocab"], spec["model"]["merges"]
+    as_pair = (lambda m: tuple(m)) if merges and isinstance(merges[0], list) else (lambda m: tuple(m.split(" ")))
+    # drop the learned digit merges, then add them all back systematically (below)
+    merges[:] = [m for m in merges if not all(side.isdigit() for side in as_pair(m))]
+    known = {as_pair(m) for m in merges}
+    for width in range(2, group + 1):
+        for digits in itertools.product("0123456789", repeat=width):
+            piece = "".join(digits)
+            if piece not in vocab:
+                vocab[piece] = len(vocab) + len(spec.get("added_tokens", []))
+            for cut in range(1, width):  # every split: whatever order BPE merges in, it ends at one token
+                pair = (piece[:cut], piece[cut:])
+                if pair not in known:
+                    merges.append(list(pair) if merges and isinstance(merges[0], list) else " ".join(pair))
+                    known.add(pair)
+    # ids must stay dense: renumber the model vocabulary after the special (added) tokens
+    specials = {t["content"]: t["id"] for t in spec.get("added_tokens", [])}
+    ordered = sorted((i, t) for t, i in vocab.items() if t not in specials)
+    base = max(specials.values(), default=-1) + 1
+    spec["model"]["vocab"] = {**{t: i for t, i in specials.items() if t in vocab},
+                              **{t: base + k for k, (_, t) in enumerate(ordered)}}
+    return Tokenizer.from_str(json.dumps(spec))
+
+
 def train_tokenizer(texts: Iterable[str], vocab_size: int, *, padding_side: str = "left",
-                    model_max_length: int = 512, digit_group: int = 1) -> PreTrainedTokenizerFast:
+                    model_max_length: int = 512, digit_group: int = 1,
+                    all_numbers: bool = False) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer on `texts` and wrap it with the special tokens and chat template.
 
     Digit runs are cut into pieces of at most `digit_group` digits before BPE, so an id is a few
@@ -61,6 +99,8 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, *, padding_side: str 
         show_progress=False,
     )
     bpe.train_from_iterator(sorted(texts), trainer)  # sorted: same corpus in any order -> same merges
+    if all_numbers:
+        bpe = with_number_tokens(bpe, digit_group)
     return PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         bos_token=BOS,
