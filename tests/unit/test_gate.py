@@ -76,6 +76,10 @@ def test_precision_like_metric_uses_each_models_own_applicable_cases():
     stat = bootstrap_delta(base, cand, resample_counts(4, 500, 0), 0.95)
     assert stat["baseline"] == 1.0 and stat["candidate"] == 0.5 and stat["delta"] == -0.5
     assert stat["n_cases"] == 1  # only case 1 has a value on both sides
+    assert (stat["n_baseline"], stat["n_candidate"]) == (2, 2)
+    from logtune.gate.decide import _fmt
+
+    assert "2 baseline / 2 candidate cases, 1 shared" in _fmt(stat, 0.95)   # never "1 cases" for a 2-vs-2 mean
 
 
 def test_metric_null_for_a_model_everywhere_has_no_delta():

@@ -212,7 +212,10 @@ def bootstrap_delta(baseline: list[float | None], candidate: list[float | None],
     if select is not None:
         mb, mc = mb * select, mc * select
     out: dict[str, Any] = {"baseline": None, "candidate": None, "delta": None, "ci_low": None, "ci_high": None,
-                           "n_cases": int(((mb > 0) & (mc > 0)).sum()), "n_resamples": 0}
+                           "n_cases": int(((mb > 0) & (mc > 0)).sum()), "n_resamples": 0,
+                           # a precision-like metric is defined on each model's own cases (where it refused),
+                           # which may not overlap: n_cases (both) alone would read "0 cases" for a real delta
+                           "n_baseline": int((mb > 0).sum()), "n_candidate": int((mc > 0).sum())}
     if mb.sum() == 0 or mc.sum() == 0:
         return out
     base_mean, cand_mean = float((b * mb).sum() / mb.sum()), float((c * mc).sum() / mc.sum())
@@ -250,9 +253,16 @@ def judge_delta(stat: dict[str, Any], direction: int, tolerance: float, rule: st
     return "ok"
 
 
+def _cases(stat: dict[str, Any]) -> str:
+    nb, nc = stat.get("n_baseline", stat["n_cases"]), stat.get("n_candidate", stat["n_cases"])
+    if nb == nc == stat["n_cases"]:
+        return f"{stat['n_cases']} cases"
+    return f"{nb} baseline / {nc} candidate cases, {stat['n_cases']} shared"
+
+
 def _fmt(stat: dict[str, Any], level: float) -> str:
     return (f"baseline {stat['baseline']:.4f}, candidate {stat['candidate']:.4f}, delta {stat['delta']:+.4f} "
-            f"({level:.1%} CI {stat['ci_low']:+.4f} .. {stat['ci_high']:+.4f}, {stat['n_cases']} cases)")
+            f"({level:.1%} CI {stat['ci_low']:+.4f} .. {stat['ci_high']:+.4f}, {_cases(stat)})")
 
 
 def metric_deltas(paired: Paired, counts: np.ndarray, p: GateParams, metrics: list[str],
