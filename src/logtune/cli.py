@@ -26,7 +26,8 @@ from logtune.train.recipes import RECIPE_ARGS, recipe
 from logtune.rewrite.cli import REWRITE_ARGS, rewrite_command
 from logtune.dryrun import replay as _dryrun
 from logtune.gate import cli as _gate, report as _report, review as _review
-from logtune.review import data as _review_data, golden_from_logs as _golden_from_logs
+from logtune.golden import from_logs as _golden_from_logs
+from logtune.review import data as _review_data
 from logtune.release import monitor as _monitor, promote as _release
 from logtune.serve import cli as _serve
 

@@ -2,16 +2,19 @@
 decontaminated with reasons, queued as pending, promoted only when accepted."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from logtune.cli import main
 from logtune.golden.contract import read_golden
-from logtune.review.golden_from_logs import candidates, held_out_sessions, promote
+from logtune.golden.from_logs import candidates, held_out_sessions, promote
 from logtune.io import read_jsonl, write_rows
+from logtune.params import ParamsError
 from logtune.records import CONVERSATION, REJECTED, SFT_EXAMPLE
 from logtune.review_page import stratified
 
+ROOT = Path(__file__).resolve().parents[2]
 CTX = json.dumps({"records": [{"id": "PRJ-1042", "status": "in progress"}, {"id": "SMP-20001", "status": "received"}]})
 
 
@@ -83,3 +86,28 @@ def test_command_queues_then_promotes_only_accepted(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == {"golden": str(golden), "promoted": 1, "rejected": 1, "pending": 1}
     assert [c.id for c in read_golden(golden)] == [entries[0]["case"]["id"]]
     assert promote(entries, golden)["already_golden"] == 1   # promoting twice adds nothing
+
+
+def test_the_stage_queues_what_the_command_queues(tmp_path, capsys):
+    """stages/golden_candidates.py (every dvc repro) with params.yaml's section: the command's queue, byte for byte."""
+    import importlib.util
+
+    test_command_queues_then_promotes_only_accepted(tmp_path / "cmd", capsys)   # builds the inputs
+    src = tmp_path / "cmd"
+    (src / "golden.jsonl").write_text("")
+    (tmp_path / "params.yaml").write_text("golden_candidates: {n: 10, seed: 0, max_turns: 3, near_threshold: 0.5}\n")
+    spec = importlib.util.spec_from_file_location("golden_candidates_stage", ROOT / "stages" / "golden_candidates.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    out, metrics = tmp_path / "out" / "candidates.jsonl", tmp_path / "m.json"
+    assert stage.main([str(src / "curated.parquet"), str(src / "heldout"), str(src / "train"), str(out),
+                       "--golden", str(src / "golden.jsonl"), "--params", str(tmp_path / "params.yaml"),
+                       "--metrics", str(metrics)]) == 0
+    m = json.loads(metrics.read_text())
+    assert m["candidates"] == 4 and m["dropped"] == {"in_training": 1} and m["queued"] == 3
+    assert all(e["review"]["status"] == "pending" for e in read_jsonl(out))   # a queue: nothing accepted
+    with pytest.raises(ParamsError, match="golden_candidates"):
+        (tmp_path / "params.yaml").write_text("golden_candidates: {n: 10, sed: 0}\n")
+        stage.main([str(src / "curated.parquet"), str(src / "heldout"), str(src / "train"), str(out),
+                    "--golden", str(src / "golden.jsonl"), "--params", str(tmp_path / "params.yaml"),
+                    "--metrics", str(metrics)])

@@ -1,4 +1,5 @@
-"""A golden set from your own traffic (issue #17, Data Flywheel's class-stratified eval split): `logtune golden-from-logs`.
+"""A golden set from your own traffic (issue #17, Data Flywheel's class-stratified eval split): `logtune golden-from-logs`, and the
+`golden_candidates` stage on every `dvc repro`.
 
 Candidate golden cases come only from HELD-OUT sessions (the mix's session split: a conversation id in
 `data/heldout` and in no `data/train` set; a session on both sides is an error), one per assistant reply
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -160,22 +162,41 @@ def promote(queue: list[dict[str, Any]], golden_path: str | Path) -> Counter:
     return counts
 
 
+@dataclass(frozen=True)
+class GoldenCandidatesParams:
+    """params.yaml `golden_candidates` (the stage); `logtune golden-from-logs` takes the same as flags."""
+
+    n: int = 40                   # cases queued per run (round-robin over task type x tool strata)
+    seed: int = 0
+    max_turns: int = 3            # user turns of history kept in a case
+    near_threshold: float = 0.5   # word 3-gram Jaccard with a training user turn that drops a case
+
+
+def queue(curated: str | Path, heldout: str | Path, train: str | Path, golden: str | Path, n: int, seed: int,
+          max_turns: int = 3, near_threshold: float = 0.5) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(the review queue's entries, a summary: candidates, skipped and dropped by reason, queued, strata)."""
+    held = held_out_sessions(session_ids(heldout), session_ids(train))
+    entries, skipped = candidates(read_rows(curated), held, max_turns)
+    train_rows = [r for f in set_files(train) for r in read_rows(f)]
+    kept, dropped = decontaminate(entries, train_rows, read_cases(golden) if Path(golden).exists() else [],
+                                  near_threshold)
+    chosen = stratified(kept, n, seed)
+    summary = {"candidates": len(entries), "skipped": dict(sorted(skipped.items())),
+               "dropped": dict(sorted(dropped.items())), "queued": len(chosen),
+               "strata": dict(sorted(Counter(e["review"]["stratum"] for e in chosen).items()))}
+    return chosen, summary
+
+
 def command(args) -> int:
     """Queue candidate golden cases from held-out logged sessions for review (or --promote the accepted ones)."""
     if args.promote:
         counts = promote(read_jsonl(args.promote), args.golden)
         print(json.dumps({"golden": str(args.golden), **dict(sorted(counts.items()))}, sort_keys=True))
         return 0
-    held = held_out_sessions(session_ids(args.heldout), session_ids(args.train))
-    entries, skipped = candidates(read_rows(args.curated), held, args.max_turns)
-    train_rows = [r for f in set_files(args.train) for r in read_rows(f)]
-    kept, dropped = decontaminate(entries, train_rows, read_cases(args.golden) if Path(args.golden).exists() else [],
-                                  args.near_threshold)
-    chosen = stratified(kept, args.n, args.seed)
+    chosen, summary = queue(args.curated, args.heldout, args.train, args.golden, args.n, args.seed,
+                            args.max_turns, args.near_threshold)
     write_jsonl(args.out, chosen)
-    print(json.dumps({"candidates": len(entries), "skipped": dict(sorted(skipped.items())),
-                      "dropped": dict(sorted(dropped.items())), "queued": len(chosen), "out": str(args.out),
-                      "strata": dict(sorted(Counter(e["review"]["stratum"] for e in chosen).items()))}, sort_keys=True))
+    print(json.dumps({**summary, "out": str(args.out)}, sort_keys=True))
     return 0
 
 
