@@ -131,6 +131,7 @@ PARAM_EDITS = [
     ("dryrun.torch_threads", 2, set()),                                   # run-only
     ("gate.rule", "point", {"gate"}),
     ("rollout.tag_prefix", "type:", {"gate", "rollout_tasks"}),         # and evaluate_task/gate_task per task
+    ("golden_candidates.n", 10, {"golden_candidates"}),
     ("sft.per_task", True, {"sft", "rollout_tasks"}),   # sft is tracked whole; sft_tasks lists no task: no instance
     ("assistant.system_prompt", "Be brief.", {"sample", "sft", "preference", "evaluate"}),
     ("monitor.max_error_rate", 0.1, set()),                               # `logtune monitor`, no stage
@@ -180,9 +181,9 @@ LIBRARY_EDITS = [
     ("src/logtune/dryrun/replay.py", {"dryrun"}),
     ("src/logtune/gate/review.py", {"gate"}),
     ("src/logtune/release/monitor.py", set()),
-    ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge", "review"}),
-    ("src/logtune/golden/overlap.py", {"curate", "build", "validate"}),
-    ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge"}),
+    ("src/logtune/normalize.py", {"curate", "build", "rewrite", "validate", "bestofn", "judge", "review", "golden_candidates"}),
+    ("src/logtune/golden/overlap.py", {"curate", "build", "validate", "golden_candidates"}),
+    ("src/logtune/golden/contract.py", {"curate", "build", "validate", "evaluate", "judge", "golden_candidates"}),
     ("src/logtune/scores.py", {"curate", "evaluate", "gate", "bestofn", "judge", "review", "rollout_tasks"}),  # tokens_f1
     ("src/logtune/gate/per_task.py", {"rollout_tasks"}),                    # gate_task has no instance by default
     ("src/logtune/generate.py", {"evaluate", "dryrun", "bestofn", "sft", "base"}),  # best-of-n samples with it; seq2seq sft
@@ -191,10 +192,11 @@ LIBRARY_EDITS = [
                                "judge", "review"}),                                  # curate: the judge's local provider
     ("src/logtune/curate/quality.py", {"curate"}),
     ("src/logtune/judge/run.py", {"judge"}),                               # the stage's logic, not the judge
-    ("src/logtune/review_page.py", {"review"}),                            # not mix, validate or judge: only the page
+    ("src/logtune/review_page.py", {"review", "golden_candidates"}),       # not mix, validate or judge: the page, the strata
     ("src/logtune/review_suggest.py", {"review"}),
-    ("src/logtune/reviews.py", {"mix", "validate", "judge", "review"}),    # the marks' format
+    ("src/logtune/reviews.py", {"mix", "validate", "judge", "review", "golden_candidates"}),    # the marks' format
     ("src/logtune/review/data.py", set()),                                 # `logtune review-data`, no stage
+    ("src/logtune/golden/from_logs.py", {"golden_candidates"}),            # and `logtune golden-from-logs`
 ]
 
 
