@@ -31,8 +31,8 @@ def small_params(tmp: Path) -> Path:
     params["curate"]["rules"] = str(ROOT / "rules" / "auto_rules.yaml")
     params["mix"].update(per_task_type=True, eval_share=0.0)   # a dozen calls: every one trains
     params["sft"].update(per_task=True, max_steps=2, per_device_train_batch_size=2, max_length=256,
-                         lora={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
-                         resume={"enabled": False}, model_card=True)
+                         lora={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]})
+    params["train_run"]["sft"].update(resume={"enabled": False}, model_card=True)   # run-only knobs
     params["sft"].pop("num_train_epochs")
     params["sft_tasks"] = TASKS
     params["evaluate"].update(max_new_tokens=8, few_shot={"k": 0})
