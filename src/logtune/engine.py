@@ -23,6 +23,7 @@ merged stream; only the per-record work is distributed. `map_rows` is the in-pro
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -238,3 +239,61 @@ def _ray_map_files(fn: Callable[[list[dict[str, Any]], dict[str, Any]], Any], st
             if progress is not None:
                 progress.update(rows, nbytes)
             yield pickle.loads(result)
+
+
+@contextlib.contextmanager
+def local_ray_cluster(nodes: int = 2, cpus: int = 1, object_store_mb: int = 200) -> Iterator[str]:
+    """A Ray cluster on this machine, to try and test `engine: ray`: a head with no CPUs (so every task runs
+    on a worker node) and `nodes` worker nodes of `cpus` CPUs each, all on 127.0.0.1. Yields the address;
+    this process is connected to it and `RAY_ADDRESS` is set, so child processes (a stage) attach to it.
+
+    Ray's own `ray.cluster_utils.Cluster` starts it (real GCS and raylet processes per node) and stops it
+    by process id on exit, even on error. Ray's gRPC servers listen on every interface and have no
+    loopback-only option, so the cluster demands a random token (`RAY_AUTH_MODE=token`, `RAY_AUTH_TOKEN`:
+    set here for this process and its children). The nodes run this process's Python and import this
+    logtune (its `src` goes first on their PYTHONPATH). Call it before anything imports ray in this process:
+    Ray reads RAY_AUTH_MODE when it is first imported.
+    """
+    import shutil
+    import secrets
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    if "ray" in sys.modules and os.environ.get("RAY_AUTH_MODE") != "token":
+        raise RuntimeError("local_ray_cluster: ray was imported before; call it first in the process")
+    tmp = tempfile.mkdtemp(prefix="lt-ray-", dir="/tmp")   # short: Ray's unix socket paths must fit 107 bytes
+    src = str(Path(__file__).resolve().parents[1])
+    env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_TMPDIR": tmp,
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    saved = {k: os.environ.get(k) for k in [*env, "RAY_ADDRESS"]}
+    os.environ.update(env)
+    os.environ.pop("RAY_ADDRESS", None)
+    cluster = None
+    try:
+        import ray
+        from ray.cluster_utils import Cluster
+
+        node = dict(node_ip_address="127.0.0.1", temp_dir=os.path.join(tmp, "ray"),
+                    object_store_memory=object_store_mb * 2**20)
+        cluster = Cluster(initialize_head=True, head_node_args=dict(num_cpus=0, include_dashboard=False, **node))
+        for _ in range(nodes):
+            cluster.add_node(num_cpus=cpus, **node)
+        cluster.wait_for_nodes(timeout=120)
+        ray.init(address=cluster.address, logging_level="WARNING")
+        os.environ["RAY_ADDRESS"] = cluster.address
+        yield cluster.address
+    finally:
+        try:
+            if "ray" in sys.modules:
+                sys.modules["ray"].shutdown()
+            if cluster is not None:
+                cluster.shutdown()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,7 +1,8 @@
 """Issue 19: `runtime.engine: ray` writes the bytes of the local engine.
 
-A Ray cluster of three nodes is started here with Ray's own test utility (`ray.cluster_utils.Cluster`:
-real GCS and raylet processes per node, tracked by process id and removed in teardown even on failure): a
+A Ray cluster of three nodes is started here (`logtune.engine.local_ray_cluster`: Ray's own test utility
+`ray.cluster_utils.Cluster`, real GCS and raylet processes per node, stopped by process id in teardown even
+on failure): a
 head with no CPUs, so every batch task runs on one of two worker nodes of one CPU each, all registered
 on 127.0.0.1 (Ray's gRPC servers listen on every interface and have no option to bind loopback only, so
 the cluster requires a random token per test run: `RAY_AUTH_MODE=token`). Curate and build run through
@@ -13,11 +14,8 @@ same sha256. A SIGALRM watchdog bounds the whole module.
 
 import hashlib
 import json
-import os
-import secrets
-import shutil
 import signal
-import tempfile
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,7 +24,7 @@ import pytest
 
 from logtune.build import BuildParams, build_files
 from logtune.curate import CurateParams, curate_files
-from logtune.engine import RuntimeParams, load_runtime, map_files, ray_units
+from logtune.engine import RuntimeParams, load_runtime, local_ray_cluster, map_files, ray_units
 from logtune.golden.overlap import load_golden
 from logtune.params import load_params
 from logtune.rules import load_rules
@@ -61,49 +59,34 @@ def test_runtime_params_check_engine_and_address(tmp_path):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A head (0 CPUs) and two worker nodes (1 CPU each) on 127.0.0.1; yields the address."""
+    """A head (0 CPUs) and two worker nodes (1 CPU each) on 127.0.0.1 (`local_ray_cluster`); yields the address."""
     def timeout(signum, frame):
         raise TimeoutError(f"the Ray engine tests took over {WATCHDOG_S} s")
 
     previous = signal.signal(signal.SIGALRM, timeout)
     signal.alarm(WATCHDOG_S)
-    tmp = tempfile.mkdtemp(prefix="lt-ray-", dir="/tmp")   # short: Ray's unix socket paths must fit 107 bytes
-    mp = pytest.MonkeyPatch()
-    for k, v in {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_TMPDIR": tmp,
-                 "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
-                 }.items():
-        mp.setenv(k, v)   # the nodes' processes inherit these; PYTHONPATH: the workers import this logtune
-    mp.delenv("RAY_ADDRESS", raising=False)
-    import ray   # after the environment: Ray reads RAY_AUTH_MODE when it is first imported
-    from ray.cluster_utils import Cluster
-
-    node = dict(node_ip_address="127.0.0.1", temp_dir=os.path.join(tmp, "ray"), object_store_memory=80 * 2**20)
-    cluster = None
     try:
-        cluster = Cluster(initialize_head=True, head_node_args=dict(num_cpus=0, include_dashboard=False, **node))
-        for _ in range(2):
-            cluster.add_node(num_cpus=1, **node)
-        cluster.wait_for_nodes(timeout=120)
-        ray.init(address=cluster.address, logging_level="WARNING")
-        nodes = [n for n in ray.nodes() if n["Alive"]]
-        assert sorted(n["Resources"].get("CPU", 0) for n in nodes) == [0, 1, 1]
-        assert {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"}
-        yield cluster.address
+        with local_ray_cluster(nodes=2, cpus=1, object_store_mb=80) as address:
+            import ray
+
+            nodes = [n for n in ray.nodes() if n["Alive"]]
+            assert sorted(n["Resources"].get("CPU", 0) for n in nodes) == [0, 1, 1]
+            assert {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"}
+            yield address
     finally:
-        try:
-            ray.shutdown()
-            if cluster is not None:
-                cluster.shutdown()
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
-            mp.undo()
-            shutil.rmtree(tmp, ignore_errors=True)
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _square_rows(rows, state):
     return [r["n"] * r["n"] + state["add"] for r in rows]
+
+
+def _node_of_batch(rows, state):
+    import ray
+
+    time.sleep(0.2)   # tasks overlap: two at once need both one-CPU nodes
+    return ray.get_runtime_context().get_node_id()
 
 
 @pytest.mark.slow
@@ -120,6 +103,10 @@ def test_ray_map_files_yields_in_input_order(ray_cluster, tmp_path, monkeypatch)
         got = [x for batch in map_files(_square_rows, {"add": 1}, files, RuntimeParams(
             engine="ray", workers=workers, batch_rows=batch_rows, ray_address=ray_cluster)) for x in batch]
         assert got == want
+    import ray
+
+    workers = {n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")}
+    assert set(map_files(_node_of_batch, {}, files, RuntimeParams(engine="ray", workers=2, batch_rows=7))) == workers
 
 
 @pytest.mark.slow
