@@ -143,7 +143,8 @@ def ray_connect(address: str | None = None) -> None:
                  logging_level="WARNING")
 
 
-UNIT_BATCHES = 16   # engine ray: at most this many batches of `batch_rows` rows per task (its row group read once)
+UNIT_BATCHES = 16   # engine ray: at most this many batches of `batch_rows` rows per task (each task reads its row
+                    #   group: a larger group is read by several tasks, each keeping its own rows)
 
 _RAY_STATE: dict[str, Any] = {}   # on a Ray worker: the unpickled `state` of the current map, by object id
 

@@ -24,7 +24,7 @@ import pytest
 
 from logtune.build import BuildParams, build_files
 from logtune.curate import CurateParams, curate_files
-from logtune.engine import RuntimeParams, load_runtime, local_ray_cluster, map_files, ray_units
+from logtune.engine import RuntimeParams, load_runtime, local_ray_cluster, map_files, open_parquet, ray_units
 from logtune.golden.overlap import load_golden
 from logtune.params import load_params
 from logtune.rules import load_rules
@@ -55,6 +55,23 @@ def test_runtime_params_check_engine_and_address(tmp_path):
         load_runtime(tmp_path / "p.yaml")   # a misspelt key is an error, not the default address
     (tmp_path / "p.yaml").write_text("runtime:\n  engine: ray\n  ray_address: 127.0.0.1:6379\n")
     assert load_runtime(tmp_path / "p.yaml") == RuntimeParams(engine="ray", ray_address="127.0.0.1:6379")
+
+
+def test_open_parquet_reads_paths_and_urls(tmp_path):
+    import fsspec
+
+    table = pa.table({"n": pa.array(range(40), pa.int64())})
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=16)
+    with fsspec.filesystem("memory").open("/logtune-test/a.parquet", "wb") as f:   # fsspec only: not pyarrow's
+        pq.write_table(table, f, row_group_size=16)
+    try:
+        for where in (str(tmp_path / "a.parquet"), (tmp_path / "a.parquet").as_uri(), "memory://logtune-test/a.parquet"):
+            assert open_parquet(where).read().equals(table), where
+        assert [u["stop"] for u in ray_units(["memory://logtune-test/a.parquet"], 16)] == [16, 16, 8]
+    finally:
+        fsspec.filesystem("memory").rm("/logtune-test", recursive=True)
+    with pytest.raises(FileNotFoundError):
+        open_parquet((tmp_path / "missing.parquet").as_uri())
 
 
 @pytest.fixture(scope="module")
