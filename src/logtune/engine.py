@@ -138,9 +138,17 @@ def ray_connect(address: str | None = None) -> None:
     started on this machine, or a new local Ray); a Ray this process already joined is used as it is."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, log_to_driver=True,
-                 logging_level="WARNING")
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    try:
+        ray.init(address=address, log_to_driver=True, logging_level="WARNING")
+    except ConnectionError as e:   # Ray's own message says which address; say what usually causes it
+        raise ConnectionError(
+            f"runtime.engine ray: cannot join the Ray cluster at {address or 'the default address'}: {e}. Ray "
+            f"2.60 clusters started with `ray start` require a token by default: set RAY_AUTH_MODE=token (and "
+            f"RAY_AUTH_TOKEN, or the cluster's ~/.ray/auth_token) where the stage runs "
+            f"(RAY_AUTH_MODE is {os.environ.get('RAY_AUTH_MODE')!r} here)") from e
 
 
 UNIT_BATCHES = 16   # engine ray: at most this many batches of `batch_rows` rows per task (each task reads its row
