@@ -5,14 +5,17 @@ results in input order (files in the order given, rows in file order). Where it 
 
 - `local`: on this machine. The stage's process reads the batches and `ordered_map` hands them to a pool of
   `runtime.workers` forked processes with a bounded number of batches in flight.
-- `ray`: on a Ray cluster, as a Ray Data pipeline (`_ray_map_files`): `ray.data.read_parquet` of the same
-  files (each Ray worker reads its own part of the input from the path or fsspec URL, so the files must be
-  on storage every node sees: a shared file system, S3, GCS, ...), `map_batches` of the same `fn` in batches
-  of `runtime.batch_rows` rows with `preserve_order`, results streamed back to the stage's process in input
-  order. The cluster: `runtime.ray_address` (e.g. `ray://head:10001` or `10.0.0.5:6379`), else the
-  `RAY_ADDRESS` environment variable, else `ray.init()`'s default (attach to a cluster started on this
-  machine with `ray start`, or start a local Ray). Every Ray worker must import the same logtune (install the
-  same commit on the nodes, or start the cluster with it on PYTHONPATH).
+- `ray`: on a Ray cluster, as a Ray Data pipeline (`_ray_map_files`): `from_items` of work units (file,
+  row group, a range of its rows; from the Parquet footers) -> `map_batches` of one unit per Ray task, which
+  reads its rows itself from the path or fsspec URL (so the files must be on storage every node sees: a
+  shared file system, S3, GCS, ...) and runs the same `fn` on batches of `runtime.batch_rows` rows;
+  `preserve_order`, so the results stream back to the stage's process in input order. Ray Data rather than
+  `read_parquet`: that reads a file in one task, so a one-file input ran on one worker. The cluster:
+  `runtime.ray_address` (e.g. `ray://head:10001` or `10.0.0.5:6379`), else the `RAY_ADDRESS` environment
+  variable, else `ray.init()`'s default (a cluster started on this machine by `ray start` with Ray's default
+  temp dir, or a new local Ray). Ray 2.60 clusters require a token by default: `RAY_AUTH_MODE=token` where
+  the stage runs. Every Ray worker must import the same logtune (install the same commit on the nodes).
+  `local_ray_cluster` starts a small cluster on this machine (tests, benchmarks/ray_bench.py).
 
 A stage's output and memory so depend neither on the engine, the number of workers nor on which worker
 finishes first: the stages merge and sort what comes back in their own process (`logtune.spill`). The
