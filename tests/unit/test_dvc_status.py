@@ -135,6 +135,8 @@ PARAM_EDITS = [
     ("sft.per_task", True, {"sft", "rollout_tasks"}),   # sft is tracked whole; sft_tasks lists no task: no instance
     ("assistant.system_prompt", "Be brief.", {"sample", "sft", "preference", "evaluate"}),
     ("monitor.max_error_rate", 0.1, set()),                               # `logtune monitor`, no stage
+    ("runtime.engine", "ray", {"curate", "build"}),                       # the stages' settings (the same bytes)
+    ("runtime.ray_address", "ray://head:10001", set()),                   # run-only: which Ray cluster
 ]
 
 

@@ -52,6 +52,7 @@ RUN_ONLY = {
     "train_run": "sft/preference resume checkpoints, model card, merged copy: how they run, not what they learn",
     "monitor": "`logtune monitor`, not a DVC stage",
     "serve": "`logtune serve`, the collection service, not a DVC stage",
+    "runtime.ray_address": "which Ray cluster curate and build run on: the same bytes on any (tests/unit/test_ray_engine.py)",
 }
 
 

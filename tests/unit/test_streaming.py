@@ -67,7 +67,7 @@ def test_ordered_map_yields_in_input_order(workers):
 
 def test_runtime_params_are_checked():
     with pytest.raises(ValueError, match="runtime.engine"):
-        RuntimeParams(engine="ray")   # not built yet: an error, not a silent local run
+        RuntimeParams(engine="spark")   # no such engine: an error, not a silent local run
     with pytest.raises(ValueError, match="runtime.batch_rows"):
         RuntimeParams(batch_rows=0)
 

@@ -1,0 +1,153 @@
+"""Issue 19: `runtime.engine: ray` writes the bytes of the local engine.
+
+A Ray cluster of three nodes is started here (`logtune.engine.local_ray_cluster`: Ray's own test utility
+`ray.cluster_utils.Cluster`, real GCS and raylet processes per node, stopped by process id in teardown even
+on failure): a
+head with no CPUs, so every batch task runs on one of two worker nodes of one CPU each, all registered
+on 127.0.0.1 (Ray's gRPC servers listen on every interface and have no option to bind loopback only, so
+the cluster requires a random token per test run: `RAY_AUTH_MODE=token`). Curate and build run through
+their library entry points (`curate_files`, `build_files`, what stages/curate.py and build.py call) on
+the fixture inputs of test_streaming.py with the local engine (1 and 2 workers, two batch sizes) and with
+the Ray engine (two batch sizes, 1 and 2 tasks at once); every output file and the metrics must have the
+same sha256. A SIGALRM watchdog bounds the whole module.
+"""
+
+import hashlib
+import json
+import signal
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from logtune.build import BuildParams, build_files
+from logtune.curate import CurateParams, curate_files
+from logtune.engine import RuntimeParams, load_runtime, local_ray_cluster, map_files, open_parquet, ray_units
+from logtune.golden.overlap import load_golden
+from logtune.params import load_params
+from logtune.rules import load_rules
+from tests.unit.test_streaming import exported  # noqa: F401 - the fixture: test_streaming.py's inputs
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "curate"
+WATCHDOG_S = 420   # the whole module, cluster start and teardown included (about a minute when the machine is idle)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_runtime_params_check_engine_and_address(tmp_path):
+    assert RuntimeParams(engine="ray").ray_address is None
+    assert RuntimeParams(engine="ray", ray_address="ray://head:10001").ray_address == "ray://head:10001"
+    with pytest.raises(ValueError, match="runtime.engine must be one of"):
+        RuntimeParams(engine="spark")
+    with pytest.raises(ValueError, match="runtime.ray_address must be a Ray address"):
+        RuntimeParams(engine="ray", ray_address="")
+    with pytest.raises(ValueError, match="runtime.ray_address must be a Ray address"):
+        RuntimeParams(engine="ray", ray_address=6379)
+    with pytest.raises(ValueError, match="runtime.engine is 'local': it would be ignored"):
+        RuntimeParams(engine="local", ray_address="auto")
+    (tmp_path / "p.yaml").write_text("runtime:\n  engine: ray\n  ray_adress: auto\n")
+    with pytest.raises(ValueError, match="ray_adress"):
+        load_runtime(tmp_path / "p.yaml")   # a misspelt key is an error, not the default address
+    (tmp_path / "p.yaml").write_text("runtime:\n  engine: ray\n  ray_address: 127.0.0.1:6379\n")
+    assert load_runtime(tmp_path / "p.yaml") == RuntimeParams(engine="ray", ray_address="127.0.0.1:6379")
+
+
+def test_open_parquet_reads_paths_and_urls(tmp_path):
+    import fsspec
+
+    table = pa.table({"n": pa.array(range(40), pa.int64())})
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=16)
+    with fsspec.filesystem("memory").open("/logtune-test/a.parquet", "wb") as f:   # fsspec only: not pyarrow's
+        pq.write_table(table, f, row_group_size=16)
+    try:
+        for where in (str(tmp_path / "a.parquet"), (tmp_path / "a.parquet").as_uri(), "memory://logtune-test/a.parquet"):
+            assert open_parquet(where).read().equals(table), where
+        assert [u["stop"] for u in ray_units(["memory://logtune-test/a.parquet"], 16)] == [16, 16, 8]
+    finally:
+        fsspec.filesystem("memory").rm("/logtune-test", recursive=True)
+    with pytest.raises(FileNotFoundError):
+        open_parquet((tmp_path / "missing.parquet").as_uri())
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A head (0 CPUs) and two worker nodes (1 CPU each) on 127.0.0.1 (`local_ray_cluster`); yields the address."""
+    def timeout(signum, frame):
+        raise TimeoutError(f"the Ray engine tests took over {WATCHDOG_S} s")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(WATCHDOG_S)
+    try:
+        with local_ray_cluster(nodes=2, cpus=1, object_store_mb=80) as address:
+            import ray
+
+            nodes = [n for n in ray.nodes() if n["Alive"]]
+            assert sorted(n["Resources"].get("CPU", 0) for n in nodes) == [0, 1, 1]
+            assert {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"}
+            yield address
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _square_rows(rows, state):
+    return [r["n"] * r["n"] + state["add"] for r in rows]
+
+
+def _node_of_batch(rows, state):
+    import ray
+
+    time.sleep(0.2)   # tasks overlap: two at once need both one-CPU nodes
+    return ray.get_runtime_context().get_node_id()
+
+
+@pytest.mark.slow
+def test_ray_map_files_yields_in_input_order(ray_cluster, tmp_path, monkeypatch):
+    files, want = [], []
+    for i, n in enumerate((0, 37, 5, 120)):   # an empty file too; row groups of 16 rows
+        files.append(tmp_path / f"{i}.parquet")
+        pq.write_table(pa.table({"n": pa.array(range(i * 1000, i * 1000 + n), pa.int64())}), files[-1],
+                       row_group_size=16)
+        want += [k * k + 1 for k in range(i * 1000, i * 1000 + n)]
+    monkeypatch.setattr("logtune.engine.UNIT_BATCHES", 2)   # tasks of 14 rows: a row group in two tasks
+    assert len(ray_units([str(f) for f in files], 7)) == (2 + 2 + 1) + 1 + (7 * 2 + 1)   # 16-row groups: 2 units
+    for batch_rows, workers in ((7, 2), (1000, 0)):
+        got = [x for batch in map_files(_square_rows, {"add": 1}, files, RuntimeParams(
+            engine="ray", workers=workers, batch_rows=batch_rows, ray_address=ray_cluster)) for x in batch]
+        assert got == want
+    import ray
+
+    workers = {n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")}
+    assert set(map_files(_node_of_batch, {}, files, RuntimeParams(engine="ray", workers=2, batch_rows=7))) == workers
+
+
+@pytest.mark.slow
+def test_curate_and_build_on_ray_write_the_local_engine_bytes(ray_cluster, exported, tmp_path):
+    params = load_params(ROOT / "params.yaml", "curate", CurateParams)
+    build_params = load_params(ROOT / "params.yaml", "build", BuildParams)
+    golden = load_golden(FIXTURES / "golden.jsonl")
+    rules = load_rules(ROOT / params.rules)
+    runs = {
+        "local-w1": RuntimeParams(workers=1, batch_rows=10_000, spill_rows=10**6),
+        "local-w2": RuntimeParams(workers=2, batch_rows=7, spill_rows=13),
+        "ray-b9-w2": RuntimeParams(engine="ray", workers=2, batch_rows=9, spill_rows=13, ray_address=ray_cluster),
+        "ray-b500-w1": RuntimeParams(engine="ray", workers=1, batch_rows=500, ray_address=ray_cluster),
+    }
+    digests = {}
+    for name, runtime in runs.items():
+        out = tmp_path / name
+        curate_metrics = curate_files(exported, out / "curated", params, golden, rules, runtime)
+        build_metrics = build_files(out / "curated" / "conversations.parquet", out / "built", build_params, golden,
+                                    runtime)
+        for stage, metrics in (("curate", curate_metrics), ("build", build_metrics)):
+            (out / f"{stage}.json").write_text(json.dumps(metrics, sort_keys=True, indent=2))
+        digests[name] = {str(p.relative_to(out)): sha(p) for p in sorted(out.rglob("*")) if p.is_file()}
+    assert len(digests["local-w1"]) == 8 and "built/sft.parquet" in digests["local-w1"]
+    assert json.loads((tmp_path / "local-w1" / "curate.json").read_text())["rejected_by_reason"]["near_duplicate"]
+    for name, got in digests.items():
+        assert got == digests["local-w1"], name
