@@ -340,27 +340,84 @@ def read(path: str | Path, options: Mapping[str, Any] | None = None, source_name
          max_message_chars: int | None = None) -> Iterator[dict[str, Any]]:
     """Yield one conversation or quarantine per session row (id order), then orphan messages and ratings."""
     spec = _spec(options or {})
-    db = Database(path, spec.get("url"))
+    yield from _read_db(Database(path, spec.get("url")),
+                        lambda db: Reader(db, spec, source_name, max_message_chars).items())
+
+
+def _read_db(db: "Database", items: Callable[["Database"], Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """`items(db)`, read again checking each text value when SQLite meets text that is not UTF-8; closes db."""
     done = 0
     try:
         try:   # SQLite's own (C) text decoding first: fast, but it stops at the first text that is not UTF-8
-            for item in Reader(db, spec, source_name, max_message_chars).items():
+            for item in items(db):
                 yield item
                 done += 1
         except _Undecodable:
             # Again from the start with text read as bytes and checked per value, so that text is
             # quarantined with its row; the items already given are not given twice (same order).
             db.check_text()
-            for i, item in enumerate(Reader(db, spec, source_name, max_message_chars).items()):
+            for i, item in enumerate(items(db)):
                 if i >= done:
                     yield item
     finally:
         db.close()
 
 
+# ------------------------------------------------------------------------------- read by session-id ranges
+
+def shard_ranges(path: str | Path, options: Mapping[str, Any] | None, shard_sessions: int) -> list[tuple] | None:
+    """Session-id ranges `(after, up_to)` of about `shard_sessions` session rows each, in id order, or None.
+
+    The items of `read` are the items of `read_shard` over these ranges one after another, then those
+    of `read_tail` (the export stage reads the ranges in worker processes). None when this source cannot
+    be cut so: a database by URL, a ratings table (its ratings join sessions anywhere in the log), or
+    session ids that are not all integers (SQLite orders mixed types and compares them with affinity,
+    so a range of values need not be a run of the ordered rows).
+    """
+    spec = _spec(options or {})
+    if spec.get("url") is not None or spec.get("ratings"):
+        return None
+    db = Database(path, None)
+    try:
+        sessions = _relation(db, "sessions", spec["sessions"], SESSION_FIELDS)
+        column, json_path = sessions.columns["id"]
+        if json_path:
+            return None
+        s_id = f"s.{_q(column)}"
+        if next(db.rows(f"SELECT 1 FROM {sessions.source} s WHERE typeof({s_id}) != 'integer' LIMIT 1", tuples=True),
+                None) is not None:
+            return None
+        # every shard_sessions-th id in id order, counted by SQLite (a window function, no Python per row)
+        bounds = [r[0] for r in db.rows(
+            f"SELECT _id FROM (SELECT {s_id} AS _id, row_number() OVER (ORDER BY {s_id}) AS _n FROM {sessions.source} s) "
+            f"WHERE _n % {int(shard_sessions)} = 0", tuples=True)]
+        last = next(db.rows(f"SELECT max({s_id}) FROM {sessions.source} s", tuples=True))[0]
+    finally:
+        db.close()
+    bounds = sorted(set(bounds) - {last})   # several rows of one id stay in one range (they are quarantined together)
+    return list(zip([None, *bounds], [*bounds, None]))
+
+
+def read_shard(path: str | Path, options: Mapping[str, Any] | None, source_name: str, after: int | None,
+               up_to: int | None, *, max_message_chars: int | None = None) -> Iterator[dict[str, Any]]:
+    """The conversations and quarantines of the session rows with after < id <= up_to (None: unbounded)."""
+    spec = _spec(options or {})
+    yield from _read_db(Database(path, None),
+                        lambda db: Reader(db, spec, source_name, max_message_chars, (after, up_to))._sessions())
+
+
+def read_tail(path: str | Path, options: Mapping[str, Any] | None, source_name: str, *,
+              max_message_chars: int | None = None) -> Iterator[dict[str, Any]]:
+    """What `read` yields after the sessions, for a source `shard_ranges` cuts: its orphan messages."""
+    spec = _spec(options or {})
+    yield from _read_db(Database(path, None), lambda db: Reader(db, spec, source_name, max_message_chars).tail())
+
+
 class Reader:
-    def __init__(self, db: Database, spec: dict[str, Any], source: str, max_chars: int | None):
+    def __init__(self, db: Database, spec: dict[str, Any], source: str, max_chars: int | None,
+                 id_range: tuple[int | None, int | None] = (None, None)):
         self.db, self.source, self.max_chars = db, source, max_chars
+        self.id_range = id_range   # read only the session rows with after < id <= up_to (integers; None: unbounded)
         self.unit = spec.get("timestamps", "auto")
         self.task_type = spec.get("task_type", "chat")
         self.provenance = spec.get("provenance", "real")
@@ -394,8 +451,7 @@ class Reader:
     def items(self) -> Iterator[dict[str, Any]]:
         bad_ratings = self._load_ratings() if self.ratings else []
         yield from self._sessions()
-        if self.messages is not None:
-            yield from self._orphans()
+        yield from self.tail()
         yield from bad_ratings
         for rows in self.feedback.values():
             for r in rows:
@@ -403,10 +459,19 @@ class Reader:
                     yield quarantine("orphan_feedback", f"rating of message {r['message_id']!r}: the message is on no "
                                      "exported turn or alternative", r["_where"], _plain(r))
 
+    def tail(self) -> Iterator[dict[str, Any]]:
+        """Orphan messages, after the sessions (see `read_tail`)."""
+        if self.messages is not None:
+            yield from self._orphans()
+
     def _sessions(self) -> Iterator[dict[str, Any]]:
         s_sel, s_names = _select("s", self.sessions)
         s_id = f"s.{_q(self.sessions.columns['id'][0])}"
-        sessions = self.db.rows(f"SELECT {s_sel} FROM {self.sessions.source} s ORDER BY {s_id}")
+        after, up_to = self.id_range
+        bounds = ([f"{s_id} > {int(after)}"] if after is not None else []) + \
+            ([f"{s_id} <= {int(up_to)}"] if up_to is not None else [])
+        where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+        sessions = self.db.rows(f"SELECT {s_sel} FROM {self.sessions.source} s{where} ORDER BY {s_id}")
         joined = iter(())
         if self.messages is not None:
             m_sel, _ = _select("m", self.messages)
@@ -414,7 +479,7 @@ class Reader:
             m_id = f"m.{_q(self.messages.columns['id'][0])}"
             # tuples, not dicts, on this stream of every message: positions are looked up once (_m_names)
             joined = self.db.rows(f"SELECT {s_id} AS _sid, {m_sel}, NULL AS _null FROM {self.sessions.source} s "
-                                  f"JOIN {self.messages.source} m ON {m_sid} = {s_id} ORDER BY {s_id}, {m_id}",
+                                  f"JOIN {self.messages.source} m ON {m_sid} = {s_id}{where} ORDER BY {s_id}, {m_id}",
                                   tuples=True)
         # Both streams are in session-id order by the database's own ordering, so they are read in
         # lockstep; the rows of one id (several when the id is duplicated) are grouped.

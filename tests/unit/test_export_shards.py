@@ -1,0 +1,121 @@
+"""Export by session-id shards in worker processes (issue 19): the same bytes and ledger as one pass, and a
+ledger per shard that adds up to the total."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from logtune import records
+from logtune.engine import RuntimeParams
+from logtune.io import read_jsonl
+from logtune.params import ParamsError
+from logtune.sources import assistant_sqlite, is_quarantine, sql
+from logtune.sources import export as export_mod
+from logtune.sources.export import ConversationWriter, ExportParams, SourceParams, conversation_table, export_source
+
+SUPPORT = (Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "support_small.sql").read_text(encoding="utf-8")
+NO_PK = SUPPORT.replace("id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, user_ref",
+                        "id INTEGER, created_at TEXT NOT NULL, user_ref")
+
+
+def make_db(path: Path, script: str, bad_text_in: int | None = None) -> Path:
+    con = sqlite3.connect(path)
+    con.executescript(script)
+    if bad_text_in is not None:   # text that is not UTF-8: SQLite's decoding stops, the reader reads again checking
+        con.execute("UPDATE support_message SET content = CAST(? AS TEXT) WHERE id = ?", (b"owner: \xff Sato", bad_text_in))
+        con.commit()
+    con.close()
+    return path
+
+
+# Why each database: the fixture (every reason of a session, an orphan); one session id on two rows, the
+# copies falling on a shard boundary when cut by one or two sessions (quarantined together, not merged);
+# text that is not UTF-8 in the 2nd session (a shard re-reads itself checking text); no rows at all.
+DATABASES = {
+    "fixture": (SUPPORT, None),
+    "duplicate_id": (NO_PK + "INSERT INTO support_session VALUES (2, '2025-02-01T00:00:00Z', 'o', 'ok', NULL, "
+                             "'Another prompt', 'm9', NULL);", None),
+    "invalid_utf8": (SUPPORT, 6),
+    "empty": (SUPPORT.split("INSERT INTO")[0], None),
+}
+
+
+def _export(db: Path, out: Path, shard_sessions: int, workers: int) -> dict:
+    source = SourceParams(name="s", kind="assistant_sqlite", path=str(db))
+    return export_source(source, out, ExportParams(max_message_chars=200, shard_sessions=shard_sessions),
+                         runtime=RuntimeParams(workers=workers))
+
+
+@pytest.mark.parametrize("name", sorted(DATABASES))
+def test_shards_write_the_bytes_and_ledger_of_one_pass(name, tmp_path, monkeypatch):
+    script, bad = DATABASES[name]
+    db = make_db(tmp_path / "log.db", script, bad)
+    sharded = {(n, w): _export(db, tmp_path / f"out-{n}-{w}", n, w) for n, w in ((1, 1), (2, 2), (1000, 1))}
+    monkeypatch.setattr(export_mod, "_shard_ranges", lambda source, params: None)   # the one-pass path
+    one_pass = _export(db, tmp_path / "out-one", 1000, 1)
+    assert "shards" not in one_pass
+    ledgers = {key: m.pop("shards") for key, m in sharded.items()}
+    for (n, w), m in sharded.items():
+        shards = ledgers[(n, w)]
+        assert m == one_pass, (n, w)
+        for f in ("s.parquet", "s.quarantine.jsonl"):
+            assert (tmp_path / f"out-{n}-{w}" / f).read_bytes() == (tmp_path / "out-one" / f).read_bytes(), (f, n, w)
+        # each shard's ledger balances and the shards add up to the total
+        for entry in shards.values():
+            assert entry["read"] == entry["exported"] + entry["quarantined"] == entry["exported"] + sum(
+                entry["quarantined_by_reason"].values())
+        for key in ("read", "exported", "quarantined", "messages_exported"):
+            assert sum(e[key] for e in shards.values()) == m[key]
+    if name == "fixture":   # 6 sessions cut one by one: shards of ids (None, 1], (1, 2], ..., (5, None]
+        cut = ledgers[(1, 1)]
+        assert [e["session_ids"] for k, e in cut.items() if k != "tail"] == [
+            [None, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, None]]
+        assert cut["00003"]["quarantined_by_reason"] == {"message_too_long": 1}
+        assert cut["tail"]["quarantined_by_reason"] == {"orphan_message": 1}
+
+
+def test_copies_of_one_session_id_stay_in_one_shard(tmp_path):
+    db = make_db(tmp_path / "dup.db", DATABASES["duplicate_id"][0])
+    ranges = assistant_sqlite.shard_ranges(db, {}, 2)   # ids 1, 2, 2, 3, 4, 5, 6: every 2nd row is id 2, 3, 5
+    assert ranges == [(None, 2), (2, 3), (3, 5), (5, None)]
+    m = _export(db, tmp_path / "out", 2, 1)
+    assert m["shards"]["00000"]["quarantined_by_reason"] == {"duplicate_id": 2}
+    dup = [q for q in read_jsonl(tmp_path / "out" / "s.quarantine.jsonl") if q["reason"] == "duplicate_id"]
+    assert [q["record"]["session"]["model_version"] for q in dup] == ["m1", "m9"]
+
+
+def test_sources_that_cannot_be_cut_by_id_are_read_in_one_pass(tmp_path):
+    text_ids = make_db(tmp_path / "t.db", NO_PK.replace("id INTEGER, created_at", "id TEXT, created_at")
+                       + "INSERT INTO support_session VALUES ('a', '2025-02-01T00:00:00Z', 'o', 'ok', NULL, NULL, NULL, NULL);")
+    assert sql.shard_ranges(text_ids, {"preset": "assistant_sqlite"}, 2) is None
+    m = export_source(SourceParams(name="s", kind="assistant_sqlite", path=str(text_ids)), tmp_path / "out",
+                      ExportParams(max_message_chars=200), runtime=RuntimeParams(workers=2))
+    assert "shards" not in m and m["read"] == m["exported"] + m["quarantined"]
+    rated = make_db(tmp_path / "r.db", SUPPORT + "CREATE TABLE votes (message_id INTEGER, rating INTEGER);")
+    options = {"preset": "assistant_sqlite", "ratings": {"table": "votes", "columns": {"message_id": "message_id",
+                                                                                         "rating": "rating"}}}
+    assert sql.shard_ranges(rated, options, 2) is None   # a rating may join a session in any shard
+
+
+def test_write_table_flushes_after_the_same_rows_as_write(tmp_path):
+    rows = [i for i in assistant_sqlite.read(make_db(tmp_path / "log.db", SUPPORT), {}, "s") if not is_quarantine(i)]
+    rows = rows * 7   # 35 conversations of 0-4 messages
+    with ConversationWriter(tmp_path / "a.parquet", batch_size=4, max_messages=5) as by_row:
+        for row in rows:
+            by_row.write(row)
+    with ConversationWriter(tmp_path / "b.parquet", batch_size=4, max_messages=5) as by_table:
+        for start in (0, 3, 4, 17, 30):   # tables cut anywhere, as workers' shards are
+            by_table.write_table(conversation_table(rows[start:{0: 3, 3: 4, 4: 17, 17: 30, 30: 35}[start]]))
+    assert by_row.count == by_table.count == 35
+    assert pq.ParquetFile(tmp_path / "a.parquet").metadata.num_row_groups > 5
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    assert pq.read_schema(tmp_path / "b.parquet") == records.CONVERSATION
+
+
+def test_shard_sessions_must_be_a_positive_integer():
+    with pytest.raises(ParamsError, match="export.shard_sessions"):
+        ExportParams(shard_sessions=0)
