@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,7 +16,9 @@ from logtune.io import read_jsonl
 from logtune.params import ParamsError
 from logtune.sources import assistant_sqlite, is_quarantine, sql
 from logtune.sources import export as export_mod
-from logtune.sources.export import ConversationWriter, ExportParams, SourceParams, conversation_table, export_source
+from logtune.sources.export import (ConversationWriter, ExportParams, SourceParams, conversation_table,
+                                   conversation_validator, export_source, table_conforms)
+from logtune.sources.items import ConversationBatch
 
 SUPPORT = (Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "support_small.sql").read_text(encoding="utf-8")
 NO_PK = SUPPORT.replace("id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, user_ref",
@@ -34,9 +37,14 @@ def make_db(path: Path, script: str, bad_text_in: int | None = None) -> Path:
 
 # Why each database: the fixture (every reason of a session, an orphan); one session id on two rows, the
 # copies falling on a shard boundary when cut by one or two sessions (quarantined together, not merged);
-# text that is not UTF-8 in the 2nd session (a shard re-reads itself checking text); no rows at all.
+# text that is not UTF-8 in the 2nd session (a shard re-reads itself checking text); no rows at all; two
+# turns of session 2 at one instant (ambiguous_order, tie broken by role then id); times without a zone
+# (read value by value, as UTC); an epoch time on message 7 (its session leaves the column path).
 DATABASES = {
     "fixture": (SUPPORT, None),
+    "tied_times": (SUPPORT + "UPDATE support_message SET created_at = '2025-01-06T10:00:05Z' WHERE id IN (4, 5);", None),
+    "naive_times": (SUPPORT + "UPDATE support_message SET created_at = replace(created_at, 'Z', '');", None),
+    "epoch_time": (SUPPORT + "UPDATE support_message SET created_at = 1736154005 WHERE id = 7;", None),
     "duplicate_id": (NO_PK + "INSERT INTO support_session VALUES (2, '2025-02-01T00:00:00Z', 'o', 'ok', NULL, "
                              "'Another prompt', 'm9', NULL);", None),
     "invalid_utf8": (SUPPORT, 6),
@@ -119,3 +127,46 @@ def test_write_table_flushes_after_the_same_rows_as_write(tmp_path):
 def test_shard_sessions_must_be_a_positive_integer():
     with pytest.raises(ParamsError, match="export.shard_sessions"):
         ExportParams(shard_sessions=0)
+
+
+def test_plain_sessions_come_as_column_batches_with_the_dicts_values(tmp_path):
+    db = make_db(tmp_path / "log.db", SUPPORT)
+    items = list(assistant_sqlite.read_shard(db, {}, "s", None, None, max_message_chars=200, columnar=True))
+    batches = [i for i in items if isinstance(i, ConversationBatch)]
+    # sessions 1-3 in one batch, 4 and 5 quarantined by the general path in their place, then 6
+    assert [[*b.table.column("source_id").to_pylist()] if isinstance(b, ConversationBatch) else b["reason"]
+            for b in items] == [["1", "2", "3"], "message_too_long", "invalid_feedback", ["6"]]
+    dicts = [i for i in sql.read(db, {"preset": "assistant_sqlite"}, "s", max_message_chars=200)
+             if not is_quarantine(i)]
+    assert pa.concat_tables([b.table for b in batches]).equals(conversation_table(dicts))
+    assert [m["id"] for m in batches[0].table.column("messages")[1].as_py()] == ["3", "4", "5", "6"]  # by time
+    assert all(table_conforms(b.table, conversation_validator().schema) for b in batches)
+
+
+def test_table_conforms_finds_what_the_schema_forbids(tmp_path):
+    rows = [i for i in assistant_sqlite.read(make_db(tmp_path / "log.db", SUPPORT), {}, "s") if not is_quarantine(i)]
+    schema = conversation_validator().schema
+    assert table_conforms(conversation_table(rows), schema)
+    broken = [
+        {**rows[0], "id": "NOT-A-HASH"},                                               # pattern
+        {**rows[0], "source": ""},                                                     # minLength
+        {**rows[0], "provenance": "invented"},                                         # enum
+        {**rows[0], "confidence": 1.5},                                                # maximum
+        {**rows[0], "task_type": None},                                                # a required string, null
+        {**rows[0], "messages": [{**rows[0]["messages"][0], "rating": 2}]},            # enum inside the messages
+        {**rows[0], "messages": [{**rows[0]["messages"][0], "role": "robot"}]},
+    ]
+    for row in broken:
+        assert conversation_validator().iter_errors(row), row
+        assert not table_conforms(conversation_table(rows[1:] + [row]), schema), row
+    assert not table_conforms(conversation_table(rows), {**schema, "if": {}})   # a keyword it does not check
+
+
+def test_a_batch_that_does_not_conform_sends_the_shard_through_as_dicts(tmp_path, monkeypatch):
+    db = make_db(tmp_path / "log.db", SUPPORT)
+    expected = _export(db, tmp_path / "one", 1000, 1)
+    seen = []
+    monkeypatch.setattr(export_mod, "table_conforms", lambda table, schema: seen.append(table.num_rows) and False)
+    assert _export(db, tmp_path / "two", 1000, 1) == expected and seen == [3]
+    for f in ("s.parquet", "s.quarantine.jsonl"):
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes()

@@ -87,8 +87,9 @@ def shard_ranges(path: str | Path, options: Mapping[str, Any] | None, shard_sess
 
 
 def read_shard(path: str | Path, options: Mapping[str, Any] | None, source_name: str, after: int | None,
-               up_to: int | None, *, max_message_chars: int | None = None) -> Iterator[dict[str, Any]]:
-    return sql.read_shard(path, options_to_sql(options), source_name, after, up_to, max_message_chars=max_message_chars)
+               up_to: int | None, *, max_message_chars: int | None = None, columnar: bool = False) -> Iterator[Any]:
+    return sql.read_shard(path, options_to_sql(options), source_name, after, up_to,
+                          max_message_chars=max_message_chars, columnar=columnar)
 
 
 def read_tail(path: str | Path, options: Mapping[str, Any] | None, source_name: str, *,

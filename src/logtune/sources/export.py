@@ -29,6 +29,7 @@ from logtune.io import RowWriter, atomic_path
 from logtune.params import ParamsError, from_dict, source_entries
 from logtune.schema_check import compile_conforms
 from logtune.sources import get_adapter, quarantine
+from logtune.sources.items import ConversationBatch
 from logtune.spill import Progress
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "conversation.v1.schema.json"
@@ -368,6 +369,78 @@ def _write(source: SourceParams, params: ExportParams, validator, parquet: Path,
         return writer.count
 
 
+# Keywords `table_conforms` checks over Arrow columns; a schema using any other cannot be proven this way.
+_COLUMN_KEYWORDS = {"type", "enum", "pattern", "minLength", "minimum", "maximum", "items", "properties", "required",
+                    "additionalProperties", "$ref", "description", "title", "$schema", "$id", "$defs"}
+_ARROW_TYPES = {"string": pa.types.is_string, "number": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t),
+                "integer": pa.types.is_integer, "boolean": pa.types.is_boolean, "array": pa.types.is_list,
+                "object": pa.types.is_struct}
+
+
+def table_conforms(table: pa.Table, schema: dict[str, Any]) -> bool:
+    """Whether every row of a Conversation table conforms to the JSON schema, checked column by column
+    (types, nulls, enums, patterns, lengths, bounds, nested messages) instead of row by row.
+
+    False also where it cannot tell (a keyword it does not know, a pattern RE2 does not take): the
+    caller then checks the rows one by one, which gives the verdict and the message. A null is a
+    present null (the adapters' dicts carry every field), and a column the schema does not name must be
+    all null (a key the dicts leave out).
+    """
+    columns = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in table.columns]
+    struct = pa.StructArray.from_arrays(columns, fields=list(table.schema))
+    try:
+        return _column_conforms(struct, schema, schema)
+    except (pa.ArrowException, KeyError, TypeError, ValueError):
+        return False
+
+
+def _column_conforms(array: pa.Array, schema: dict[str, Any], root: dict[str, Any]) -> bool:
+    while "$ref" in schema:   # only local refs: "#/$defs/name"
+        node: Any = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    if set(schema) - _COLUMN_KEYWORDS:
+        return False
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else types
+    enum = schema.get("enum")
+    nullable = (types is None or "null" in types) and (enum is None or None in enum)
+    if array.null_count and not nullable:
+        return False
+    values = array.drop_null() if array.null_count else array
+    if len(values) == 0:
+        return True
+    if types is not None and not any(_ARROW_TYPES[t](values.type) for t in types if t != "null"):
+        return False
+    if enum is not None and not pc.all(pc.is_in(values, value_set=pa.array([v for v in enum if v is not None]).cast(
+            values.type))).as_py():
+        return False
+    if "pattern" in schema and not pc.all(pc.match_substring_regex(values, schema["pattern"])).as_py():
+        return False
+    if "minLength" in schema and pc.min(pc.utf8_length(values)).as_py() < schema["minLength"]:
+        return False
+    if "minimum" in schema and pc.min(values).as_py() < schema["minimum"]:
+        return False
+    if "maximum" in schema and pc.max(values).as_py() > schema["maximum"]:
+        return False
+    if "items" in schema and pa.types.is_list(values.type):
+        if not _column_conforms(values.flatten(), schema["items"], root):
+            return False
+    if pa.types.is_struct(values.type):
+        properties = schema.get("properties", {})
+        fields = [values.type.field(i).name for i in range(values.type.num_fields)]
+        if not set(schema.get("required", ())) <= set(fields):
+            return False
+        for name, child in zip(fields, values.flatten()):
+            if name in properties:
+                if not _column_conforms(child, properties[name], root):
+                    return False
+            elif schema.get("additionalProperties", True) is not True and child.null_count < len(child):
+                return False
+    return True
+
+
 # ---------------------------------------------------------------------------------- sharded export
 
 SHARD_TABLE_ROWS = 10_000   # a worker converts its conversations to Arrow this many at a time (memory)
@@ -390,28 +463,50 @@ def _shard_ranges(source: SourceParams, params: ExportParams) -> list[tuple[Any,
 def _export_shard(shard: tuple[int, Any, Any], state: dict[str, Any]) -> dict[str, Any]:
     """One shard's checked items (in a worker process): Arrow tables of its conversations, its quarantine
     lines and its ledger. Session ids are integers (`shard_ranges`), so no id is in two shards and each
-    shard's `duplicate_id` check is the whole source's."""
+    shard's `duplicate_id` check is the whole source's. The adapter gives its plain sessions as Arrow
+    tables (ConversationBatch); one the column checks cannot prove conforming sends the shard through
+    again as dicts, each checked by the compiled check and jsonschema."""
     _, after, up_to = shard
     source, params = state["source"], state["params"]
-    items = get_adapter(source.kind).read_shard(source.path, dict(source.options or {}), source.name, after, up_to,
-                                                max_message_chars=params.max_message_chars)
-    return _converted(items, source, _validator(state["schema_path"]))
+    read = get_adapter(source.kind).read_shard
+    validator = _validator(state["schema_path"])
+    for columnar in (True, False):
+        items = read(source.path, dict(source.options or {}), source.name, after, up_to,
+                     max_message_chars=params.max_message_chars, columnar=columnar)
+        result = _converted(items, source, validator)
+        if result is not None:
+            return result
+    raise AssertionError("unreachable: the row-by-row read yields no batch")
 
 
-def _converted(items: Iterator[dict[str, Any]], source: SourceParams,
-               validator: jsonschema.Draft202012Validator) -> dict[str, Any]:
+def _converted(items: Iterator[dict[str, Any] | ConversationBatch], source: SourceParams,
+               validator: jsonschema.Draft202012Validator) -> dict[str, Any] | None:
+    """The checked items as Arrow tables + quarantine lines + ledger; None at a batch that does not conform."""
     ledger = Ledger()
     rows: list[dict[str, Any]] = []
     tables: list[pa.Table] = []
     lines: list[str] = []
-    for item in _checked(items, source, ledger, validator, None, set()):
-        if item.get("quarantine"):
-            lines.append(quarantine_line(source.name, item))
+    seen: set[str] = set()
+    for given in items:
+        if type(given) is ConversationBatch:
+            if not table_conforms(given.table, validator.schema):
+                return None
+            if rows:
+                tables.append(conversation_table(rows))
+                rows = []
+            tables.append(given.table)
+            ledger.read += given.table.num_rows
+            ledger.messages += pc.sum(pc.list_value_length(given.table.column("messages"))).as_py() or 0
+            ledger.warnings.update(given.warnings)
             continue
-        rows.append(item)
-        if len(rows) >= SHARD_TABLE_ROWS:
-            tables.append(conversation_table(rows))
-            rows = []
+        for item in _checked((given,), source, ledger, validator, None, seen):
+            if item.get("quarantine"):
+                lines.append(quarantine_line(source.name, item))
+                continue
+            rows.append(item)
+            if len(rows) >= SHARD_TABLE_ROWS:
+                tables.append(conversation_table(rows))
+                rows = []
     if rows:
         tables.append(conversation_table(rows))
     return {"tables": tables, "quarantine": lines, "ledger": ledger}
