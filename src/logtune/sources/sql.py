@@ -64,6 +64,7 @@ key), `url`, `sessions`, `messages`, `message_fields`, `ratings`, `timestamps` (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -490,16 +491,25 @@ class Reader:
         sessions_sql, joined_sql = self._queries()
         # the whole shard is fetched before the first item: text that is not UTF-8 (_Undecodable) stops
         # the read before anything was given, so the checked re-read gives everything
-        srows, mrows = self.db.all_rows(sessions_sql), self.db.all_rows(joined_sql)
-        yield from _Columns(self, _select("s", self.sessions)[1], srows, mrows).items()
+        srows = self.db.all_rows(sessions_sql)
+        # Messages in session order only: SQLite then walks a (session id, ...) index instead of sorting
+        # the shard's rows by message id. When the message ids are distinct integers, ordering by their
+        # value is the database's id order; otherwise the rows are read again in that order.
+        mrows = self.db.all_rows(self._queries(by_message_id=False)[1])
+        ids = [row[self._m_id_at] for row in mrows]
+        by_value = set(map(type, ids)) <= {int} and len(set(ids)) == len(ids)
+        if not by_value:
+            mrows = self.db.all_rows(joined_sql)
+        yield from _Columns(self, _select("s", self.sessions)[1], srows, mrows, by_value).items()
 
     def tail(self) -> Iterator[dict[str, Any]]:
         """Orphan messages, after the sessions (see `read_tail`)."""
         if self.messages is not None:
             yield from self._orphans()
 
-    def _queries(self) -> tuple[str, str | None]:
-        """SELECTs of the session rows (in id order) and of their messages (session id, then message id)."""
+    def _queries(self, by_message_id: bool = True) -> tuple[str, str | None]:
+        """SELECTs of the session rows (in id order) and of their messages (session id, then message id;
+        by_message_id=False: in session id order only)."""
         s_sel, _ = _select("s", self.sessions)
         s_id = f"s.{_q(self.sessions.columns['id'][0])}"
         after, up_to = self.id_range
@@ -513,7 +523,8 @@ class Reader:
         m_sid = f"m.{_q(self.messages.columns['session_id'][0])}"
         m_id = f"m.{_q(self.messages.columns['id'][0])}"
         return sessions, (f"SELECT {s_id} AS _sid, {m_sel}, NULL AS _null FROM {self.sessions.source} s "
-                          f"JOIN {self.messages.source} m ON {m_sid} = {s_id}{where} ORDER BY {s_id}, {m_id}")
+                          f"JOIN {self.messages.source} m ON {m_sid} = {s_id}{where} ORDER BY {s_id}"
+                          + (f", {m_id}" if by_message_id else ""))
 
     def _sessions(self) -> Iterator[dict[str, Any]]:
         sessions_sql, joined_sql = self._queries()
@@ -957,14 +968,27 @@ def _array(values: list | tuple, type_: pa.DataType, off: np.ndarray | None) -> 
     return pa.array(values, type=type_)
 
 
+def _conversation_ids(source: str, source_ids: list[str]) -> list[str]:
+    """`conversation_id(source, s)` for each s, the hash of the common prefix taken once."""
+    prefix = hashlib.sha256(f"conversation\x1f{source}\x1f".encode("utf-8"))
+    out = []
+    for s in source_ids:
+        h = prefix.copy()
+        h.update(s.encode("utf-8") + b"\x1f")
+        out.append(h.hexdigest()[:16])
+    return out
+
+
 class _Columns:
     """One shard of a plain source read column by column: the conversations `Reader._sessions` would build
     for the sessions `_fast_turns` takes whole, as ConversationBatch tables; every other session (a message
     the fast path does not take, a session value that is not plain text, an id on several rows) goes through
     `Reader._group` as before, in its place in id order. The same values either way, so the same bytes."""
 
-    def __init__(self, reader: Reader, s_names: list[str], srows: list[tuple], mrows: list[tuple]):
-        self.r, self.srows, self.mrows = reader, srows, mrows
+    def __init__(self, reader: Reader, s_names: list[str], srows: list[tuple], mrows: list[tuple], by_value: bool):
+        # by_value: the messages of a session may be in any order and their ids are distinct integers,
+        # whose order is the database's id order (else they come in that order: their position is it)
+        self.r, self.srows, self.mrows, self.by_value = reader, srows, mrows, by_value
         self.s_names = s_names
         self.s_at = {name: i for i, name in enumerate(s_names)}
 
@@ -1000,7 +1024,8 @@ class _Columns:
             while j < n and sids[j] == sids[i]:
                 j += 1
             group = [dict(zip(self.s_names, row)) for row in srows[i:j]]
-            yield from r._group(group, mrows[starts[i]:ends[i]])
+            rows = mrows[starts[i]:ends[i]]
+            yield from r._group(group, sorted(rows, key=itemgetter(r._m_id_at)) if self.by_value else rows)
             i = j
 
     def _messages(self, cols: list[tuple]) -> np.ndarray:
@@ -1034,6 +1059,7 @@ class _Columns:
                 if not is_object:
                     bad[k] = True
         off = bad if bad.any() else None   # values of rows not taken are left out of the arrays
+        self.ids = np.array(mid, dtype=np.int64) if self.by_value else None
         roles = _array(role, pa.string(), off)
         self.ts = ts
         self.rank = pc.fill_null(pc.index_in(roles, value_set=pa.array(sorted(ROLE_RANK, key=ROLE_RANK.get))),
@@ -1058,8 +1084,11 @@ class _Columns:
             if off is not None:
                 ok &= ~off
             if field == "created_at":
-                ok &= np.fromiter((v is None or (type(v) is str and not np.isnan(_iso_ts(v))) for v in values), bool,
-                                  len(values))
+                given = [v for v in values if v is not None]
+                if len(given) == len(values):
+                    ok &= ~np.isnan(_instants(tuple(values)))
+                else:
+                    ok &= np.fromiter((v is None or not np.isnan(_iso_ts(v)) for v in values), bool, len(values))
         return ok
 
     def _batch(self, a: int, b: int, starts: np.ndarray, ends: np.ndarray) -> ConversationBatch:
@@ -1068,7 +1097,8 @@ class _Columns:
         counts = (ends[a:b] - starts[a:b]).astype(np.int64)
         session = np.repeat(np.arange(b - a), counts)
         ts, rank = self.ts[m0:m1], self.rank[m0:m1]
-        order = np.lexsort((np.arange(m1 - m0), rank, ts, session))   # by session, time, role rank, database order
+        database_order = self.ids[m0:m1] if self.by_value else np.arange(m1 - m0)
+        order = np.lexsort((database_order, rank, ts, session))   # by session, time, role rank, database order
         s_ts, s_session = ts[order], session[order]
         tied = (s_session[1:] == s_session[:-1]) & (s_ts[1:] == s_ts[:-1])
         ambiguous = len(np.unique(s_session[1:][tied]))
@@ -1082,7 +1112,7 @@ class _Columns:
         system_prompt = value("system_prompt")
         task_type = [(v or r.task_type) for v in value("task_type")]
         strings = {
-            "id": [conversation_id(r.source, s) for s in source_ids], "source": [r.source] * n, "source_id": source_ids,
+            "id": _conversation_ids(r.source, source_ids), "source": [r.source] * n, "source_id": source_ids,
             "task_type": task_type, "system_prompt": system_prompt,
             "prompt_version": [_prompt_version(v) for v in system_prompt],
             "model_version": [v if v else None for v in value("model_version")], "context": value("context"),
