@@ -6,6 +6,7 @@ dvc: python stages/export.py support data/exported --params params.yaml --metric
 from __future__ import annotations
 
 import argparse
+import logging
 import sqlite3
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")   # progress: rows and bytes, shard by shard
     try:
         params = load_params(args.params, "export", ExportParams)
         source = load_source(args.params, args.source)

@@ -39,11 +39,13 @@ def make_db(path: Path, script: str, bad_text_in: int | None = None) -> Path:
 # copies falling on a shard boundary when cut by one or two sessions (quarantined together, not merged);
 # text that is not UTF-8 in the 2nd session (a shard re-reads itself checking text); no rows at all; two
 # turns of session 2 at one instant (ambiguous_order, tie broken by role then id); times without a zone
-# (read value by value, as UTC); an epoch time on message 7 (its session leaves the column path).
+# (read value by value, as UTC); a +02:00 offset and a fraction (one Arrow cast: still between messages 3
+# and 5); an epoch time on message 7 (its session leaves the column path).
 DATABASES = {
     "fixture": (SUPPORT, None),
     "tied_times": (SUPPORT + "UPDATE support_message SET created_at = '2025-01-06T10:00:05Z' WHERE id IN (4, 5);", None),
     "naive_times": (SUPPORT + "UPDATE support_message SET created_at = replace(created_at, 'Z', '');", None),
+    "offset_times": (SUPPORT + "UPDATE support_message SET created_at = '2025-01-06T12:00:07.5+02:00' WHERE id = 4;", None),
     "epoch_time": (SUPPORT + "UPDATE support_message SET created_at = 1736154005 WHERE id = 7;", None),
     "duplicate_id": (NO_PK + "INSERT INTO support_session VALUES (2, '2025-02-01T00:00:00Z', 'o', 'ok', NULL, "
                              "'Another prompt', 'm9', NULL);", None),

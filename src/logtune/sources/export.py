@@ -4,6 +4,14 @@ Runs the source's adapter (`logtune.sources`), checks each conversation against
 `schemas/conversation.v1.schema.json`, streams the good ones to `<out>/<name>.parquet` and every
 quarantine entry to `<out>/<name>.quarantine.jsonl` (always written, possibly empty), and returns the
 ledger: read = exported + quarantined. Not for cleaning content (that is `curate`).
+
+A database source its adapter can cut by session-id range (`shard_ranges`: the `sql` kind and its
+presets) is exported in shards of `export.shard_sessions` sessions, read by `runtime.workers` processes
+(`logtune.engine.ordered_map`) and written in shard order by this process, so the files are the bytes of
+one pass whatever the workers and shard size; the metrics then carry each shard's ledger (`shards`:
+read, exported, quarantined by reason, messages; `tail`: the orphan messages after the sessions), and
+progress is logged in rows and bytes. The adapter's plain sessions come as Arrow tables, checked against
+the schema column by column (`table_conforms`); any other item goes through the row-by-row checks.
 """
 
 from __future__ import annotations
@@ -53,10 +61,10 @@ class ExportParams:
     allow_empty: bool = False
     # A database source whose adapter can cut it by session-id range (sql, assistant_sqlite) is read in
     # shards of this many session rows, each by one of `runtime.workers` processes, each with its own
-    # ledger in the metrics. ~20,000 sessions (~80k messages in a support log): a worker holds at most
-    # 10,000 conversations as Python objects plus its shard as Arrow (~100 MB); the outputs are the same
+    # ledger in the metrics. ~10,000 sessions (40-80k messages in a support log): a worker holds its
+    # shard's rows as tuples and as Arrow (~200 MB at peak at 80k messages); the outputs are the same
     # bytes whatever this is.
-    shard_sessions: int = 20_000
+    shard_sessions: int = 10_000
 
     def __post_init__(self) -> None:
         if isinstance(self.shard_sessions, bool) or not isinstance(self.shard_sessions, int) or self.shard_sessions < 1:

@@ -57,6 +57,13 @@ on several session rows: their messages cannot be told apart, so none is merged)
 orphan_message (its session does not exist). A file that is not a database, a missing table or column,
 or a database that breaks while being read (a corrupt page) is a SourceError naming the path.
 
+Large logs (issue 19): a SQLite source whose session ids are integers and that has no ratings table is
+read by export in shards of session-id ranges (`shard_ranges`, `read_shard`, then `read_tail` for the
+orphan messages), each by a worker process: the same items in the same order as `read`. In a shard, the
+sessions of the plain shape (no JSON paths or parent ids, ISO times with a zone, text values) are built
+column by column as Arrow tables (`ConversationBatch`: type and value checks over whole columns, turns
+ordered by one sort); any session the fast path does not take goes through the row path in its place.
+
 Options: `preset` (open_webui | assistant_sqlite; its mapping, which the other options override key by
 key), `url`, `sessions`, `messages`, `message_fields`, `ratings`, `timestamps` (default auto),
 `task_type` (default "chat"), `provenance` (default "real").
