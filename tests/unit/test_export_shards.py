@@ -172,3 +172,17 @@ def test_a_batch_that_does_not_conform_sends_the_shard_through_as_dicts(tmp_path
     assert _export(db, tmp_path / "two", 1000, 1) == expected and seen == [3]
     for f in ("s.parquet", "s.quarantine.jsonl"):
         assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes()
+
+
+def test_a_corrupt_database_is_one_error_naming_the_path_from_a_worker(tmp_path):
+    from logtune.sources import SourceError
+
+    db = make_db(tmp_path / "big.db", SUPPORT + "".join(
+        f"INSERT INTO support_message VALUES ({1000 + i}, 2, 'user', '{'x' * 300}', '2025-01-06T10:05:00Z', NULL, NULL, "
+        "NULL);\n" for i in range(200)))
+    data = bytearray(db.read_bytes())
+    data[5 * 4096:5 * 4096 + 64] = b"\xa5" * 64      # a corrupt b-tree page header in the middle of the file
+    db.write_bytes(bytes(data))
+    with pytest.raises(SourceError, match=r"big\.db: .*(malformed|corrupt|not a database)"):
+        _export(db, tmp_path / "out", 2, 2)
+    assert not (tmp_path / "out" / "s.parquet").exists()   # nothing half-written is left behind
