@@ -6,10 +6,12 @@ dvc: python stages/export.py support data/exported --params params.yaml --metric
 from __future__ import annotations
 
 import argparse
+import logging
 import sqlite3
 import sys
 from pathlib import Path
 
+from logtune.engine import load_runtime
 from logtune.sources.export import EmptySource, ExportParams, export_source, load_source
 from logtune.io import read_json, write_json
 from logtune.params import ParamsError, load_params
@@ -29,11 +31,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")   # progress: rows and bytes, shard by shard
     try:
         params = load_params(args.params, "export", ExportParams)
         source = load_source(args.params, args.source)
         previous = read_json(args.metrics) if args.metrics.is_file() else None
-        metrics = export_source(source, args.out, params, previous=previous)
+        metrics = export_source(source, args.out, params, previous=previous, runtime=load_runtime(args.params))
     except (SourceError, EmptySource, ParamsError, FileNotFoundError, sqlite3.DatabaseError) as e:
         if args.debug:
             raise

@@ -93,6 +93,8 @@ def test_the_committed_copy_is_up_to_date(repo):
 PARAM_EDITS = [
     ("sample.seed", 8, {"sample"}),
     ("export.max_message_chars", 19000, {"export@support"}),
+    ("export.shard_sessions", 5000, {"export@support"}),                  # the same bytes, but the stage's setting
+    ("runtime.workers", 1, {"export@support", "curate", "build"}),        # the stages that run worker processes
     ("curate.near_duplicate_threshold", 0.85, {"curate"}),
     ("curate.golden_near_threshold", 0.7, {"curate", "validate"}),       # validate reads curate's value
     ("curate.rules", "rules/other.yaml", {"curate", "dryrun"}),           # the one place the path is set
@@ -166,6 +168,7 @@ LIBRARY_EDITS = [
     ("src/logtune/sources/event_log.py", {"export@support"}),               # adapters are imported by name
     ("src/logtune/sources/jsonl.py", {"export@support"}),                   # what the file adapters share
     ("src/logtune/sources/cli.py", set()),                                  # `logtune export-jsonl`, no stage
+    ("src/logtune/engine.py", {"export@support", "curate", "build"}),       # worker processes (issue 19)
     ("src/logtune/cli.py", set()),                                          # the command table
     ("src/logtune/commandline.py", set()),                                  # what the commands share
     ("src/logtune/curate/dedup.py", {"curate"}),                            # not build, not validate

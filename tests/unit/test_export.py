@@ -28,7 +28,13 @@ def test_export_writes_rows_and_quarantine_and_balances(tmp_path):
     source = SourceParams(name="support", kind="assistant_sqlite", path=str(fixture_db(tmp_path)))
     metrics = export_source(source, tmp_path / "out", ExportParams(max_message_chars=200))
     assert metrics == {"source": "support", "read": 7, "exported": 4, "quarantined": 3, "messages_exported": 7,
-                       "quarantined_by_reason": {"invalid_feedback": 1, "message_too_long": 1, "orphan_message": 1}}
+                       "quarantined_by_reason": {"invalid_feedback": 1, "message_too_long": 1, "orphan_message": 1},
+                       # the per-shard ledger: one shard of sessions (6 < export.shard_sessions), then the orphans
+                       "shards": {"00000": {"session_ids": [None, None], "read": 6, "exported": 4, "quarantined": 2,
+                                            "quarantined_by_reason": {"invalid_feedback": 1, "message_too_long": 1},
+                                            "messages_exported": 7},
+                                  "tail": {"what": "orphan messages", "read": 1, "exported": 0, "quarantined": 1,
+                                           "quarantined_by_reason": {"orphan_message": 1}, "messages_exported": 0}}}
     rows = read_rows(tmp_path / "out" / "support.parquet")
     assert [r["source_id"] for r in rows] == ["1", "2", "3", "6"]
     quarantined = read_jsonl(tmp_path / "out" / "support.quarantine.jsonl")

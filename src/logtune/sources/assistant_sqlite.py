@@ -79,3 +79,19 @@ def read(path: str | Path, options: Mapping[str, Any] | None = None, source_name
          *, max_message_chars: int | None = None) -> Iterator[dict[str, Any]]:
     """Yield one conversation (or quarantine entry) per session in id order, then orphan messages."""
     return sql.read(path, options_to_sql(options), source_name, max_message_chars=max_message_chars)
+
+
+def shard_ranges(path: str | Path, options: Mapping[str, Any] | None, shard_sessions: int) -> list[tuple] | None:
+    """Session-id ranges for export's worker processes (`sql.shard_ranges`)."""
+    return sql.shard_ranges(path, options_to_sql(options), shard_sessions)
+
+
+def read_shard(path: str | Path, options: Mapping[str, Any] | None, source_name: str, after: int | None,
+               up_to: int | None, *, max_message_chars: int | None = None, columnar: bool = False) -> Iterator[Any]:
+    return sql.read_shard(path, options_to_sql(options), source_name, after, up_to,
+                          max_message_chars=max_message_chars, columnar=columnar)
+
+
+def read_tail(path: str | Path, options: Mapping[str, Any] | None, source_name: str, *,
+              max_message_chars: int | None = None) -> Iterator[dict[str, Any]]:
+    return sql.read_tail(path, options_to_sql(options), source_name, max_message_chars=max_message_chars)

@@ -4,6 +4,14 @@ Runs the source's adapter (`logtune.sources`), checks each conversation against
 `schemas/conversation.v1.schema.json`, streams the good ones to `<out>/<name>.parquet` and every
 quarantine entry to `<out>/<name>.quarantine.jsonl` (always written, possibly empty), and returns the
 ledger: read = exported + quarantined. Not for cleaning content (that is `curate`).
+
+A database source its adapter can cut by session-id range (`shard_ranges`: the `sql` kind and its
+presets) is exported in shards of `export.shard_sessions` sessions, read by `runtime.workers` processes
+(`logtune.engine.ordered_map`) and written in shard order by this process, so the files are the bytes of
+one pass whatever the workers and shard size; the metrics then carry each shard's ledger (`shards`:
+read, exported, quarantined by reason, messages; `tail`: the orphan messages after the sessions), and
+progress is logged in rows and bytes. The adapter's plain sessions come as Arrow tables, checked against
+the schema column by column (`table_conforms`); any other item goes through the row-by-row checks.
 """
 
 from __future__ import annotations
@@ -19,13 +27,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logtune import records
+from logtune.engine import RuntimeParams, ordered_map
 from logtune.io import RowWriter, atomic_path
 from logtune.params import ParamsError, from_dict, source_entries
 from logtune.schema_check import compile_conforms
 from logtune.sources import get_adapter, quarantine
+from logtune.sources.items import ConversationBatch
+from logtune.spill import Progress
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "conversation.v1.schema.json"
 
@@ -46,6 +59,16 @@ class ExportParams:
     # A source that exported rows last time and now exports none is an error (a truncated dump, a wrong
     # path, a dropped table) unless allowed here or per source: an empty source would silently empty training.
     allow_empty: bool = False
+    # A database source whose adapter can cut it by session-id range (sql, assistant_sqlite) is read in
+    # shards of this many session rows, each by one of `runtime.workers` processes, each with its own
+    # ledger in the metrics. ~10,000 sessions (40-80k messages in a support log): a worker holds its
+    # shard's rows as tuples and as Arrow (~200 MB at peak at 80k messages); the outputs are the same
+    # bytes whatever this is.
+    shard_sessions: int = 10_000
+
+    def __post_init__(self) -> None:
+        if isinstance(self.shard_sessions, bool) or not isinstance(self.shard_sessions, int) or self.shard_sessions < 1:
+            raise ParamsError(f"export.shard_sessions must be an integer >= 1, got {self.shard_sessions!r}")
 
 
 RECORD_EXCERPT_CHARS = 2000     # a quarantined record larger than QUARANTINE_RECORD_MAX_CHARS keeps this much
@@ -69,6 +92,19 @@ class Ledger:
         """Count (and take off the item) what the adapter noted: fields it could not carry, warnings."""
         self.dropped_fields.update(item.pop("_dropped_fields", None) or {})
         self.warnings.update(item.pop("_warnings", None) or {})
+
+    def add(self, other: "Ledger") -> None:
+        self.read += other.read
+        self.messages += other.messages
+        for mine, theirs in ((self.reasons, other.reasons), (self.dropped_fields, other.dropped_fields),
+                             (self.warnings, other.warnings)):
+            mine.update(theirs)
+
+    def summary(self) -> dict[str, Any]:
+        """read, exported, quarantined (by reason) and messages: one shard's entry in the metrics."""
+        quarantined = sum(self.reasons.values())
+        return {"read": self.read, "exported": self.read - quarantined, "quarantined": quarantined,
+                "quarantined_by_reason": dict(sorted(self.reasons.items())), "messages_exported": self.messages}
 
 
 def load_source(params_path: str | Path, name: str) -> SourceParams:
@@ -156,17 +192,27 @@ def _column(rows: list[dict[str, Any]], name: str, type_: pa.DataType) -> pa.Arr
     return pa.array(values, type=type_)
 
 
+def conversation_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Conversation rows as an Arrow table of `records.CONVERSATION`, converted column by column."""
+    schema = records.CONVERSATION
+    return pa.Table.from_arrays([_column(rows, f.name, f.type) for f in schema], schema=schema)
+
+
 class ConversationWriter(RowWriter):
     """RowWriter that converts a batch column by column, and flushes by messages as well as rows.
 
     `pa.array` per field is about twice as fast as `Table.from_pylist` on nested rows and gives the
     same table (so the same bytes). Flushing every `max_messages` messages bounds memory for sources
-    with long conversations. (A candidate for `logtune.io.RowWriter` itself.)
+    with long conversations. (A candidate for `logtune.io.RowWriter` itself.) Rows come as dicts
+    (`write`) or already converted (`write_table`, from export's worker processes), not both in one file:
+    either way a row group ends after the same rows, so the file has the same bytes.
     """
 
     def __init__(self, path: Path, batch_size: int = 10_000, max_messages: int = 100_000):
         super().__init__(path, records.CONVERSATION, batch_size=batch_size)
         self.max_messages, self.messages = max_messages, 0
+        self._parts: list[pa.Table] = []
+        self._part_rows = 0
 
     def write(self, row: dict[str, Any]) -> None:
         self._buf.append(row)
@@ -174,11 +220,31 @@ class ConversationWriter(RowWriter):
         if self.messages >= self.max_messages or len(self._buf) >= self.batch_size:
             self.flush()
 
+    def write_table(self, table: pa.Table) -> None:
+        """Converted rows, buffered and flushed after the same rows as `write` row by row would."""
+        if self._buf:
+            raise RuntimeError("ConversationWriter: write_table after write: the row groups would differ")
+        counts = pc.fill_null(pc.list_value_length(table.column("messages")), 0).to_numpy(zero_copy_only=False)
+        start = 0
+        while start < len(counts):
+            running = np.cumsum(counts[start:]) + self.messages   # messages buffered after each row
+            full = np.flatnonzero(running >= self.max_messages)
+            take = min(self.batch_size - self._part_rows, int(full[0]) + 1 if len(full) else len(counts) - start)
+            self._parts.append(table.slice(start, take))
+            self._part_rows += take
+            self.messages = int(running[take - 1])
+            start += take
+            if self.messages >= self.max_messages or self._part_rows >= self.batch_size:
+                self.flush()
+
     def flush(self) -> None:
+        if self._parts:
+            self._writer.write_table(pa.concat_tables(self._parts).combine_chunks())
+            self.count += self._part_rows
+            self._parts, self._part_rows, self.messages = [], 0, 0
         if self._buf:
             rows = self._buf
-            table = pa.Table.from_arrays([_column(rows, f.name, f.type) for f in self.schema], schema=self.schema)
-            self._writer.write_table(table)
+            self._writer.write_table(conversation_table(rows))
             self.count += len(rows)
             self._buf, self.messages = [], 0
 
@@ -200,11 +266,15 @@ def _fewer_gc_passes(gen0: int = 50_000):
 
 
 def export_source(source: SourceParams, out_dir: str | Path, params: ExportParams,
-                  schema_path: str | Path = SCHEMA_PATH, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                  schema_path: str | Path = SCHEMA_PATH, previous: dict[str, Any] | None = None,
+                  runtime: RuntimeParams | None = None) -> dict[str, Any]:
     """Write `<out_dir>/<name>.parquet` and `<name>.quarantine.jsonl`; return the export ledger.
 
     `previous` is the last export's metrics (if any): a source that exported rows then and none now
     raises EmptySource (outputs untouched) unless `allow_empty`; an empty source is always a warning.
+    A source its adapter can cut by session-id range (`shard_ranges`) is read in shards of
+    `params.shard_sessions` sessions by `runtime.workers` processes (default: in this process), merged
+    in shard order: the same bytes as one pass; the metrics then hold each shard's ledger (`shards`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -214,8 +284,15 @@ def export_source(source: SourceParams, out_dir: str | Path, params: ExportParam
     # Written under temporary names and moved in place at the end: an unreadable source leaves no
     # half-written output behind for a later stage to pick up.
     parquet, qpath = out_dir / f"{source.name}.parquet", out_dir / f"{source.name}.quarantine.jsonl"
+    shards: dict[str, dict[str, Any]] | None = None
     with atomic_path(parquet) as tmp_parquet, atomic_path(qpath) as tmp_q, _fewer_gc_passes():
-        exported = _write(source, params, validator, tmp_parquet, tmp_q, ledger)
+        ranges = _shard_ranges(source, params)
+        if ranges is None:
+            exported = _write(source, params, validator, tmp_parquet, tmp_q, ledger)
+        else:
+            shards = {}
+            exported = _write_shards(source, params, schema_path, ranges, runtime or RuntimeParams(workers=1),
+                                     tmp_parquet, tmp_q, ledger, shards)
         _check_not_emptied(source, params, exported, previous)
     quarantined = sum(ledger.reasons.values())
     if ledger.read != exported + quarantined:  # the ledger must balance: nothing is dropped silently
@@ -228,6 +305,8 @@ def export_source(source: SourceParams, out_dir: str | Path, params: ExportParam
         metrics["dropped_fields"] = dict(sorted(ledger.dropped_fields.items()))
     if ledger.warnings:
         metrics["warnings"] = dict(sorted(ledger.warnings.items()))
+    if shards is not None:
+        metrics["shards"] = shards
     return metrics
 
 
@@ -249,10 +328,15 @@ def checked_items(source: SourceParams, params: ExportParams, ledger: Ledger,
     """
     validator = validator or conversation_validator()
     items, max_chars = _read(get_adapter(source.kind), source, params.max_message_chars)
+    return _checked(items, source, ledger, validator, max_chars, set())
+
+
+def _checked(items: Iterator[dict[str, Any]], source: SourceParams, ledger: Ledger,
+             validator: jsonschema.Draft202012Validator, max_chars: int | None, seen: set[str]) -> Iterator[dict[str, Any]]:
+    """`checked_items` over the adapter's `items`; `seen` holds the source ids exported so far."""
     # The per-conversation loop of a million-message export: the common case (a conversation the compiled
     # check proves conforming, with no length limit left to apply here) goes straight to the writer.
     conforms = _conforms(validator) if max_chars is None else None
-    seen: set[str] = set()
     for item in items:
         ledger.read += 1
         if "_dropped_fields" in item or "_warnings" in item:
@@ -291,3 +375,176 @@ def _write(source: SourceParams, params: ExportParams, validator, parquet: Path,
                 qfile.write(quarantine_line(source.name, item))
         writer.flush()
         return writer.count
+
+
+# Keywords `table_conforms` checks over Arrow columns; a schema using any other cannot be proven this way.
+_COLUMN_KEYWORDS = {"type", "enum", "pattern", "minLength", "minimum", "maximum", "items", "properties", "required",
+                    "additionalProperties", "$ref", "description", "title", "$schema", "$id", "$defs"}
+_ARROW_TYPES = {"string": pa.types.is_string, "number": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t),
+                "integer": pa.types.is_integer, "boolean": pa.types.is_boolean, "array": pa.types.is_list,
+                "object": pa.types.is_struct}
+
+
+def table_conforms(table: pa.Table, schema: dict[str, Any]) -> bool:
+    """Whether every row of a Conversation table conforms to the JSON schema, checked column by column
+    (types, nulls, enums, patterns, lengths, bounds, nested messages) instead of row by row.
+
+    False also where it cannot tell (a keyword it does not know, a pattern RE2 does not take): the
+    caller then checks the rows one by one, which gives the verdict and the message. A null is a
+    present null (the adapters' dicts carry every field), and a column the schema does not name must be
+    all null (a key the dicts leave out).
+    """
+    columns = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in table.columns]
+    struct = pa.StructArray.from_arrays(columns, fields=list(table.schema))
+    try:
+        return _column_conforms(struct, schema, schema)
+    except (pa.ArrowException, KeyError, TypeError, ValueError):
+        return False
+
+
+def _column_conforms(array: pa.Array, schema: dict[str, Any], root: dict[str, Any]) -> bool:
+    while "$ref" in schema:   # only local refs: "#/$defs/name"
+        node: Any = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    if set(schema) - _COLUMN_KEYWORDS:
+        return False
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else types
+    enum = schema.get("enum")
+    nullable = (types is None or "null" in types) and (enum is None or None in enum)
+    if array.null_count and not nullable:
+        return False
+    values = array.drop_null() if array.null_count else array
+    if len(values) == 0:
+        return True
+    if types is not None and not any(_ARROW_TYPES[t](values.type) for t in types if t != "null"):
+        return False
+    if enum is not None and not pc.all(pc.is_in(values, value_set=pa.array([v for v in enum if v is not None]).cast(
+            values.type))).as_py():
+        return False
+    if "pattern" in schema and not pc.all(pc.match_substring_regex(values, schema["pattern"])).as_py():
+        return False
+    if "minLength" in schema and pc.min(pc.utf8_length(values)).as_py() < schema["minLength"]:
+        return False
+    if "minimum" in schema and pc.min(values).as_py() < schema["minimum"]:
+        return False
+    if "maximum" in schema and pc.max(values).as_py() > schema["maximum"]:
+        return False
+    if "items" in schema and pa.types.is_list(values.type):
+        if not _column_conforms(values.flatten(), schema["items"], root):
+            return False
+    if pa.types.is_struct(values.type):
+        properties = schema.get("properties", {})
+        fields = [values.type.field(i).name for i in range(values.type.num_fields)]
+        if not set(schema.get("required", ())) <= set(fields):
+            return False
+        for name, child in zip(fields, values.flatten()):
+            if name in properties:
+                if not _column_conforms(child, properties[name], root):
+                    return False
+            elif schema.get("additionalProperties", True) is not True and child.null_count < len(child):
+                return False
+    return True
+
+
+# ---------------------------------------------------------------------------------- sharded export
+
+SHARD_TABLE_ROWS = 10_000   # a worker converts its conversations to Arrow this many at a time (memory)
+_VALIDATORS: dict[str, jsonschema.Draft202012Validator] = {}
+
+
+def _validator(schema_path: str) -> jsonschema.Draft202012Validator:
+    """One validator per schema file per process (a worker checks many shards)."""
+    if schema_path not in _VALIDATORS:
+        _VALIDATORS[schema_path] = conversation_validator(schema_path)
+    return _VALIDATORS[schema_path]
+
+
+def _shard_ranges(source: SourceParams, params: ExportParams) -> list[tuple[Any, Any]] | None:
+    """The adapter's session-id ranges for this source, or None when it is read in one pass."""
+    ranges = getattr(get_adapter(source.kind), "shard_ranges", None)
+    return None if ranges is None else ranges(source.path, dict(source.options or {}), params.shard_sessions)
+
+
+def _export_shard(shard: tuple[int, Any, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """One shard's checked items (in a worker process): Arrow tables of its conversations, its quarantine
+    lines and its ledger. Session ids are integers (`shard_ranges`), so no id is in two shards and each
+    shard's `duplicate_id` check is the whole source's. The adapter gives its plain sessions as Arrow
+    tables (ConversationBatch); one the column checks cannot prove conforming sends the shard through
+    again as dicts, each checked by the compiled check and jsonschema."""
+    _, after, up_to = shard
+    source, params = state["source"], state["params"]
+    read = get_adapter(source.kind).read_shard
+    validator = _validator(state["schema_path"])
+    for columnar in (True, False):
+        items = read(source.path, dict(source.options or {}), source.name, after, up_to,
+                     max_message_chars=params.max_message_chars, columnar=columnar)
+        result = _converted(items, source, validator)
+        if result is not None:
+            return result
+    raise AssertionError("unreachable: the row-by-row read yields no batch")
+
+
+def _converted(items: Iterator[dict[str, Any] | ConversationBatch], source: SourceParams,
+               validator: jsonschema.Draft202012Validator) -> dict[str, Any] | None:
+    """The checked items as Arrow tables + quarantine lines + ledger; None at a batch that does not conform."""
+    ledger = Ledger()
+    rows: list[dict[str, Any]] = []
+    tables: list[pa.Table] = []
+    lines: list[str] = []
+    seen: set[str] = set()
+    for given in items:
+        if type(given) is ConversationBatch:
+            if not table_conforms(given.table, validator.schema):
+                return None
+            if rows:
+                tables.append(conversation_table(rows))
+                rows = []
+            tables.append(given.table)
+            ledger.read += given.table.num_rows
+            ledger.messages += pc.sum(pc.list_value_length(given.table.column("messages"))).as_py() or 0
+            ledger.warnings.update(given.warnings)
+            continue
+        for item in _checked((given,), source, ledger, validator, None, seen):
+            if item.get("quarantine"):
+                lines.append(quarantine_line(source.name, item))
+                continue
+            rows.append(item)
+            if len(rows) >= SHARD_TABLE_ROWS:
+                tables.append(conversation_table(rows))
+                rows = []
+    if rows:
+        tables.append(conversation_table(rows))
+    return {"tables": tables, "quarantine": lines, "ledger": ledger}
+
+
+def _write_shards(source: SourceParams, params: ExportParams, schema_path: str | Path, ranges: list[tuple[Any, Any]],
+                  runtime: RuntimeParams, parquet: Path, qpath: Path, ledger: Ledger,
+                  shards: dict[str, dict[str, Any]]) -> int:
+    """Export shard by shard (`runtime.workers` processes), written in shard order, then the adapter's tail
+    (orphan messages): the items, order and bytes of one pass. Each shard's ledger goes to `shards`."""
+    state = {"source": source, "params": params, "schema_path": str(schema_path)}
+    progress = Progress(f"export {source.name}")
+    tasks = [(i, after, up_to) for i, (after, up_to) in enumerate(ranges)]
+    with ConversationWriter(parquet) as writer, open(qpath, "w", encoding="utf-8") as qfile:
+        for (i, after, up_to), result in zip(tasks, ordered_map(_export_shard, tasks, state, runtime.processes)):
+            _take(result, writer, qfile, ledger, progress)
+            shards[f"{i:05d}"] = {"session_ids": [after, up_to], **result["ledger"].summary()}
+        tail = get_adapter(source.kind).read_tail(source.path, dict(source.options or {}), source.name,
+                                                  max_message_chars=params.max_message_chars)
+        result = _converted(tail, source, _validator(str(schema_path)))
+        _take(result, writer, qfile, ledger, progress)
+        shards["tail"] = {"what": "orphan messages", **result["ledger"].summary()}
+        writer.flush()
+        progress.done()
+        return writer.count
+
+
+def _take(result: dict[str, Any], writer: ConversationWriter, qfile: Any, ledger: Ledger, progress: Progress) -> None:
+    for table in result["tables"]:
+        writer.write_table(table)
+    qfile.writelines(result["quarantine"])
+    ledger.add(result["ledger"])
+    progress.update(result["ledger"].read, sum(t.nbytes for t in result["tables"]))

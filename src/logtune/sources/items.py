@@ -11,7 +11,7 @@ for chat-format conversion (`logtune.sources.chat`).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from logtune.ids import conversation_id, prompt_version
 from logtune.params import check_keys
@@ -19,6 +19,14 @@ from logtune.sources.timestamps import to_iso
 
 ROLES = ("system", "user", "assistant", "tool")
 RECORD_PREFIX_CHARS = 2000   # a quarantined record is kept as a text prefix: enough to diagnose, bounded in size
+
+
+class ConversationBatch(NamedTuple):
+    """Conversations an adapter built as Arrow columns (`records.CONVERSATION`, one row each) instead of one
+    dict each: what a large database source yields for its plain sessions (`sql`). Export checks the table
+    against the schema column by column; `warnings` are the adapter's warning counts for these rows."""
+    table: Any
+    warnings: dict[str, int]
 
 
 class UnknownRole(ValueError):

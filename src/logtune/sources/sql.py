@@ -57,6 +57,13 @@ on several session rows: their messages cannot be told apart, so none is merged)
 orphan_message (its session does not exist). A file that is not a database, a missing table or column,
 or a database that breaks while being read (a corrupt page) is a SourceError naming the path.
 
+Large logs (issue 19): a SQLite source whose session ids are integers and that has no ratings table is
+read by export in shards of session-id ranges (`shard_ranges`, `read_shard`, then `read_tail` for the
+orphan messages), each by a worker process: the same items in the same order as `read`. In a shard, the
+sessions of the plain shape (no JSON paths or parent ids, ISO times with a zone, text values) are built
+column by column as Arrow tables (`ConversationBatch`: type and value checks over whole columns, turns
+ordered by one sort); any session the fast path does not take goes through the row path in its place.
+
 Options: `preset` (open_webui | assistant_sqlite; its mapping, which the other options override key by
 key), `url`, `sessions`, `messages`, `message_fields`, `ratings`, `timestamps` (default auto),
 `task_type` (default "chat"), `provenance` (default "real").
@@ -64,6 +71,7 @@ key), `url`, `sessions`, `messages`, `message_fields`, `ratings`, `timestamps` (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -74,9 +82,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logtune import records
 from logtune.ids import conversation_id, prompt_version
 from logtune.sources import SourceError, Unfit, quarantine
-from logtune.sources.items import json_text, unmapped as _unmapped
+from logtune.sources.items import ConversationBatch, json_text, unmapped as _unmapped
 from logtune.sources.ratings import parse_rating
 from logtune.sources.timestamps import parse_time, TIME_UNITS
 
@@ -286,15 +299,26 @@ class Database:
 
     def rows(self, sql: str, tuples: bool = False) -> Iterator[dict[str, Any]] | Iterator[tuple]:
         """Rows as {column: value} (or as tuples), streamed in batches; a database error names the path."""
+        for names, batch in self._batches(sql):
+            if tuples:
+                yield from batch
+                continue
+            for values in batch:
+                yield dict(zip(names, values))
+
+    def all_rows(self, sql: str) -> list[tuple]:
+        """Every row as a tuple, in one list (a bounded read such as one shard), with `rows`' errors."""
+        out: list[tuple] = []
+        for _, batch in self._batches(sql):
+            out += batch
+        return out
+
+    def _batches(self, sql: str) -> Iterator[tuple[list[str], list[tuple]]]:
         rows, description = self._cursor(sql)
         names = [d[0] for d in description]
         try:
             while batch := rows(_BATCH_ROWS):
-                if tuples:
-                    yield from batch
-                    continue
-                for values in batch:
-                    yield dict(zip(names, values))
+                yield names, batch
         except Exception as e:
             if isinstance(e, sqlite3.OperationalError) and "decode" in str(e) and not self.checking_text:
                 raise _Undecodable() from None
@@ -340,27 +364,89 @@ def read(path: str | Path, options: Mapping[str, Any] | None = None, source_name
          max_message_chars: int | None = None) -> Iterator[dict[str, Any]]:
     """Yield one conversation or quarantine per session row (id order), then orphan messages and ratings."""
     spec = _spec(options or {})
-    db = Database(path, spec.get("url"))
+    yield from _read_db(Database(path, spec.get("url")),
+                        lambda db: Reader(db, spec, source_name, max_message_chars).items())
+
+
+def _read_db(db: "Database", items: Callable[["Database"], Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """`items(db)`, read again checking each text value when SQLite meets text that is not UTF-8; closes db."""
     done = 0
     try:
         try:   # SQLite's own (C) text decoding first: fast, but it stops at the first text that is not UTF-8
-            for item in Reader(db, spec, source_name, max_message_chars).items():
+            for item in items(db):
                 yield item
                 done += 1
         except _Undecodable:
             # Again from the start with text read as bytes and checked per value, so that text is
             # quarantined with its row; the items already given are not given twice (same order).
             db.check_text()
-            for i, item in enumerate(Reader(db, spec, source_name, max_message_chars).items()):
+            for i, item in enumerate(items(db)):
                 if i >= done:
                     yield item
     finally:
         db.close()
 
 
+# ------------------------------------------------------------------------------- read by session-id ranges
+
+def shard_ranges(path: str | Path, options: Mapping[str, Any] | None, shard_sessions: int) -> list[tuple] | None:
+    """Session-id ranges `(after, up_to)` of about `shard_sessions` session rows each, in id order, or None.
+
+    The items of `read` are the items of `read_shard` over these ranges one after another, then those
+    of `read_tail` (the export stage reads the ranges in worker processes). None when this source cannot
+    be cut so: a database by URL, a ratings table (its ratings join sessions anywhere in the log), or
+    session ids that are not all integers (SQLite orders mixed types and compares them with affinity,
+    so a range of values need not be a run of the ordered rows).
+    """
+    spec = _spec(options or {})
+    if spec.get("url") is not None or spec.get("ratings"):
+        return None
+    db = Database(path, None)
+    try:
+        sessions = _relation(db, "sessions", spec["sessions"], SESSION_FIELDS)
+        column, json_path = sessions.columns["id"]
+        if json_path:
+            return None
+        s_id = f"s.{_q(column)}"
+        if next(db.rows(f"SELECT 1 FROM {sessions.source} s WHERE typeof({s_id}) != 'integer' LIMIT 1", tuples=True),
+                None) is not None:
+            return None
+        # every shard_sessions-th id in id order, counted by SQLite (a window function, no Python per row)
+        bounds = [r[0] for r in db.rows(
+            f"SELECT _id FROM (SELECT {s_id} AS _id, row_number() OVER (ORDER BY {s_id}) AS _n FROM {sessions.source} s) "
+            f"WHERE _n % {int(shard_sessions)} = 0", tuples=True)]
+        last = next(db.rows(f"SELECT max({s_id}) FROM {sessions.source} s", tuples=True))[0]
+    finally:
+        db.close()
+    bounds = sorted(set(bounds) - {last})   # several rows of one id stay in one range (they are quarantined together)
+    return list(zip([None, *bounds], [*bounds, None]))
+
+
+def read_shard(path: str | Path, options: Mapping[str, Any] | None, source_name: str, after: int | None,
+               up_to: int | None, *, max_message_chars: int | None = None,
+               columnar: bool = False) -> Iterator[dict[str, Any] | ConversationBatch]:
+    """The conversations and quarantines of the session rows with after < id <= up_to (None: unbounded).
+
+    columnar: the plain sessions of a plain source (seed 000's shape: no JSON paths, no parent ids, ISO
+    times) come as ConversationBatch tables built column by column, between the items of the others (in
+    session order): the same conversations as the dicts, without a dict per message."""
+    spec = _spec(options or {})
+    yield from _read_db(Database(path, None), lambda db: Reader(
+        db, spec, source_name, max_message_chars, (after, up_to)).shard_items(columnar))
+
+
+def read_tail(path: str | Path, options: Mapping[str, Any] | None, source_name: str, *,
+              max_message_chars: int | None = None) -> Iterator[dict[str, Any]]:
+    """What `read` yields after the sessions, for a source `shard_ranges` cuts: its orphan messages."""
+    spec = _spec(options or {})
+    yield from _read_db(Database(path, None), lambda db: Reader(db, spec, source_name, max_message_chars).tail())
+
+
 class Reader:
-    def __init__(self, db: Database, spec: dict[str, Any], source: str, max_chars: int | None):
+    def __init__(self, db: Database, spec: dict[str, Any], source: str, max_chars: int | None,
+                 id_range: tuple[int | None, int | None] = (None, None)):
         self.db, self.source, self.max_chars = db, source, max_chars
+        self.id_range = id_range   # read only the session rows with after < id <= up_to (integers; None: unbounded)
         self.unit = spec.get("timestamps", "auto")
         self.task_type = spec.get("task_type", "chat")
         self.provenance = spec.get("provenance", "real")
@@ -375,9 +461,10 @@ class Reader:
         # seed 000's shape (no JSON paths, no current flag, rewrite or model column): read in one step
         flat = ("id", "role", "content", "created_at", "rating", "feedback_note", "feedback_meta", "parent_id")
         cols = None if self.messages is None else self.messages.columns
-        self._flat = None if cols is None or any(cols[f] and cols[f][1] for f in cols) or any(
-            cols[f] for f in ("current", "rewrite", "model")) else itemgetter(
-            *(self._m_names.index(cols[f][0] if cols[f] else "_null") for f in flat))
+        self._flat_at = None if cols is None or any(cols[f] and cols[f][1] for f in cols) or any(
+            cols[f] for f in ("current", "rewrite", "model")) else tuple(
+            self._m_names.index(cols[f][0] if cols[f] else "_null") for f in flat)
+        self._flat = None if self._flat_at is None else itemgetter(*self._flat_at)
         fields = spec.get("message_fields") or {f: f for f in MESSAGE_FIELDS}
         unknown = sorted(set(fields) - set(MESSAGE_FIELDS))
         if unknown:
@@ -394,8 +481,7 @@ class Reader:
     def items(self) -> Iterator[dict[str, Any]]:
         bad_ratings = self._load_ratings() if self.ratings else []
         yield from self._sessions()
-        if self.messages is not None:
-            yield from self._orphans()
+        yield from self.tail()
         yield from bad_ratings
         for rows in self.feedback.values():
             for r in rows:
@@ -403,19 +489,55 @@ class Reader:
                     yield quarantine("orphan_feedback", f"rating of message {r['message_id']!r}: the message is on no "
                                      "exported turn or alternative", r["_where"], _plain(r))
 
-    def _sessions(self) -> Iterator[dict[str, Any]]:
-        s_sel, s_names = _select("s", self.sessions)
-        s_id = f"s.{_q(self.sessions.columns['id'][0])}"
-        sessions = self.db.rows(f"SELECT {s_sel} FROM {self.sessions.source} s ORDER BY {s_id}")
-        joined = iter(())
+    def shard_items(self, columnar: bool) -> Iterator[dict[str, Any] | ConversationBatch]:
+        """`_sessions`' items, or with `columnar` (when this source's shape allows it) `_Columns`' batches."""
+        if not (columnar and self._flat_at is not None and self.ratings is None and not self.embedded
+                and self.unit in ("auto", "iso") and not any(c and c[1] for c in self.sessions.columns.values())):
+            yield from self._sessions()
+            return
+        sessions_sql, joined_sql = self._queries()
+        # the whole shard is fetched before the first item: text that is not UTF-8 (_Undecodable) stops
+        # the read before anything was given, so the checked re-read gives everything
+        srows = self.db.all_rows(sessions_sql)
+        # Messages in session order only: SQLite then walks a (session id, ...) index instead of sorting
+        # the shard's rows by message id. When the message ids are distinct integers, ordering by their
+        # value is the database's id order; otherwise the rows are read again in that order.
+        mrows = self.db.all_rows(self._queries(by_message_id=False)[1])
+        ids = [row[self._m_id_at] for row in mrows]
+        by_value = set(map(type, ids)) <= {int} and len(set(ids)) == len(ids)
+        if not by_value:
+            mrows = self.db.all_rows(joined_sql)
+        yield from _Columns(self, _select("s", self.sessions)[1], srows, mrows, by_value).items()
+
+    def tail(self) -> Iterator[dict[str, Any]]:
+        """Orphan messages, after the sessions (see `read_tail`)."""
         if self.messages is not None:
-            m_sel, _ = _select("m", self.messages)
-            m_sid = f"m.{_q(self.messages.columns['session_id'][0])}"
-            m_id = f"m.{_q(self.messages.columns['id'][0])}"
-            # tuples, not dicts, on this stream of every message: positions are looked up once (_m_names)
-            joined = self.db.rows(f"SELECT {s_id} AS _sid, {m_sel}, NULL AS _null FROM {self.sessions.source} s "
-                                  f"JOIN {self.messages.source} m ON {m_sid} = {s_id} ORDER BY {s_id}, {m_id}",
-                                  tuples=True)
+            yield from self._orphans()
+
+    def _queries(self, by_message_id: bool = True) -> tuple[str, str | None]:
+        """SELECTs of the session rows (in id order) and of their messages (session id, then message id;
+        by_message_id=False: in session id order only)."""
+        s_sel, _ = _select("s", self.sessions)
+        s_id = f"s.{_q(self.sessions.columns['id'][0])}"
+        after, up_to = self.id_range
+        bounds = ([f"{s_id} > {int(after)}"] if after is not None else []) + \
+            ([f"{s_id} <= {int(up_to)}"] if up_to is not None else [])
+        where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+        sessions = f"SELECT {s_sel} FROM {self.sessions.source} s{where} ORDER BY {s_id}"
+        if self.messages is None:
+            return sessions, None
+        m_sel, _ = _select("m", self.messages)
+        m_sid = f"m.{_q(self.messages.columns['session_id'][0])}"
+        m_id = f"m.{_q(self.messages.columns['id'][0])}"
+        return sessions, (f"SELECT {s_id} AS _sid, {m_sel}, NULL AS _null FROM {self.sessions.source} s "
+                          f"JOIN {self.messages.source} m ON {m_sid} = {s_id}{where} ORDER BY {s_id}"
+                          + (f", {m_id}" if by_message_id else ""))
+
+    def _sessions(self) -> Iterator[dict[str, Any]]:
+        sessions_sql, joined_sql = self._queries()
+        sessions = self.db.rows(sessions_sql)
+        # tuples, not dicts, on this stream of every message: positions are looked up once (_m_names)
+        joined = iter(()) if joined_sql is None else self.db.rows(joined_sql, tuples=True)
         # Both streams are in session-id order by the database's own ordering, so they are read in
         # lockstep; the rows of one id (several when the id is duplicated) are grouped.
         pending = next(joined, None)
@@ -803,6 +925,216 @@ class Reader:
         return {"id": m["id"], "role": m["role"], "content": m["content"], "created_at": m["created_at"],
                 "tool_calls": None, "rating": m["rating"], "feedback_note": m["feedback_note"],
                 "rewrite": m["rewrite"], "feedback_meta": m["feedback_meta"]}
+
+
+_MESSAGE_FIELDS = [records.MESSAGE.field(i) for i in range(records.MESSAGE.num_fields)]
+_UTC = timezone.utc
+
+
+def _iso_ts(value: Any) -> float:
+    """The instant of ISO text as `Reader._fast_turns` reads it, or NaN where that path would not take it."""
+    if type(value) is not str or value[4:5] != "-":
+        return float("nan")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return float("nan")
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=_UTC)).timestamp()
+
+
+# ISO text with a zone that both Python's `datetime.fromisoformat` and Arrow's cast read as the same instant
+_ISO_ZONED = r"^\d{4}-\d\d-\d\dT([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+
+
+def _instants(created: tuple) -> np.ndarray:
+    """`_iso_ts` of each value, as one Arrow cast when every value is zoned ISO text (microseconds then, not
+    seconds: the instants are only compared with each other, within one shard), else value by value."""
+    if created and set(map(type, created)) == {str}:
+        text = pa.array(created, pa.string())
+        if pc.all(pc.match_substring_regex(text, _ISO_ZONED)).as_py():
+            try:
+                micros = pc.cast(text, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+            except pa.ArrowInvalid:   # a day the calendar lacks (Feb 30): the value-by-value path names it
+                pass
+            else:
+                return micros.astype(np.float64)
+    return np.fromiter(map(_iso_ts, created), np.float64, len(created))
+
+
+def _off_type(values: list | tuple, allowed: set[type]) -> np.ndarray | None:
+    """None when every value's type is allowed (one pass in C), else the mask of those whose type is not."""
+    if set(map(type, values)) <= allowed:
+        return None
+    return np.fromiter((type(v) not in allowed for v in values), bool, len(values))
+
+
+def _array(values: list | tuple, type_: pa.DataType, off: np.ndarray | None) -> pa.Array:
+    """An Arrow array of a column; values of rows that are not taken (`off`) become null."""
+    if off is not None:
+        values = [None if o else v for v, o in zip(values, off)]
+    return pa.array(values, type=type_)
+
+
+def _conversation_ids(source: str, source_ids: list[str]) -> list[str]:
+    """`conversation_id(source, s)` for each s, the hash of the common prefix taken once."""
+    prefix = hashlib.sha256(f"conversation\x1f{source}\x1f".encode("utf-8"))
+    out = []
+    for s in source_ids:
+        h = prefix.copy()
+        h.update(s.encode("utf-8") + b"\x1f")
+        out.append(h.hexdigest()[:16])
+    return out
+
+
+class _Columns:
+    """One shard of a plain source read column by column: the conversations `Reader._sessions` would build
+    for the sessions `_fast_turns` takes whole, as ConversationBatch tables; every other session (a message
+    the fast path does not take, a session value that is not plain text, an id on several rows) goes through
+    `Reader._group` as before, in its place in id order. The same values either way, so the same bytes."""
+
+    def __init__(self, reader: Reader, s_names: list[str], srows: list[tuple], mrows: list[tuple], by_value: bool):
+        # by_value: the messages of a session may be in any order and their ids are distinct integers,
+        # whose order is the database's id order (else they come in that order: their position is it)
+        self.r, self.srows, self.mrows, self.by_value = reader, srows, mrows, by_value
+        self.s_names = s_names
+        self.s_at = {name: i for i, name in enumerate(s_names)}
+
+    def _session_column(self, field: str) -> list | None:
+        col = self.r.sessions.columns[field]
+        return None if col is None else [row[self.s_at[col[0]]] for row in self.srows]
+
+    def items(self) -> Iterator[dict[str, Any] | ConversationBatch]:
+        r, srows, mrows = self.r, self.srows, self.mrows
+        if not srows:
+            return
+        sids = self._session_column("id")
+        sid_arr = np.array(sids, dtype=np.int64)
+        cols = list(zip(*mrows)) if mrows else [()] * len(self.r._m_names)
+        m_sid = np.array(cols[0], dtype=np.int64)
+        starts, ends = np.searchsorted(m_sid, sid_arr, "left"), np.searchsorted(m_sid, sid_arr, "right")
+        bad_before = np.concatenate([[0], np.cumsum(self._messages(cols))])   # messages not taken, up to each row
+        good = (bad_before[ends] - bad_before[starts] == 0) & self._plain_sessions()
+        dup = np.zeros(len(srows), bool)
+        dup[1:] |= sid_arr[1:] == sid_arr[:-1]
+        dup[:-1] |= sid_arr[1:] == sid_arr[:-1]
+        good &= ~dup
+        i, n = 0, len(srows)
+        while i < n:
+            if good[i]:
+                j = i
+                while j < n and good[j]:
+                    j += 1
+                yield self._batch(i, j, starts, ends)
+                i = j
+                continue
+            j = i + 1
+            while j < n and sids[j] == sids[i]:
+                j += 1
+            group = [dict(zip(self.s_names, row)) for row in srows[i:j]]
+            rows = mrows[starts[i]:ends[i]]
+            yield from r._group(group, sorted(rows, key=itemgetter(r._m_id_at)) if self.by_value else rows)
+            i = j
+
+    def _messages(self, cols: list[tuple]) -> np.ndarray:
+        """Per message row: True where `_fast_turns` would not take it (its session then takes the general path)."""
+        r, n = self.r, len(self.mrows)
+        mid, role, content, created, rating, note, meta, parent = (cols[i] for i in r._flat_at)
+        bad = np.zeros(n, bool)
+        offs = {"id": _off_type(mid, {int, str}), "content": _off_type(content, {str}),
+                "rating": _off_type(rating, {type(None), int}), "note": _off_type(note, {type(None), str}),
+                "meta": _off_type(meta, {type(None), str})}
+        for off in offs.values():
+            if off is not None:
+                bad |= off
+        if not set(role) <= ROLES:
+            bad |= np.fromiter((x not in ROLES for x in role), bool, n)
+        if offs["rating"] is None and not set(rating) <= {None, 1, -1}:
+            bad |= np.fromiter((x not in (None, 1, -1) for x in rating), bool, n)
+        elif offs["rating"] is not None:
+            bad |= np.fromiter((type(x) is int and x not in (1, -1) for x in rating), bool, n)
+        if set(parent) != {None} and n:
+            bad |= np.fromiter((x is not None for x in parent), bool, n)
+        if r.max_chars is not None:
+            bad |= np.fromiter((type(x) is str and len(x) > r.max_chars for x in content), bool, n) \
+                if offs["content"] is not None else np.fromiter(map(len, content), np.int64, n) > r.max_chars
+        ts = _instants(created)
+        bad |= np.isnan(ts)
+        rewrite: list[str | None] = [None] * n
+        for k, text in enumerate(meta):
+            if text is not None and type(text) is str:
+                is_object, rewrite[k] = _meta_rewrite(text)
+                if not is_object:
+                    bad[k] = True
+        off = bad if bad.any() else None   # values of rows not taken are left out of the arrays
+        self.ids = np.array(mid, dtype=np.int64) if self.by_value else None
+        roles = _array(role, pa.string(), off)
+        self.ts = ts
+        self.rank = pc.fill_null(pc.index_in(roles, value_set=pa.array(sorted(ROLE_RANK, key=ROLE_RANK.get))),
+                                 9).to_numpy(zero_copy_only=False)
+        self.arrays = [   # in records.MESSAGE's field order
+            pa.array(list(map(str, mid)), pa.string()), roles, _array(content, pa.string(), off),
+            _array(created, pa.string(), off), pa.nulls(n, pa.string()), _array(rating, pa.int8(), off),
+            _array(note, pa.string(), off), pa.array(rewrite, pa.string()), _array(meta, pa.string(), off),
+            pa.nulls(n, records.MESSAGE.field("feedback").type)]
+        return bad
+
+    def _plain_sessions(self) -> np.ndarray:
+        """Per session row: True where every session value is what `_conversation` copies as-is (text or
+        null; created_at ISO text that `_time` reads with the standard parser)."""
+        ok = np.ones(len(self.srows), bool)
+        self.values: dict[str, list | None] = {}
+        for field in ("system_prompt", "model_version", "context", "status", "error", "task_type", "created_at"):
+            values = self.values[field] = self._session_column(field)
+            if values is None:
+                continue
+            off = _off_type(values, {type(None), str})
+            if off is not None:
+                ok &= ~off
+            if field == "created_at":
+                given = [v for v in values if v is not None]
+                if len(given) == len(values):
+                    ok &= ~np.isnan(_instants(tuple(values)))
+                else:
+                    ok &= np.fromiter((v is None or not np.isnan(_iso_ts(v)) for v in values), bool, len(values))
+        return ok
+
+    def _batch(self, a: int, b: int, starts: np.ndarray, ends: np.ndarray) -> ConversationBatch:
+        r = self.r
+        m0, m1 = int(starts[a]), int(ends[b - 1])
+        counts = (ends[a:b] - starts[a:b]).astype(np.int64)
+        session = np.repeat(np.arange(b - a), counts)
+        ts, rank = self.ts[m0:m1], self.rank[m0:m1]
+        database_order = self.ids[m0:m1] if self.by_value else np.arange(m1 - m0)
+        order = np.lexsort((database_order, rank, ts, session))   # by session, time, role rank, database order
+        s_ts, s_session = ts[order], session[order]
+        tied = (s_session[1:] == s_session[:-1]) & (s_ts[1:] == s_ts[:-1])
+        ambiguous = len(np.unique(s_session[1:][tied]))
+        take = pa.array(order + m0)
+        messages = pa.StructArray.from_arrays([col.take(take) for col in self.arrays], fields=_MESSAGE_FIELDS)
+        offsets = np.zeros(b - a + 1, np.int32)
+        np.cumsum(counts, out=offsets[1:])
+        n = b - a
+        source_ids = [str(v) for v in self._session_column("id")[a:b]]
+        value = lambda field: [None] * n if self.values[field] is None else self.values[field][a:b]  # noqa: E731
+        system_prompt = value("system_prompt")
+        task_type = [(v or r.task_type) for v in value("task_type")]
+        strings = {
+            "id": _conversation_ids(r.source, source_ids), "source": [r.source] * n, "source_id": source_ids,
+            "task_type": task_type, "system_prompt": system_prompt,
+            "prompt_version": [_prompt_version(v) for v in system_prompt],
+            "model_version": [v if v else None for v in value("model_version")], "context": value("context"),
+            "status": value("status"), "error": value("error"), "created_at": value("created_at"),
+            "provenance": [r.provenance] * n}
+        columns = []
+        for f in records.CONVERSATION:
+            if f.name == "messages":
+                columns.append(pa.ListArray.from_arrays(pa.array(offsets), messages, type=f.type))
+            elif f.name in strings:
+                columns.append(pa.array(strings[f.name], f.type))
+            else:
+                columns.append(pa.nulls(n, f.type))
+        table = pa.Table.from_arrays(columns, schema=records.CONVERSATION)
+        return ConversationBatch(table, {"ambiguous_order": ambiguous} if ambiguous else {})
 
 
 _TURN_ORDER = itemgetter(0, 1, 2)   # time, role rank, database order: never the turn dicts themselves
