@@ -14,11 +14,13 @@ whenever that file has at most ROW_GROUP_ROWS rows (the default data: a few thou
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import logging
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -182,6 +184,37 @@ def read_batches(paths: Iterable[str | Path], batch_rows: int, progress: "Progre
             if progress is not None:
                 progress.update(batch.num_rows, batch.nbytes)
             yield batch.to_pylist()
+
+
+class Shards:
+    """Per input file (shard) ledgers of a stage reading `files` in order (issue 19): a record's shard is
+    told by its input position, the files' row counts coming from their Parquet footers.
+
+    `count(position, key, n)` adds to one shard's counter; `ledgers(build)` gives {file name: build(counter)}.
+    """
+
+    def __init__(self, files: Iterable[str | Path]):
+        self.names: list[str] = []
+        self.ends: list[int] = []
+        end = 0
+        for f in files:
+            end += pq.ParquetFile(f).metadata.num_rows
+            self.names.append(Path(f).name)
+            self.ends.append(end)
+        self.counts: dict[str, Counter] = {name: Counter() for name in self.names}
+
+    def of(self, position: int) -> str:
+        i = bisect.bisect_right(self.ends, position)
+        if i >= len(self.names):
+            raise IndexError(f"input position {position} is past the {self.ends[-1] if self.ends else 0} rows "
+                             f"of {', '.join(self.names) or 'no files'}")
+        return self.names[i]
+
+    def count(self, position: int, key: str, n: int = 1) -> None:
+        self.counts[self.of(position)][key] += n
+
+    def ledgers(self, build: Callable[[str, Counter], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {name: build(name, self.counts[name]) for name in self.names}
 
 
 class Progress:
