@@ -24,7 +24,7 @@ from logtune.golden.contract import read_cases
 from logtune.engine import RuntimeParams, map_files, map_rows
 from logtune.params import ParamsError, from_dict
 from logtune.reviews import ReviewParams
-from logtune.spill import Progress
+from logtune.spill import Progress, read_batches
 from logtune.validate.contracts import load_schema, schema_check, schema_error
 from logtune.pii import PiiParams
 from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
@@ -307,11 +307,10 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
                    params: ValidateParams, tokenizer: Any = None, runtime: RuntimeParams | None = None) -> Outcome:
     """All gates on a built directory; read the files, run every check, fail nothing early.
 
-    Each set is streamed in `runtime.batch_rows` records over `runtime.workers` processes (default: one
-    process); with a tokenizer in this process only (a Rust tokenizer is not fork-safe once used)."""
+    Each set is streamed in `runtime.batch_rows` records through `engine.map_files` (default: one
+    process); with a tokenizer in this process only, whatever the engine (a Rust tokenizer is not fork-safe
+    once used, and it is not shipped to other machines)."""
     runtime = runtime or RuntimeParams(workers=1)
-    if tokenizer is not None:
-        runtime = dataclasses.replace(runtime, workers=1)
     built, expectations, schemas = Path(built), Path(expectations), Path(schemas)
     cases = read_cases(golden_path)
     golden = golden_keys(cases)
@@ -328,9 +327,12 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
         token_suite = expectations / TOKEN_SUITE.format(ts.name)
         tokens = (tokenizer, load_suite(token_suite, bounds)) if tokenizer is not None and token_suite.exists() else None
         progress = Progress(f"validate {ts.name}")
+        if tokenizer is None:
+            mapper = lambda fn, state: map_files(fn, state, [path], runtime, progress)   # noqa: E731
+        else:
+            mapper = lambda fn, state: (fn(rows, state) for rows in read_batches([path], runtime.batch_rows, progress))  # noqa: E731
         results.append(validate_set(ts, [], golden, suite, schema_check(schemas / ts.schema), params, tokens,
-                                    golden_cases=cases, mapper=lambda fn, state: map_files(fn, state, [path], runtime,
-                                                                                          progress)))
+                                    golden_cases=cases, mapper=mapper))
         progress.done()
     golden_suite = expectations / GOLDEN_SUITE
     suite = load_suite(golden_suite, bounds) if golden_suite.exists() else None
