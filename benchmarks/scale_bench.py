@@ -1,4 +1,4 @@
-"""Scale benchmark (issue 19): export -> curate -> build at 1M, 3M (10M) messages, side by side in one run.
+"""Scale benchmark (issue 19): export -> curate -> build -> mix -> validate at 1M, 3M (10M) messages, side by side.
 
 Usage: python benchmarks/scale_bench.py [--sizes 1000000 3000000] [--workdir DIR] [--keep] [--workers 2] [--no-ratio]
                                         [--ratio-size N]
@@ -10,7 +10,9 @@ process as `dvc repro` runs them (so each child's peak RSS is its own), with par
   export  `logtune.sources.export.export_source` (assistant_sqlite), beside a plain sqlite3 scan of
           the same messages in session order (the reference: Python reading the rows at all);
   curate  `logtune.curate.curate_files` (streaming, `runtime.workers` processes);
-  build   `logtune.build.build_files`.
+  build   `logtune.build.build_files`;
+  mix     `logtune.mix.files.mix_files` (the built sets, no rewrite stage between, no review);
+  validate `logtune.validate.gates.validate_built` on the mixed train sets (no tokenizer).
 Printed per size: wall and CPU seconds (workers' included), messages/s, the stage process's peak RSS
 and its largest worker's. Then, at --ratio-size (default the smallest size): curate + build with 1
 worker vs --workers (the speed-up on this machine's cores), with a sha256 check that both wrote the
@@ -106,7 +108,7 @@ def child(what: str, db: Path, out: Path, workers: int, engine: str) -> dict:
         metrics = curate_files(exported_files(out / "exported"), out / "curated", params,
                                load_golden(ROOT / "golden" / "golden.jsonl"), load_rules(ROOT / params.rules),
                                _runtime(workers, engine))
-        result.update(messages=_messages(out / "exported" / "bench.parquet"), metrics=metrics)
+        result.update(count=out / "exported" / "bench.parquet", metrics=metrics)
     elif what == "build":
         from logtune.build import BuildParams, build_files
         from logtune.golden.overlap import load_golden
@@ -114,10 +116,30 @@ def child(what: str, db: Path, out: Path, workers: int, engine: str) -> dict:
         metrics = build_files(out / "curated" / "conversations.parquet", out / "built",
                               load_params(ROOT / "params.yaml", "build", BuildParams),
                               load_golden(ROOT / "golden" / "golden.jsonl"), _runtime(workers, engine))
-        result.update(messages=_messages(out / "curated" / "conversations.parquet"), metrics=metrics)
+        result.update(count=out / "curated" / "conversations.parquet", metrics=metrics)
+    elif what == "mix":
+        from logtune.mix.files import mix_files
+        from logtune.mix.pipeline import MixParams
+
+        metrics, _ = mix_files(out / "built", out / "train", out / "heldout", load_params(ROOT / "params.yaml", "mix", MixParams),
+                               out / "curated" / "conversations.parquet", None, _runtime(workers, engine))
+        result.update(count=out / "curated" / "conversations.parquet",
+                      metrics={name: {k: m[k] for k in ("read", "train", "heldout", "dropped")}
+                               for name, m in metrics["sets"].items()})
+    elif what == "validate":
+        from logtune.params import read_params
+        from logtune.validate.gates import metrics as validate_metrics, validate_built, validate_params
+
+        outcome = validate_built(out / "train", ROOT / "golden" / "golden.jsonl", ROOT / "expectations", ROOT / "schemas",
+                                 validate_params(read_params(ROOT / "params.yaml")), runtime=_runtime(workers, engine))
+        m = validate_metrics(outcome)
+        result.update(count=out / "curated" / "conversations.parquet",
+                      metrics={"passed": m["passed"], "records": {n: s["records"] for n, s in m["sets"].items()}})
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)   # worker processes, once joined
     result.update(seconds=time.perf_counter() - start,
                   cpu_seconds=time.process_time() - cpu + kids.ru_utime + kids.ru_stime, **_rss())
+    if "count" in result:   # after the peak RSS is read: counting reads a whole column
+        result["messages"] = _messages(result.pop("count"))
     return result
 
 
@@ -159,6 +181,9 @@ def pipeline(db: Path, out: Path, workers: int, engine: str = "local", with_expo
             shutil.rmtree(out / sub, ignore_errors=True)
     rows["curate"] = run_child("curate", db, out, workers, engine)
     rows["build"] = run_child("build", db, out, workers, engine)
+    if with_export:   # mix and validate once per size (not in the 1-vs-N worker runs of curate + build)
+        rows["mix"] = run_child("mix", db, out, workers, engine)
+        rows["validate"] = run_child("validate", db, out, workers, engine)
     return rows
 
 
@@ -196,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             total = sum(r["seconds"] for r in rows.values())
             peak = max(max(r["peak_rss_mb"], r["worker_peak_rss_mb"]) for r in rows.values())
             ratio = (n / rows["export"]["seconds"]) / (scan["messages"] / scan["seconds"])
-            print(f"export -> curate -> build: {total:.0f}s wall, peak RSS {peak:.0f} MB (largest process); "
+            print(f"export -> curate -> build -> mix -> validate: {total:.0f}s wall, peak RSS {peak:.0f} MB (largest process); "
                   f"export / scan {ratio:.2f}x; curate {rows['curate']['metrics']['kept']:,} kept of "
                   f"{rows['curate']['metrics']['read']:,}", flush=True)
             results[size] = {"seconds": total, "peak_rss_mb": peak, "export_vs_scan": ratio,

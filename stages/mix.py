@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logtune import records
-from logtune.io import write_json, write_rows
-from logtune.mix.pipeline import MixParams, by_task_type, ledger, mix, read_sources
-from logtune.mix.reviews import apply_review
+from logtune.engine import load_runtime
+from logtune.io import write_json
+from logtune.mix.files import mix_files
+from logtune.mix.pipeline import MixParams
 from logtune.params import load_params
 
 
@@ -31,17 +31,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     params = load_params(args.params, "mix", MixParams)
-    mixed = mix(args.built, params, read_sources(args.curated))
-    review = apply_review(mixed, args.reviews)   # issue #17: rejects leave as human_review, fixes -> human_edit pairs
-    for name, m in mixed.items():
-        write_rows(args.train / f"{name}.parquet", m.train.to_pylist(), m.train.schema)
-        write_rows(args.heldout / f"{name}.parquet", m.heldout.to_pylist(), m.heldout.schema)
-        if params.per_task_type:   # seed 003: one dataset per task type beside the combined one
-            for out, table in ((args.train, m.train), (args.heldout, m.heldout)):
-                for task, part in by_task_type(table).items():
-                    write_rows(out / task / f"{name}.parquet", part.to_pylist(), part.schema)
-    write_rows(args.train / "dropped.parquet", [r for m in mixed.values() for r in m.dropped], records.REJECTED)
-    metrics = ledger(mixed, params, sources_known=args.curated is not None)
+    # issue #17: the latest review's rejects leave as human_review, fixes -> human_edit pairs
+    metrics, review = mix_files(args.built, args.train, args.heldout, params, args.curated, args.reviews,
+                                load_runtime(args.params))
     metrics["human_review"] = review
     write_json(args.train / "review.json", review)
     write_json(args.metrics, metrics)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from logtune.chat_templates import require_markers
+from logtune.engine import load_runtime
 from logtune.io import read_json, write_json
 from logtune.params import read_params
 from logtune.reviews import latest_review, review_gate
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     if tokenizer is not None:  # the training template the base stage wrote, or a clear error naming the fix
         require_markers(tokenizer, f"validate --tokenizer {args.tokenizer}")
-    outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params, tokenizer=tokenizer)
+    outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params, tokenizer=tokenizer,
+                             runtime=load_runtime(args.params))   # issue 19: each set streamed in batches
     applied = args.built / "review.json"      # written by mix: the version of the data the marks apply to
     review = review_gate(latest_review(args.reviews) if args.reviews else None,
                          read_json(applied)["data_version"] if applied.exists() else None, params.review)

@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from logtune.ids import content_id
 from logtune.io import read_jsonl
@@ -41,10 +41,15 @@ class ReviewParams:
 
 def data_version(rows_by_set: dict[str, list[dict[str, Any]]]) -> str:
     """A hash of the ids in each set: changes when records are added or removed, not when a mark is applied."""
+    return version_of_ids({name: sorted(r["id"] for r in rows) for name, rows in rows_by_set.items()})
+
+
+def version_of_ids(sorted_ids_by_set: dict[str, Iterable[str]]) -> str:
+    """`data_version` from each set's ids already sorted (e.g. streamed from an on-disk sort)."""
     h = hashlib.sha256()
-    for name in sorted(rows_by_set):
+    for name in sorted(sorted_ids_by_set):
         h.update(name.encode())
-        for rid in sorted(r["id"] for r in rows_by_set[name]):
+        for rid in sorted_ids_by_set[name]:
             h.update(b"\x1f" + rid.encode())
     return h.hexdigest()[:16]
 

@@ -216,7 +216,8 @@ class RecordCheck:
     verdict and the message for the rest. The schema file is checked against its metaschema on load.
     """
 
-    def __init__(self, schema: str | Path | dict[str, Any]):
+    def __init__(self, schema: str | Path | dict[str, Any], error: Callable[[Any, Any], str | None] | None = None):
+        self.error = error or first_error   # (validator, record) -> the message of a record that breaks it
         if not isinstance(schema, dict):
             self.path = Path(schema)
             schema = json.loads(self.path.read_text(encoding="utf-8"))
@@ -228,4 +229,9 @@ class RecordCheck:
     def __call__(self, record: Any) -> str | None:
         if self.conforms is not None and self.conforms(record):
             return None
-        return first_error(self.validator, record)
+        return self.error(self.validator, record)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, Any]]:
+        # pickled as its schema (the compiled check and the validator are rebuilt): a stage's state can go
+        # to worker processes or a cluster (`logtune.engine`)
+        return RecordCheck, (self.schema, self.error)

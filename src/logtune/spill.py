@@ -14,11 +14,13 @@ whenever that file has at most ROW_GROUP_ROWS rows (the default data: a few thou
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import logging
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -88,29 +90,16 @@ class SortedSpill:
     def finish(self) -> int:
         """Write the sorted output; remove the runs; return the row count."""
         try:
-            with TableWriter(self.path, self.schema) as w:
+            with GroupedWriter(self.path, self.schema) as w:
                 previous: Any = object()
-                buf: list[dict[str, Any]] = []
-                group: list[pa.Table] = []     # one row group, as Arrow: combined into one chunk to write
-                filled = 0
                 for row in self.merged():
                     if self.unique:
                         k = self.key(row)
                         if k == previous:
                             raise ValueError(f"{self.path.name}: two rows share the key {k!r}")
                         previous = k
-                    buf.append(row)
-                    if len(buf) >= CONVERT_ROWS or filled + len(buf) >= ROW_GROUP_ROWS:
-                        group.append(pa.Table.from_pylist(buf, schema=self.schema))
-                        filled, buf = filled + len(buf), []
-                        if filled >= ROW_GROUP_ROWS:
-                            w.write_table(pa.concat_tables(group).combine_chunks())
-                            group, filled = [], 0
-                if buf:
-                    group.append(pa.Table.from_pylist(buf, schema=self.schema))
-                if group:
-                    w.write_table(pa.concat_tables(group).combine_chunks())
-                self.count = w.count
+                    w.add(row)
+            self.count = w.count
         finally:
             self.close()
         return self.count
@@ -127,6 +116,52 @@ class SortedSpill:
             self.finish()
         else:
             self.close()
+
+
+class GroupedWriter:
+    """Dict rows appended one by one to a Parquet file, in bounded memory, with the bytes of
+    `io.write_rows(path, all_rows, schema)`: rows become Arrow `CONVERT_ROWS` at a time and are written
+    one full row group (`io.ROW_GROUP_ROWS` rows, combined into one chunk) at a time. `count`: rows written."""
+
+    def __init__(self, path: str | Path, schema: pa.Schema):
+        self.schema, self.count = schema, 0
+        self._writer = TableWriter(path, schema)
+        self._buf: list[dict[str, Any]] = []
+        self._group: list[pa.Table] = []
+        self._filled = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._buf.append(row)
+        if len(self._buf) >= CONVERT_ROWS or self._filled + len(self._buf) >= ROW_GROUP_ROWS:
+            self._convert()
+            if self._filled >= ROW_GROUP_ROWS:
+                self._write()
+
+    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self.add(row)
+
+    def _convert(self) -> None:
+        if self._buf:
+            self._group.append(pa.Table.from_pylist(self._buf, schema=self.schema))
+            self._filled, self._buf = self._filled + len(self._buf), []
+
+    def _write(self) -> None:
+        if self._group:
+            self._writer.write_table(pa.concat_tables(self._group).combine_chunks())
+            self.count += self._filled
+        self._group, self._filled = [], 0
+
+    def close(self) -> None:
+        self._convert()
+        self._write()
+        self._writer.close()
+
+    def __enter__(self) -> "GroupedWriter":
+        return self
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        self.close()
 
 
 def batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -149,6 +184,37 @@ def read_batches(paths: Iterable[str | Path], batch_rows: int, progress: "Progre
             if progress is not None:
                 progress.update(batch.num_rows, batch.nbytes)
             yield batch.to_pylist()
+
+
+class Shards:
+    """Per input file (shard) ledgers of a stage reading `files` in order (issue 19): a record's shard is
+    told by its input position, the files' row counts coming from their Parquet footers.
+
+    `count(position, key, n)` adds to one shard's counter; `ledgers(build)` gives {file name: build(counter)}.
+    """
+
+    def __init__(self, files: Iterable[str | Path]):
+        self.names: list[str] = []
+        self.ends: list[int] = []
+        end = 0
+        for f in files:
+            end += pq.ParquetFile(f).metadata.num_rows
+            self.names.append(Path(f).name)
+            self.ends.append(end)
+        self.counts: dict[str, Counter] = {name: Counter() for name in self.names}
+
+    def of(self, position: int) -> str:
+        i = bisect.bisect_right(self.ends, position)
+        if i >= len(self.names):
+            raise IndexError(f"input position {position} is past the {self.ends[-1] if self.ends else 0} rows "
+                             f"of {', '.join(self.names) or 'no files'}")
+        return self.names[i]
+
+    def count(self, position: int, key: str, n: int = 1) -> None:
+        self.counts[self.of(position)][key] += n
+
+    def ledgers(self, build: Callable[[str, Counter], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {name: build(name, self.counts[name]) for name in self.names}
 
 
 class Progress:

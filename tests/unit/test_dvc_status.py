@@ -106,6 +106,7 @@ PARAM_EDITS = [
     ("build.history_turns", 2, {"build"}),
     ("rewrite.seed", 1, {"rewrite"}),
     ("mix.seed", 1, {"mix"}),
+    ("runtime.batch_rows", 1000, {"curate", "build", "mix", "validate"}),              # issue 19: the stages that stream
     ("validate.min_uniqueness", 0.3, {"validate"}),
     ("sft.max_length", 256, {"sft", "validate"}),                         # validate reads sft's value
     ("sft.learning_rate", 1.0e-3, {"sft"}),
@@ -175,6 +176,8 @@ LIBRARY_EDITS = [
     ("src/logtune/build/targets.py", {"build"}),
     ("src/logtune/rewrite/offline.py", {"rewrite"}),
     ("src/logtune/mix/pipeline.py", {"mix"}),
+    ("src/logtune/mix/files.py", {"mix"}),                                  # the streaming passes (issue 19)
+    ("src/logtune/spill.py", {"curate", "build", "mix", "validate"}),                   # the bounded writers and sorts
     ("src/logtune/mix/trace.py", set()),                                    # `logtune trace`, no stage
     ("src/logtune/validate/leakage.py", {"validate"}),
     ("src/logtune/base/tiny.py", {"base"}),

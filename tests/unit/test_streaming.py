@@ -108,7 +108,19 @@ def test_curate_and_build_files_give_the_in_memory_bytes_whatever_the_runtime(ex
         out = tmp_path / f"w{runtime.workers}"
         m = curate_files(exported, out / "curated", params, golden, rules, runtime)
         b = build_files(out / "curated" / "conversations.parquet", out / "built", build_params, golden, runtime)
-        assert m == curated.metrics and b == built.metrics
+        assert {k: v for k, v in m.items() if k != "shards"} == curated.metrics
+        assert {k: v for k, v in b.items() if k != "shards"} == built.metrics
+        # per input file (shard): read = kept + rejected by reason, adding up to the totals
+        rows = {f.name: len(read_rows(f)) for f in exported}
+        assert {f: s["read"] for f, s in m["shards"].items()} == rows
+        assert sum(s["kept"] for s in m["shards"].values()) == m["kept"]
+        for reason, n in m["rejected_by_reason"].items():
+            assert sum(s["rejected_by_reason"][reason] for s in m["shards"].values()) == n
+        assert all(s["rejected"] for s in m["shards"].values())
+        (shard,) = b["shards"].values()
+        assert (shard["read"], shard["replies_seen"]) == (b["read"], b["replies_seen"])
+        assert shard["replies_rejected"] == b["rejected"] - sum(b["schema_rejected"].values())
+        assert shard["replies_rejected_by_reason"]["duplicate_reply"] == b["rejected_by_reason"]["duplicate_reply"]
         assert {f: sha(out / f) for f in files} == {f: sha(ref / f) for f in files}, runtime
         assert not list(tmp_path.rglob("logtune-spill-*"))   # every sorted run was removed
 

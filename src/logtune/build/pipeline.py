@@ -50,16 +50,20 @@ records it promises (kept + rejected by schema).
 from __future__ import annotations
 
 import json
+import pickle
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+import pyarrow as pa
+
 from logtune import records
 from logtune.engine import RuntimeParams, map_files, map_rows
 from logtune.runtime import no_cyclic_gc
-from logtune.spill import Progress, SortedSpill
+from logtune.spill import Progress, Shards, SortedSpill
 from logtune import feedback, toolcalls
 from logtune.build.extractive import (DEFAULT_CLOSERS, DEFAULT_OPENERS, DEFAULT_REFUSALS, answer_in_context,
                                       check_templates, refusal_fields, refusal_text)
@@ -364,30 +368,98 @@ def build(conversations: Iterable[dict[str, Any]], params: BuildParams, golden: 
 
 
 def build_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Callable[[Callable, dict], Iterable],
-               params: BuildParams, golden: list[dict[str, Any]]) -> dict[str, Any]:
+               params: BuildParams, golden: list[dict[str, Any]], spill_rows: int = 50_000,
+               tmp_dir: str | Path | None = None, shards: Shards | None = None) -> dict[str, Any]:
     """Build batches of conversations, handing every record to `sinks[set name]` (sft, preference, kto,
     rejected) in no particular order; return the metrics. The sinks sort (`logtune.spill.SortedSpill`).
 
     Each batch is routed on its own (`route_batch`, through `mapper(fn, state)`: results in input order,
     e.g. `runtime.map_files` in worker processes or on Ray);
-    what ties replies across batches is applied here, in input order: a reply already built from an
-    earlier conversation is rejected (`duplicate_reply`) whatever batch either sits in. Memory: one
-    set of reply keys (32 characters per distinct reply) plus the batches in flight.
+    what ties replies across batches is decided after all of them, in input order: a reply already built
+    from an earlier conversation is rejected (`duplicate_reply`) whatever batch either sits in. Issue 19:
+    in bounded memory, without a set of every reply key: the routed batches go to a temporary file
+    (pickled, in `tmp_dir`) and (reply key, position) pairs to an on-disk sort (`spill_rows` a run); the
+    merge by key names every position that is not its key's first, sorted again by position; a second
+    pass over the file hands each reply's records on, or its `duplicate_reply` row at those positions.
+    With `shards` (the input files): the metrics' `shards` hold, per file, the conversations read and
+    replies seen = built + rejected by reason.
     """
     state = {"params": params, "golden_keys": golden_turn_keys(golden)}
     tally = Tally()
-    seen: set[str] = set()
-    for results in mapper(route_batch, state):
-        tally.read += len(results)
-        for replies in results:
-            for key, fresh, duplicate in replies:
-                tally.replies_seen += 1
-                if key is not None and key in seen:
-                    fresh = ReplyOut(rejected=[duplicate])
-                elif key is not None:
-                    seen.add(key)
-                tally.add(fresh, sinks)
-    return ledger(tally, params)
+    keys = SortedSpill(None, _KEY_SCHEMA, key=_by_key, run_rows=spill_rows, tmp_dir=tmp_dir)
+    later = SortedSpill(None, _POSITION_SCHEMA, key=_by_position, run_rows=spill_rows, tmp_dir=tmp_dir)
+    try:
+        with tempfile.TemporaryFile(dir=tmp_dir) as routed:
+            position = 0
+            for results in mapper(route_batch, state):
+                pickle.dump(results, routed, protocol=pickle.HIGHEST_PROTOCOL)
+                for replies in results:
+                    for key, _, _ in replies:
+                        if key is not None:
+                            keys.add({"key": key, "position": position})
+                        position += 1
+            previous: Any = None
+            for row in keys.merged():         # by key, then position (the sort is stable)
+                if row["key"] == previous:
+                    later.add({"position": row["position"]})
+                previous = row["key"]
+            keys.close()
+            duplicates = (row["position"] for row in later.merged())
+            next_duplicate = next(duplicates, None)
+            routed.seek(0)
+            for results in _pickled(routed):
+                for replies in results:
+                    if shards is not None:
+                        shards.count(tally.read, "read")
+                    for _, fresh, duplicate in replies:
+                        if tally.replies_seen == next_duplicate:
+                            fresh = ReplyOut(rejected=[duplicate])
+                            next_duplicate = next(duplicates, None)
+                        tally.replies_seen += 1
+                        tally.add(fresh, sinks)
+                        if shards is not None:
+                            shards.count(tally.read, "replies_seen")
+                            shards.count(tally.read, "built" if fresh.outcome is not None else fresh.rejected[0]["reason"])
+                    tally.read += 1
+    finally:
+        keys.close()
+        later.close()
+    metrics = ledger(tally, params)
+    if shards is not None:
+        metrics["shards"] = shards.ledgers(shard_ledger)
+    return metrics
+
+
+def shard_ledger(name: str, counts: Counter) -> dict[str, Any]:
+    """One input file's conversations read and replies seen = built + rejected by reason (`build_into`)."""
+    reasons = set(REASONS) | set(counts) - {"read", "replies_seen", "built"}
+    by_reason = {reason: counts.get(reason, 0) for reason in sorted(reasons)}
+    out = {"read": counts["read"], "replies_seen": counts["replies_seen"], "replies_built": counts["built"],
+           "replies_rejected": sum(by_reason.values()), "replies_rejected_by_reason": by_reason}
+    if out["replies_seen"] != out["replies_built"] + out["replies_rejected"]:
+        raise AssertionError(f"build {name}: replies seen {out['replies_seen']} != built {out['replies_built']} "
+                             f"+ rejected {out['replies_rejected']}")
+    return out
+
+
+_KEY_SCHEMA = pa.schema([("key", pa.string()), ("position", pa.int64())])
+_POSITION_SCHEMA = pa.schema([("position", pa.int64())])
+
+
+def _by_key(row: dict[str, Any]) -> str:
+    return row["key"]
+
+
+def _by_position(row: dict[str, Any]) -> int:
+    return row["position"]
+
+
+def _pickled(f: Any) -> Iterator[Any]:
+    while True:
+        try:
+            yield pickle.load(f)
+        except EOFError:
+            return
 
 
 @dataclass
@@ -583,7 +655,7 @@ def build_files(conversations: str | Path, out_dir: str | Path, params: BuildPar
         with no_cyclic_gc():
             metrics = build_into({name: sp.add for name, sp in spills.items()},
                                  lambda fn, state: map_files(fn, state, [conversations], runtime, progress),
-                                 params, golden)
+                                 params, golden, runtime.spill_rows, out_dir.parent, Shards([conversations]))
             progress.done()
             for sp in spills.values():
                 sp.finish()

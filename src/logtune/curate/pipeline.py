@@ -27,7 +27,7 @@ from logtune import records
 from logtune.feedback import MERGE_COUNTS
 from logtune.engine import RuntimeParams, map_files, map_rows
 from logtune.runtime import no_cyclic_gc
-from logtune.spill import Progress, SortedSpill
+from logtune.spill import Progress, Shards, SortedSpill
 from logtune.golden.overlap import golden_conversation_keys, golden_near_overlaps, golden_overlap
 from logtune.curate.dedup import context_salt, split_duplicates, split_near_duplicates
 from logtune.curate.quality import REASONS as JUDGE_REASONS, judge_sessions
@@ -206,7 +206,7 @@ def dedup_group(group: list[dict[str, Any]], params: CurateParams, merged: dict[
 
 def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Callable[[Callable, dict], Iterable],
                 params: CurateParams, golden: list[dict[str, Any]], rules: Rules, partitions: Any,
-                judge: Judge | None = None) -> dict[str, Any]:
+                judge: Judge | None = None, shards: Shards | None = None) -> dict[str, Any]:
     """Curate batches of conversations, handing kept rows to `sinks["kept"]` and records.REJECTED rows to
     `sinks["rejected"]` (each with its input position SEQ, for KEPT_ORDER / REJECTED_ORDER); return the metrics.
 
@@ -215,7 +215,8 @@ def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Call
     to `partitions` (`add(row)`, then `groups()`: lists of rows of one CONTEXT key in input order), and
     each group is deduplicated alone (`dedup_group`), then (with `judge_min_quality`) judged by its worst
     reply (`curate.quality.judge_sessions`), after redaction and dedup so an API judge never sees PII.
-    Memory: the batches in flight plus one group.
+    Memory: the batches in flight plus one group. With `shards` (the input files): the metrics' `shards`
+    hold read = kept + rejected by reason for each file too.
     """
     if params.judge_min_quality is not None and judge is None:
         raise ValueError("curate.judge_min_quality is set but no judge was given")
@@ -227,6 +228,8 @@ def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Call
 
     def reject(conv: dict[str, Any], r: Reject) -> None:
         by_reason[r.reason] += 1
+        if shards is not None:
+            shards.count(conv[SEQ], r.reason)
         conv.pop(SALT, None)
         row = rejected_row(conv.get("id"), "curate", r, {k: v for k, v in conv.items() if k != SEQ})
         row[SEQ] = conv[SEQ]
@@ -235,6 +238,8 @@ def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Call
     for results in mapper(screen_batch, state):
         for conv, r, kinds in results:
             conv[SEQ] = read
+            if shards is not None:
+                shards.count(read, "read")
             read += 1
             if kinds:
                 redacted_by_kind.update(kinds)
@@ -256,12 +261,14 @@ def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Call
                                                    for k, v in stats.items()}
         for c in group_kept:
             kept += 1
+            if shards is not None:
+                shards.count(c[SEQ], "kept")
             sinks["kept"](c)
         for c, r in rejects:
             reject(c, r)
     rejected = sum(by_reason.values())
     assert read == kept + rejected, "curate lost or invented a record"
-    return {"read": read, "kept": kept, "rejected": rejected,
+    metrics = {"read": read, "kept": kept, "rejected": rejected,
             "rejected_by_reason": dict(sorted(by_reason.items())),
             "redacted_by_kind": dict(sorted(redacted_by_kind.items())),
             "conversations_redacted": conversations_redacted,
@@ -270,6 +277,19 @@ def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Call
             else {"judge": judge.name, "stand_in": judge.stand_in, "min_quality": params.judge_min_quality,
                   "sessions_scored": 0, "sessions_unscored": 0, "replies_scored": 0, "replies_unparsed": 0,
                   "replies_below": 0}}
+    if shards is not None:
+        metrics["shards"] = shards.ledgers(lambda name, c: shard_ledger(name, c, by_reason))
+    return metrics
+
+
+def shard_ledger(name: str, counts: Counter, reasons: Iterable[str]) -> dict[str, Any]:
+    """One input file's read = kept + rejected by reason (`curate_into`'s `shards` counts)."""
+    by_reason = {reason: counts.get(reason, 0) for reason in sorted(reasons)}
+    out = {"read": counts["read"], "kept": counts["kept"], "rejected": sum(by_reason.values()),
+           "rejected_by_reason": by_reason}
+    if out["read"] != out["kept"] + out["rejected"]:
+        raise AssertionError(f"curate {name}: read {out['read']} != kept {out['kept']} + rejected {out['rejected']}")
+    return out
 
 
 def curate_files(files: list[Path], out_dir: str | Path, params: CurateParams, golden: list[dict[str, Any]],
@@ -301,7 +321,7 @@ def curate_files(files: list[Path], out_dir: str | Path, params: CurateParams, g
         with no_cyclic_gc():
             metrics = curate_into({"kept": kept.add, "rejected": rejected.add},
                                   lambda fn, state: map_files(fn, state, files, runtime, progress), params, golden,
-                                  rules or Rules(), OnDisk(), judge)
+                                  rules or Rules(), OnDisk(), judge, Shards(files))
             progress.done()
             kept.finish()
             rejected.finish()

@@ -34,7 +34,9 @@ import pyarrow.parquet as pq
 from logtune import records
 from logtune.params import ParamsError
 from logtune.rejects import Reject, rejected_row
+from logtune.engine import map_rows
 from logtune.schema_check import RecordCheck
+from logtune.spill import SortedSpill
 from logtune.mix import quality
 
 SETS = ("sft", "preference", "kto")
@@ -164,14 +166,22 @@ def _rng(seed: int, set_name: str, row: int) -> random.Random:
     return random.Random(int(hashlib.sha256(f"{seed}\x1f{set_name}\x1f{row}".encode()).hexdigest()[:16], 16))
 
 
+def positions(size: int, n: int, rng: random.Random) -> tuple[int, list[int]]:
+    """`sample`'s picks by position in a group of `size` records: (full passes, sorted positions of the
+    records getting one more copy). `random.sample` draws positions from the group's size alone, so this
+    needs no list of the group (what lets `SetMix` decide in a second streaming pass)."""
+    if n <= 0 or size <= 0:
+        return 0, []
+    full, rest = divmod(n, size)
+    return full, sorted(rng.sample(range(size), rest))
+
+
 def sample(indices: list[int], n: int, rng: random.Random) -> list[tuple[int, int]]:
     """`n` picks from `indices` as (index, copy number): every record once per full pass, then a seeded
     subset without replacement, so no record has more than ceil(n / len(indices)) copies."""
-    if n <= 0 or not indices:
-        return []
-    full, rest = divmod(n, len(indices))
+    full, chosen = positions(len(indices), n, rng)
     picks = [(i, c) for c in range(1, full + 1) for i in indices]
-    picks += [(i, full + 1) for i in sorted(rng.sample(indices, rest))]
+    picks += [(i, full + 1) for i in sorted(indices[j] for j in chosen)]
     return picks
 
 
@@ -217,132 +227,220 @@ def schema_problems(table: pa.Table, set_name: str, check: RecordCheck | None = 
     return problems
 
 
+# What pass 1 makes of a record (`classify`): one of these, or the index of the table row selecting it.
+SCHEMA, HELDOUT, LOW_QUALITY, UNMATCHED = -1, -2, -3, -4
+
+
+def record_key(row: dict[str, Any]) -> str:
+    """The order mix reads a set in (stable: records with equal ids keep their input order)."""
+    return row.get("id") or ""
+
+
+def classify(rows: list[dict[str, Any]], state: dict[str, Any]) -> list[int]:
+    """Pass 1, per record (`logtune.engine` batches): SCHEMA, HELDOUT, LOW_QUALITY, UNMATCHED or the
+    selecting table row. `state`: {"set", "params", "sources", "check"}."""
+    set_name, p, sources, check = state["set"], state["params"], state["sources"], state["check"]
+    out = []
+    for row in rows:
+        if check(row) is not None:
+            out.append(SCHEMA)
+            continue
+        if is_heldout(p.seed, p.eval_share, session_of(row.get("id"), row.get("conversation_id"))):
+            out.append(HELDOUT)
+            continue
+        f = {"source": sources.get(row.get("conversation_id")), **{s: row.get(s) for s in SELECTORS if s != "source"}}
+        k = next((k for k, r in enumerate(p.table) if applies(r, set_name) and matches(r, f)), None)
+        threshold = None if k is None else p.table[k].min_quality
+        if threshold is not None and quality.score(set_name, row) < threshold:
+            out.append(LOW_QUALITY)
+        else:
+            out.append(UNMATCHED if k is None else k)
+    return out
+
+
+class SetMix:
+    """One set mixed in two streaming passes over its records in `record_key` order, memory independent
+    of the set's size except the positions `random.sample` draws (one int per sampled record).
+
+    Pass 1: `count(codes)` with `classify`'s codes, batch by batch. `plan()`: every row's target and its
+    sampled positions (counts first, so quotas and shares see the whole set). Pass 2: `take(rows, codes)`
+    with the same records and codes in the same order returns (train rows, held-out rows, dropped
+    `records.REJECTED` rows) decided so far; `finish()` the rest and the metrics. Train rows
+    come out sorted by (id, copy) and repeated copies are `<id>#<n>`, as `mix_set` always wrote them.
+    Distinct sessions are counted through `SortedSpill` (runs of `spill_rows` on disk).
+    """
+
+    def __init__(self, set_name: str, p: MixParams, check: RecordCheck, spill_rows: int = 50_000):
+        self.set_name, self.p, self.check = set_name, p, check
+        self.available = [0] * len(p.table)
+        self.codes = Counter()
+        self.sessions = SortedSpill(None, pa.schema([("session", pa.string()), ("heldout", pa.bool_())]),
+                                    key=lambda r: r["session"], run_rows=spill_rows)
+        self._pos = [0] * len(p.table)
+        self._copies = [Counter() for _ in p.table]     # per table row: copies a record got -> records
+        self._train_types: Counter = Counter()
+        self._heldout_types: Counter = Counter()
+        self._dropped: Counter = Counter({r: 0 for r in DROP_REASONS})
+        self._run_id: Any = object()
+        self._run: list[tuple[int, int, int, dict[str, Any]]] = []   # (copy, rank, position, row) of one id
+        self._seen = self.train_rows = self.train_records = self.real = 0
+
+    def count(self, codes: list[int]) -> None:
+        self.codes.update(codes)
+        for c in codes:
+            if c >= 0:
+                self.available[c] += 1
+
+    def plan(self) -> None:
+        kept = self.codes[UNMATCHED] if self.p.unmatched == "keep" else 0
+        self.wanted = targets(self.p, self.set_name, self.available, kept)
+        drawn = [positions(n, w, _rng(self.p.seed, self.set_name, k))
+                 for k, (n, w) in enumerate(zip(self.available, self.wanted))]
+        self._full = [full for full, _ in drawn]
+        self._chosen = [iter(chosen) for _, chosen in drawn]
+        self._next = [next(it, None) for it in self._chosen]
+
+    def _copies_of(self, k: int) -> int:
+        pos = self._pos[k]
+        self._pos[k] += 1
+        extra = self._next[k] == pos
+        if extra:
+            self._next[k] = next(self._chosen[k], None)
+        return self._full[k] + extra
+
+    def _flush(self, train: list[dict[str, Any]]) -> None:
+        # mix_set sorted its picks by (id, copy); records sharing an id: kept unmatched first, then by table row
+        for c, _, _, row in sorted(self._run, key=lambda t: t[:3]):
+            train.append(row if c == 1 else {**row, "id": f"{row['id']}#{c}"})
+        self._run = []
+
+    def take(self, rows: list[dict[str, Any]], codes: list[int]
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        train, heldout, dropped = [], [], []
+        for row, code in zip(rows, codes):
+            rid, self._seen = row.get("id"), self._seen + 1
+            reason = None
+            if code == SCHEMA:
+                reason = Reject("schema", f"set {self.set_name}: {self.check(row)}")
+            elif code == HELDOUT:
+                heldout.append(row)
+                self._heldout_types[str(row.get("record_type"))] += 1
+            else:
+                copies, rank = 1, -1
+                if code == LOW_QUALITY:
+                    reason = Reject("low_quality", f"set {self.set_name}")
+                elif code == UNMATCHED and self.p.unmatched == "drop":
+                    reason = Reject("unmatched", f"set {self.set_name}")
+                elif code >= 0:
+                    copies, rank = self._copies_of(code), code
+                    self._copies[code][copies] += 1
+                    if not copies:
+                        reason = Reject("downsampled", f"set {self.set_name}")
+                if reason is None:
+                    if rid != self._run_id:
+                        self._flush(train)
+                        self._run_id = rid
+                    self._run += [(c, rank, self._seen, row) for c in range(1, copies + 1)]
+                    self.train_rows += copies
+                    self.train_records += 1
+                    self.real += copies * (row.get("provenance") == "real")
+                    self._train_types[str(row.get("record_type"))] += copies
+            if code != SCHEMA:
+                self.sessions.add({"session": session_of(rid, row.get("conversation_id")), "heldout": code == HELDOUT})
+            if reason is not None:
+                self._dropped[reason.reason] += 1
+                dropped.append(rejected_row(rid, "mix", reason, row))
+        return train, heldout, dropped
+
+    def finish(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """(the last train rows, the set's metrics); raises when the ledger does not add up."""
+        train: list[dict[str, Any]] = []
+        self._flush(train)
+        sessions_train = sessions_heldout = 0
+        try:
+            previous, sides = object(), set()
+            for r in [*self.sessions.merged(), {"session": object(), "heldout": None}]:
+                if r["session"] != previous:
+                    if len(sides) > 1:
+                        raise AssertionError(f"mix {self.set_name}: sessions on both sides of the split")
+                    sessions_train += sides == {False}
+                    sessions_heldout += sides == {True}
+                    previous, sides = r["session"], set()
+                sides.add(r["heldout"])
+        finally:
+            self.sessions.close()
+        return train, self._metrics(sessions_train, sessions_heldout)
+
+    def _metrics(self, sessions_train: int, sessions_heldout: int) -> dict[str, Any]:
+        p, codes, train_rows = self.p, self.codes, self.train_rows
+        read, heldout = sum(codes.values()), codes[HELDOUT]
+        dropped = sum(self._dropped.values())
+        # The ledger counts records before oversampling: each record read is held out, trained on, or dropped.
+        if read != self.train_records + heldout + dropped:
+            raise AssertionError(f"mix {self.set_name}: read {read} != train {self.train_records} + heldout "
+                                 f"{heldout} + dropped {dropped}")
+        rows = {}
+        for k, (name, row) in enumerate(zip(row_names(p.table), p.table)):
+            if not applies(row, self.set_name):
+                continue
+            copies = self._copies[k]
+            achieved = sum(c * n for c, n in copies.items())
+            requested = {"count": row.count} if row.count is not None else {"share": row.share}
+            rows[name] = {
+                "requested": requested, "available": self.available[k], "target": self.wanted[k],
+                "achieved_count": achieved,
+                "achieved_share": round(achieved / train_rows, 4) if train_rows else 0.0,
+                "selected_records": sum(n for c, n in copies.items() if c > 0),
+                "oversampled_copies": sum((c - 1) * n for c, n in copies.items() if c > 1),
+                "oversample_cap": row.oversample,
+                "max_copies": max((c for c, n in copies.items() if n), default=0),
+                "shortfall": max(0, (row.count if row.count is not None else
+                                     int(round(row.share * train_rows))) - achieved),
+            }
+        unmatched = codes[UNMATCHED]
+        return {
+            "read": read, "heldout": heldout, "train_before_mix": read - codes[SCHEMA] - heldout,
+            "train": train_rows, "train_records": self.train_records,
+            "oversampled_copies": train_rows - self.train_records,
+            "dropped": dropped, "dropped_by_reason": dict(sorted(self._dropped.items())),
+            "unmatched": unmatched, "unmatched_kept": unmatched if p.unmatched == "keep" else 0,
+            "real_share": round(self.real / train_rows, 4) if train_rows else 0.0,
+            "sessions_train": sessions_train, "sessions_heldout": sessions_heldout,
+            "rows": rows,
+            # issue 18: what each record type became (train rows after oversampling, held-out records)
+            "train_by_record_type": dict(sorted(self._train_types.items())),
+            "heldout_by_record_type": dict(sorted(self._heldout_types.items())),
+        }
+
+
+def record_check(set_name: str) -> RecordCheck:
+    return RecordCheck(SCHEMAS / CONTRACTS[set_name])
+
+
+def needs_sources(p: MixParams) -> bool:
+    """Whether any table row selects by source (else the curated id -> source map is never read)."""
+    return any(row.source != ANY for row in p.table)
+
+
 def mix_set(table: pa.Table, set_name: str, p: MixParams, sources: dict[str, str],
             check: RecordCheck | None = None) -> Mixed:
     """Split one built set by session and mix its train side by the table; metrics add up or this raises.
 
     Rows breaking the set's JSON Schema (`check`, default: the set's file in schemas/) are dropped first.
+    In memory, through the passes the stage streams (`logtune.mix.files`).
     """
+    check = check or record_check(set_name)
     ids = table.column("id").to_pylist()
-    order = sorted(range(len(ids)), key=lambda i: ids[i] or "")   # input order never matters
-    column = {c: (table.column(c).to_pylist() if c in table.column_names else [None] * len(ids))
-              for c in ("conversation_id",) + SELECTORS if c != "source"}
-    sessions = [session_of(ids[i], column["conversation_id"][i]) for i in range(len(ids))]
-    invalid = schema_problems(table, set_name, check)
-    heldout_idx, train_idx = [], []
-    for i in order:
-        if i in invalid:
-            continue
-        (heldout_idx if is_heldout(p.seed, p.eval_share, sessions[i]) else train_idx).append(i)
-
-    def fields(i: int) -> dict[str, Any]:
-        return {"source": sources.get(column["conversation_id"][i]),
-                **{s: column[s][i] for s in SELECTORS if s != "source"}}
-
-    groups: list[list[int]] = [[] for _ in p.table]
-    unmatched: list[int] = []
-    low_quality: list[int] = []
-    rows_of = _rows(table) if any(r.min_quality is not None for r in p.table) else None
-    for i in train_idx:
-        f = fields(i)
-        row = next((k for k, r in enumerate(p.table) if applies(r, set_name) and matches(r, f)), None)
-        threshold = None if row is None else p.table[row].min_quality
-        if threshold is not None and rows_of is not None and quality.score(set_name, rows_of(i)) < threshold:
-            low_quality.append(i)
-            continue
-        (unmatched if row is None else groups[row]).append(i)
-    kept_unmatched = unmatched if p.unmatched == "keep" else []
-    wanted = targets(p, set_name, [len(g) for g in groups], len(kept_unmatched))
-
-    picks = [(i, 1) for i in kept_unmatched]
-    per_row = []
-    for k, group in enumerate(groups):
-        chosen = sample(group, wanted[k], _rng(p.seed, set_name, k))
-        picks += chosen
-        per_row.append(chosen)
-    picks.sort(key=lambda pc: (ids[pc[0]], pc[1]))
-
-    dropped = [(i, "schema") for i in invalid]
-    dropped += [(i, "unmatched") for i in unmatched if p.unmatched == "drop"]
-    dropped += [(i, "low_quality") for i in low_quality]
-    for group, chosen in zip(groups, per_row):
-        used = {i for i, _ in chosen}
-        dropped += [(i, "downsampled") for i in group if i not in used]
-    dropped.sort(key=lambda ir: (ids[ir[0]] or "", ir[0]))
-
-    train = _take(table, picks, ids)
-    heldout = table.take(pa.array(heldout_idx, pa.int64())) if heldout_idx else table.slice(0, 0)
-    metrics = set_metrics(p, set_name, sessions, ids, train_idx, heldout_idx, groups, per_row, wanted,
-                          unmatched, picks, dropped, column["provenance"])
-    # issue 18: what each record type became (train rows after oversampling, held-out records)
-    metrics["train_by_record_type"] = dict(sorted(Counter(str(column["record_type"][i]) for i, _ in picks).items()))
-    metrics["heldout_by_record_type"] = dict(sorted(Counter(str(column["record_type"][i]) for i in heldout_idx).items()))
-    rejected = [rejected_row(ids[i], "mix",
-                             Reject(reason, f"set {set_name}: {invalid[i]}" if reason == "schema" else f"set {set_name}"),
-                             table.slice(i, 1).to_pylist()[0]) for i, reason in dropped]
-    return Mixed(train=train, heldout=heldout, dropped=rejected, metrics=metrics)
-
-
-def _rows(table: pa.Table):
-    """Row i of the table as a dict, for scoring (the columns read once)."""
-    cols = {c: table.column(c).to_pylist() for c in table.column_names}
-    return lambda i: {c: v[i] for c, v in cols.items()}
-
-
-def _take(table: pa.Table, picks: list[tuple[int, int]], ids: list[str]) -> pa.Table:
-    if not picks:
-        return table.slice(0, 0)
-    out = table.take(pa.array([i for i, _ in picks], pa.int64()))
-    new_ids = pa.array([ids[i] if c == 1 else f"{ids[i]}#{c}" for i, c in picks],
-                       table.schema.field("id").type)
-    return out.set_column(out.schema.get_field_index("id"), table.schema.field("id"), new_ids)
-
-
-def set_metrics(p: MixParams, set_name: str, sessions: list[str], ids: list[str], train_idx: list[int],
-                heldout_idx: list[int], groups: list[list[int]], per_row: list[list[tuple[int, int]]],
-                wanted: list[int], unmatched: list[int], picks: list[tuple[int, int]],
-                dropped: list[tuple[int, str]], provenance: list[Any]) -> dict[str, Any]:
-    train_rows = len(picks)
-    train_unique = len({i for i, _ in picks})
-    by_reason = Counter({r: 0 for r in DROP_REASONS})
-    by_reason.update(reason for _, reason in dropped)
-    read = len(ids)
-    # The ledger counts records before oversampling: each record read is held out, trained on, or dropped.
-    if read != train_unique + len(heldout_idx) + sum(by_reason.values()):
-        raise AssertionError(f"mix {set_name}: read {read} != train {train_unique} + heldout "
-                             f"{len(heldout_idx)} + dropped {sum(by_reason.values())}")
-    rows = {}
-    for k, (name, row) in enumerate(zip(row_names(p.table), p.table)):
-        if not applies(row, set_name):
-            continue
-        achieved = len(per_row[k])
-        requested = {"count": row.count} if row.count is not None else {"share": row.share}
-        rows[name] = {
-            "requested": requested, "available": len(groups[k]), "target": wanted[k],
-            "achieved_count": achieved,
-            "achieved_share": round(achieved / train_rows, 4) if train_rows else 0.0,
-            "selected_records": len({i for i, _ in per_row[k]}),
-            "oversampled_copies": sum(1 for _, c in per_row[k] if c > 1),
-            "oversample_cap": row.oversample,
-            "max_copies": max((c for _, c in per_row[k]), default=0),
-            "shortfall": max(0, (row.count if row.count is not None else
-                                 int(round(row.share * train_rows))) - achieved),
-        }
-    real = sum(1 for i, _ in picks if provenance[i] == "real")
-    sessions_train = {sessions[i] for i in train_idx}
-    sessions_heldout = {sessions[i] for i in heldout_idx}
-    if sessions_train & sessions_heldout:
-        raise AssertionError(f"mix {set_name}: sessions on both sides of the split")
-    return {
-        "read": read, "heldout": len(heldout_idx), "train_before_mix": len(train_idx),
-        "train": train_rows, "train_records": train_unique,
-        "oversampled_copies": train_rows - train_unique,
-        "dropped": sum(by_reason.values()), "dropped_by_reason": dict(sorted(by_reason.items())),
-        "unmatched": len(unmatched), "unmatched_kept": len(unmatched) if p.unmatched == "keep" else 0,
-        "real_share": round(real / train_rows, 4) if train_rows else 0.0,
-        "sessions_train": len(sessions_train), "sessions_heldout": len(sessions_heldout),
-        "rows": rows,
-    }
+    rows = table.take(pa.array(sorted(range(len(ids)), key=lambda i: ids[i] or ""), pa.int64())).to_pylist()
+    state = {"set": set_name, "params": p, "sources": sources, "check": check}
+    codes = [c for batch in map_rows(classify, state, rows) for c in batch]
+    mixer = SetMix(set_name, p, check)
+    mixer.count(codes)
+    mixer.plan()
+    train, heldout, dropped = mixer.take(rows, codes)
+    rest, metrics = mixer.finish()
+    return Mixed(train=pa.Table.from_pylist(train + rest, schema=table.schema),
+                 heldout=pa.Table.from_pylist(heldout, schema=table.schema), dropped=dropped, metrics=metrics)
 
 
 # -------------------------------------------------------------------------------------------- io
@@ -379,15 +477,6 @@ def task_dir(task_type: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", task_type) if task_type else "unknown"
 
 
-def by_task_type(table: pa.Table) -> dict[str, pa.Table]:
-    if "task_type" not in table.column_names:
-        return {"unknown": table}
-    groups: dict[str, list[int]] = {}
-    for i, t in enumerate(table.column("task_type").to_pylist()):
-        groups.setdefault(task_dir(t), []).append(i)
-    return {name: table.take(pa.array(idx, pa.int64())) for name, idx in sorted(groups.items())}
-
-
 def mix(built: Path, p: MixParams, sources: dict[str, str]) -> dict[str, Mixed]:
     """Every set of `built` split and mixed (sets whose file and contract are both missing are skipped)."""
     out = {}
@@ -398,13 +487,14 @@ def mix(built: Path, p: MixParams, sources: dict[str, str]) -> dict[str, Mixed]:
     return out
 
 
-def ledger(mixed: dict[str, Mixed], p: MixParams, sources_known: bool) -> dict[str, Any]:
-    train = sum(m.metrics["train"] for m in mixed.values())
-    real = sum(m.metrics["real_share"] * m.metrics["train"] for m in mixed.values())
+def ledger(sets: dict[str, dict[str, Any]], p: MixParams, sources_known: bool) -> dict[str, Any]:
+    """metrics/mix.json from each set's metrics (`SetMix.finish`, after the review)."""
+    train = sum(m["train"] for m in sets.values())
+    real = sum(m["real_share"] * m["train"] for m in sets.values())
     return {
         "seed": p.seed, "eval_share": p.eval_share, "unmatched": p.unmatched,
         "counted_before_oversampling": True,   # read = train_records + heldout + dropped
         "sources_known": sources_known,
         "real_share": round(real / train, 4) if train else 0.0,
-        "sets": {name: m.metrics for name, m in mixed.items()},
+        "sets": sets,
     }

@@ -11,7 +11,7 @@ of the sets BEFORE the marks) is returned for `data/train/review.json`, so `vali
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pyarrow as pa
 
@@ -34,21 +34,34 @@ def apply_review(mixed: dict[str, Any], reviews_dir: str | Path | None) -> dict[
         new["preference"] = [*new["preference"], *pairs]
     counts = {}
     for name, m in mixed.items():
-        gone = {}
-        for set_name, row, reason in rejected:
-            if set_name == name:
-                gone[row["id"]] = (row, reason)
-        for rid, (row, reason) in sorted(gone.items()):
-            m.dropped.append(rejected_row(rid, "mix", Reject(REASON, reason), row))
+        dropped = review_drops(r for r in rejected if r[0] == name)
+        m.dropped += dropped
         m.train = pa.Table.from_pylist(new[name], schema=m.train.schema)
-        met = m.metrics
-        met["train"], met["train_records"] = m.train.num_rows, len({r["id"] for r in new[name]})
-        met["dropped"] = met.get("dropped", 0) + len(gone)
-        met.setdefault("dropped_by_reason", {})[REASON] = len(gone)
-        fixed = sum(1 for k in marks if k["set"] == name and k["mark"] == "fix")
-        counts[name] = {"rejected": len(gone), "fixed": fixed}
-        if name == "preference":
-            counts[name]["human_edit_pairs"] = len(pairs)
-            met["added_by_review"] = len(pairs)   # read + added_by_review = train_records + heldout + dropped
+        counts[name] = reviewed(m.metrics, name, m.train.num_rows, len({r["id"] for r in new[name]}),
+                                len(dropped), marks, len(pairs))
+    return summary(version, review, marks, counts)
+
+
+def review_drops(rejected: Iterable[tuple[str, dict[str, Any], str]]) -> list[dict[str, Any]]:
+    """`apply_marks`' rejected rows of one set as dropped rows (reason human_review), one per id, by id."""
+    gone = {row["id"]: (row, reason) for _, row, reason in rejected}
+    return [rejected_row(rid, "mix", Reject(REASON, reason), row) for rid, (row, reason) in sorted(gone.items())]
+
+
+def reviewed(met: dict[str, Any], name: str, train_rows: int, train_ids: int, gone: int,
+             marks: list[dict[str, Any]], pairs: int) -> dict[str, int]:
+    """Update one set's mix metrics after the review (in place); return its `applied` counts."""
+    met["train"], met["train_records"] = train_rows, train_ids
+    met["dropped"] = met.get("dropped", 0) + gone
+    met.setdefault("dropped_by_reason", {})[REASON] = gone
+    fixed = sum(1 for k in marks if k["set"] == name and k["mark"] == "fix")
+    counts = {"rejected": gone, "fixed": fixed}
+    if name == "preference":
+        counts["human_edit_pairs"] = pairs
+        met["added_by_review"] = pairs   # read + added_by_review = train_records + heldout + dropped
+    return counts
+
+
+def summary(version: str, review: Path, marks: list[dict[str, Any]], counts: dict[str, Any]) -> dict[str, Any]:
     return {"data_version": version, "review": review.name, "marks": len(marks),
             "stale_marks": len(read_marks(review)) - len(marks), "applied": counts}

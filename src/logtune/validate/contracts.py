@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from jsonschema import Draft202012Validator
 
-from logtune.schema_check import compile_conforms
+from logtune.schema_check import RecordCheck
 
 
 def load_schema(path: str | Path) -> Draft202012Validator:
@@ -39,10 +39,7 @@ def schema_check(path: str | Path) -> Callable[[Any], str | None]:
     """`record -> first error or None` for the schema at `path` (what the feature table calls).
 
     Conforming records are proven by the compiled check (`logtune.schema_check`, as build and mix do);
-    only the others go through jsonschema, for the message.
+    only the others go through jsonschema, for the message (`schema_error`'s). Picklable, so it can be part
+    of the state `logtune.engine` hands to workers.
     """
-    validator = load_schema(path)
-    conforms = compile_conforms(validator.schema)
-    if conforms is None:
-        return lambda record: schema_error(validator, record)
-    return lambda record: None if conforms(record) else schema_error(validator, record)
+    return RecordCheck(path, error=schema_error)

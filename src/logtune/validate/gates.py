@@ -16,14 +16,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
 from logtune.golden.contract import read_cases
-from logtune.io import read_rows
+from logtune.engine import RuntimeParams, map_files, map_rows
 from logtune.params import ParamsError, from_dict
 from logtune.reviews import ReviewParams
+from logtune.spill import Progress, read_batches
 from logtune.validate.contracts import load_schema, schema_check, schema_error
 from logtune.pii import PiiParams
 from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
@@ -179,6 +180,7 @@ def validate_set(
     params: ValidateParams | None = None,
     tokens: tuple[Any, dict[str, Any]] | None = None,
     golden_cases: list[Any] | None = None,
+    mapper: Callable[[Callable, dict[str, Any]], Iterable[Any]] | None = None,
 ) -> SetResult:
     """One training set's records through its feature table and GX suite.
 
@@ -186,8 +188,22 @@ def validate_set(
     the token features (validate.tokens) join the table and the token suite runs in the same GX run
     (one GX context per set: a second one costs seconds). With `golden_cases` (the raw golden set):
     near leakage too (validate.leakage, thresholds from `params`), on top of the exact `golden` keys.
+
+    Issue 19: the per-record work (features, schema, PII, near leaks, tokens) runs batch by batch through
+    `mapper(fn, state)` (default: `records` in this process; `validate_built`: the file streamed over
+    `runtime.workers`), so only the feature rows are kept, never the records. The suites then run once on
+    the whole feature table: GX's pandas batch is one DataFrame, and row count, uniqueness, mean and
+    share expectations (and the Data Docs page of one validation result per suite) are whole-table.
     """
-    if not records:
+    params_or_default = params or ValidateParams()
+    state = {"set": training_set, "golden": golden, "check": check, "params": params_or_default,
+             "cases": golden_cases, "tokenizer": tokens[0] if tokens is not None else None}
+    rows: list[dict[str, Any]] = []
+    token_rows: list[dict[str, Any]] = []
+    for features, token_part in (mapper or (lambda fn, st: map_rows(fn, st, records)))(set_features, state):
+        rows += features
+        token_rows += token_part
+    if not rows:
         if training_set.allow_empty:
             return SetResult(training_set.name, 0, skipped=f"no {training_set.name} records: an empty "
                              f"{training_set.name} set is allowed, its suite was not run")
@@ -196,21 +212,32 @@ def validate_set(
                             detail=f"the {training_set.name} set is empty: there is nothing to train on",
                             notes="an empty training set would make training a silent no-op")
         return SetResult(training_set.name, 0, checks=[empty])
-    table = feature_table(training_set.features(records, golden, check, pii=(params or ValidateParams()).pii))
-    if golden_cases:
-        mark_near_leaks(table, training_set.name, records, golden_cases, params or ValidateParams())
+    table = feature_table(rows)
+    del rows
     if tokens is not None:
-        tokenizer, token_suite = tokens
-        max_length = params.max_length if params is not None else ValidateParams().max_length
-        token_table = feature_table(token_features(records, tokenizer, max_length, training_set.name)).drop(columns="id")
+        token_table = feature_table(token_rows).drop(columns="id")
         table = pd.concat([table, token_table.set_axis(table.index)], axis=1)
-        suite = {**suite, "expectations": [*suite["expectations"], *token_suite["expectations"]]}
+        suite = {**suite, "expectations": [*suite["expectations"], *tokens[1]["expectations"]]}
     gx_results: list[Any] = []
     checks = run_suite(table, suite, training_set.name, gx_results)
     if params is not None:
         checks += record_type_checks(table, params.min_uniqueness, params.min_type_records)
-    return SetResult(training_set.name, len(records), checks=checks, gx_results=gx_results,
+    return SetResult(training_set.name, len(table), checks=checks, gx_results=gx_results,
                      composition=composition(table))
+
+
+def set_features(records: list[dict[str, Any]], state: dict[str, Any]
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One batch of a set's records: (feature rows, near leaks marked when golden cases are given; token
+    rows when a tokenizer is). Each record's rows depend on that record alone (and the golden set)."""
+    training_set, params = state["set"], state["params"]
+    rows = training_set.features(records, state["golden"], state["check"], pii=params.pii)
+    if state["cases"]:
+        mark_near_leaks(rows, training_set.name, records, state["cases"], params)
+    token_rows = []
+    if state["tokenizer"] is not None:
+        token_rows = token_features(records, state["tokenizer"], params.max_length, training_set.name)
+    return rows, token_rows
 
 
 def composition(table: pd.DataFrame) -> dict[str, float]:
@@ -234,20 +261,20 @@ def composition(table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def mark_near_leaks(table: pd.DataFrame, set_name: str, records: list[dict[str, Any]], cases: list[Any],
+def mark_near_leaks(rows: list[dict[str, Any]], set_name: str, records: list[dict[str, Any]], cases: list[Any],
                     params: ValidateParams) -> int:
-    """Set `in_golden`/`golden_id` (and `golden_match`: exact | near) for records near a golden case.
-
-    An exact match found by the features stays as it is; returns how many near ones were added.
+    """Set `in_golden`/`golden_id` (and `golden_match`: exact | near) of the feature rows of records near a
+    golden case. An exact match found by the features stays as it is; returns how many near ones were added.
     """
-    table["golden_match"] = table["in_golden"].map(lambda leaked: "exact" if leaked else "")
+    for row in rows:
+        row["golden_match"] = "exact" if row["in_golden"] else ""
     parts = [record_parts(set_name, r) for r in records]
     near = near_leaks([p for p, _ in parts], [r for _, r in parts], cases, params.golden_near_threshold,
                       params.golden_near_same_context)
     added = 0
     for i, label in near.items():
-        if not table.at[i, "in_golden"]:
-            table.at[i, "in_golden"], table.at[i, "golden_id"], table.at[i, "golden_match"] = True, label, "near"
+        if not rows[i]["in_golden"]:
+            rows[i].update(in_golden=True, golden_id=label, golden_match="near")
             added += 1
     return added
 
@@ -277,8 +304,13 @@ def validate_golden_set(cases: list[Any], schema_path: str | Path, suite: dict[s
 
 
 def validate_built(built: str | Path, golden_path: str | Path, expectations: str | Path, schemas: str | Path,
-                   params: ValidateParams, tokenizer: Any = None) -> Outcome:
-    """All gates on a built directory; read the files, run every check, fail nothing early."""
+                   params: ValidateParams, tokenizer: Any = None, runtime: RuntimeParams | None = None) -> Outcome:
+    """All gates on a built directory; read the files, run every check, fail nothing early.
+
+    Each set is streamed in `runtime.batch_rows` records through `engine.map_files` (default: one
+    process); with a tokenizer in this process only, whatever the engine (a Rust tokenizer is not fork-safe
+    once used, and it is not shipped to other machines)."""
+    runtime = runtime or RuntimeParams(workers=1)
     built, expectations, schemas = Path(built), Path(expectations), Path(schemas)
     cases = read_cases(golden_path)
     golden = golden_keys(cases)
@@ -292,11 +324,16 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
             results.append(SetResult(ts.name, 0, skipped=f"no {ts.file}: an absent {ts.name} set is allowed, "
                                      "its suite was not run"))
             continue
-        records = read_rows(path)
         token_suite = expectations / TOKEN_SUITE.format(ts.name)
         tokens = (tokenizer, load_suite(token_suite, bounds)) if tokenizer is not None and token_suite.exists() else None
-        results.append(validate_set(ts, records, golden, suite, schema_check(schemas / ts.schema), params, tokens,
-                                    golden_cases=cases))
+        progress = Progress(f"validate {ts.name}")
+        if tokenizer is None:
+            mapper = lambda fn, state: map_files(fn, state, [path], runtime, progress)   # noqa: E731
+        else:
+            mapper = lambda fn, state: (fn(rows, state) for rows in read_batches([path], runtime.batch_rows, progress))  # noqa: E731
+        results.append(validate_set(ts, [], golden, suite, schema_check(schemas / ts.schema), params, tokens,
+                                    golden_cases=cases, mapper=mapper))
+        progress.done()
     golden_suite = expectations / GOLDEN_SUITE
     suite = load_suite(golden_suite, bounds) if golden_suite.exists() else None
     return Outcome(sets=results, golden=validate_golden_set(cases, schemas / GOLDEN_SCHEMA, suite))
