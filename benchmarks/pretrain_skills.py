@@ -1,9 +1,12 @@
 """Pre-train the tiny base model's generic "skills" checkpoint (in-context lookup and copy), offline, on a CPU.
 
-The committed `checkpoints/skills-tiny` was written by the command in its README.md (model card), e.g.
-    python benchmarks/pretrain_skills.py checkpoints/skills-tiny --steps 1000
-The `base` stage (base.model: tiny, base.tiny.init: checkpoints/skills-tiny) continues it on the curated
-text. The corpus (logtune.base.skills) holds no golden or sample-generator text; see its docstring.
+No checkpoint is committed yet (none has beaten the from-scratch default: benchmarks/README.md, issue #12
+parts 1-2). Each one records the command that wrote it in its skills.json; part 2's, e.g.
+    python benchmarks/pretrain_skills.py .cache/skills/s1 --steps 5000 --bpe-vocab 1024 --no-all-numbers \
+        --digit-group 1 --layers 4 --max-records 4 --max-turns 6 --curriculum-steps 1200 --probe-every 200
+The `base` stage (base.model: tiny, base.tiny.init: FOLDER, base.tiny's size fields set to the checkpoint's)
+continues it on the curated text. The corpus (logtune.base.skills) holds no golden or sample-generator
+text; see its docstring.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from logtune.base.skills import SkillsCorpus, pretrain_skills, probe_set
+from logtune.base.skills import SkillsCorpus, curriculum_records, pretrain_skills, probe_set
 from logtune.base.tokenizer import train_tokenizer
 
 
@@ -77,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.init is not None:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(args.init)
         model = LlamaForCausalLM.from_pretrained(args.init, torch_dtype=torch.float32)
-        for _ in range(args.skip_steps):  # the rows those steps trained on
+        for step in range(1, args.skip_steps + 1):  # the rows those steps trained on
+            corpus.max_records = curriculum_records(step, args.max_records, args.curriculum_steps)
             corpus.rows(args.batch_size)
+        corpus.max_records = args.max_records
     else:
         tokenizer, model = new_model(args)
     command = "python benchmarks/pretrain_skills.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                             learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
                             max_length=args.max_positions, save_every=args.save_every, save=save,
                             curriculum_steps=args.curriculum_steps, decay_after=args.decay_after,
+                            step_offset=args.skip_steps,
                             probe_every=args.probe_every, log=lambda m: print(m, flush=True),
                             # held out: another seed's tables (3 records, as a golden CONTEXT)
                             probe_cases=probe_set(args.seed + 10_000, args.probe_n) if args.probe_every else None)

@@ -124,3 +124,10 @@ def test_probe_scores_copied_ids_values_and_absent_answers():
     wrong = [f"{i} is nothing." if v is not None else "ZZ-12 is there." for _, i, v in cases]
     scores = probe(_Echo(tok, wrong), tok, cases, batch_size=5)
     assert scores["id_copied"] == 1.0 and scores["value_copied"] == 0.0 and scores["absent_ok"] == 0.0
+
+
+def test_curriculum_grows_tables_from_one_record_in_equal_stages():
+    from logtune.base.skills import curriculum_records
+
+    assert [curriculum_records(s, 4, 1200) for s in (1, 400, 401, 800, 801, 1200, 1201, 5000)] == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert curriculum_records(1, 5, 0) == 5  # no curriculum: the full range from the start

@@ -3,7 +3,7 @@
 A few hundred logged conversations hold too few copy events for a 1-4M-parameter model to learn to
 quote the id and the fact in front of it (it learns the average id instead). A real pre-trained model
 arrives with that skill; the tiny default gets it from this corpus, once, offline
-(`benchmarks/pretrain_skills.py` writes the committed `checkpoints/skills-tiny`), and the `base` stage
+(`benchmarks/pretrain_skills.py` writes a checkpoint; none is committed yet), and the `base` stage
 then only adapts it to the curated text.
 
 Each row is a chat (the tiny tokenizer's role markers) over a random table of records, in one of
@@ -249,10 +249,17 @@ def probe(model, tokenizer, cases, max_new_tokens: int = 40, batch_size: int = 1
     }
 
 
+def curriculum_records(step: int, top: int, curriculum_steps: int) -> int:
+    """Records per table at most at `step` (1-based): 1 at first, `top` from `curriculum_steps` on, in equal stages."""
+    if not curriculum_steps:
+        return top
+    return min(top, 1 + (top - 1) * (step - 1) // curriculum_steps)
+
+
 def pretrain_skills(model, tokenizer, corpus: SkillsCorpus, *, steps: int, batch_size: int, learning_rate: float,
                     warmup_steps: int, max_length: int, log_every: int = 25, save_every: int = 0,
                     save=None, log=print, curriculum_steps: int = 0, probe_every: int = 0,
-                    probe_cases=None, decay_after: int | None = None) -> dict:
+                    probe_cases=None, decay_after: int | None = None, step_offset: int = 0) -> dict:
     """Train all weights on fresh corpus rows, the loss on reply tokens only (the copies).
 
     Only reply positions go through the output layer: with every 1-4 digit number a token the
@@ -260,7 +267,8 @@ def pretrain_skills(model, tokenizer, corpus: SkillsCorpus, *, steps: int, batch
     The learning rate is constant after warm-up (then, from `decay_after` on, falls linearly to 10% at
     `steps`), so the checkpoint after N steps is the one a run of `steps=N` writes while N <= decay_after.
     `curriculum_steps`: tables grow from one record to `corpus.max_records` over these steps (one
-    record: copying alone; more: finding the record first). `probe_every`: greedy replies to
+    record: copying alone; more: finding the record first), counted from `step_offset` (a continued
+    run's steps so far). `probe_every`: greedy replies to
     `probe_cases` (`probe_set`) every that many steps, logged and returned as `probes`.
     """
     import time
@@ -283,8 +291,7 @@ def pretrain_skills(model, tokenizer, corpus: SkillsCorpus, *, steps: int, batch
     model.train()
     start, losses, hits, probes = time.monotonic(), [], [], []
     for step in range(1, steps + 1):
-        if curriculum_steps:
-            corpus.max_records = min(top, 1 + (top - 1) * (step - 1) // curriculum_steps)
+        corpus.max_records = curriculum_records(step + step_offset, top, curriculum_steps)
         ids, mask, target = batch(corpus.rows(batch_size), tokenizer, max_length)
         hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
         # the token at position p is predicted from position p-1
