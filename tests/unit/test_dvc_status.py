@@ -94,7 +94,7 @@ PARAM_EDITS = [
     ("sample.seed", 8, {"sample"}),
     ("export.max_message_chars", 19000, {"export@support"}),
     ("export.shard_sessions", 5000, {"export@support"}),                  # the same bytes, but the stage's setting
-    ("runtime.workers", 1, {"export@support", "curate", "build"}),        # the stages that run worker processes
+    ("runtime.workers", 1, {"export@support", "curate", "build", "mix", "validate"}),  # the stages that run worker processes
     ("curate.near_duplicate_threshold", 0.85, {"curate"}),
     ("curate.golden_near_threshold", 0.7, {"curate", "validate"}),       # validate reads curate's value
     ("curate.rules", "rules/other.yaml", {"curate", "dryrun"}),           # the one place the path is set
@@ -138,7 +138,7 @@ PARAM_EDITS = [
     ("sft.per_task", True, {"sft", "rollout_tasks"}),   # sft is tracked whole; sft_tasks lists no task: no instance
     ("assistant.system_prompt", "Be brief.", {"sample", "sft", "preference", "evaluate"}),
     ("monitor.max_error_rate", 0.1, set()),                               # `logtune monitor`, no stage
-    ("runtime.engine", "ray", {"curate", "build"}),                       # the stages' settings (the same bytes)
+    ("runtime.engine", "ray", {"curate", "build", "mix", "validate"}),     # the stages' settings (the same bytes)
     ("runtime.ray_address", "ray://head:10001", set()),                   # run-only: which Ray cluster
 ]
 
@@ -169,7 +169,7 @@ LIBRARY_EDITS = [
     ("src/logtune/sources/event_log.py", {"export@support"}),               # adapters are imported by name
     ("src/logtune/sources/jsonl.py", {"export@support"}),                   # what the file adapters share
     ("src/logtune/sources/cli.py", set()),                                  # `logtune export-jsonl`, no stage
-    ("src/logtune/engine.py", {"export@support", "curate", "build"}),       # worker processes (issue 19)
+    ("src/logtune/engine.py", {"export@support", "curate", "build", "mix", "validate"}),  # worker processes (issue 19)
     ("src/logtune/cli.py", set()),                                          # the command table
     ("src/logtune/commandline.py", set()),                                  # what the commands share
     ("src/logtune/curate/dedup.py", {"curate"}),                            # not build, not validate
@@ -177,7 +177,7 @@ LIBRARY_EDITS = [
     ("src/logtune/rewrite/offline.py", {"rewrite"}),
     ("src/logtune/mix/pipeline.py", {"mix"}),
     ("src/logtune/mix/files.py", {"mix"}),                                  # the streaming passes (issue 19)
-    ("src/logtune/spill.py", {"curate", "build", "mix", "validate"}),                   # the bounded writers and sorts
+    ("src/logtune/spill.py", {"export@support", "curate", "build", "mix", "validate"}),  # the bounded writers and sorts
     ("src/logtune/mix/trace.py", set()),                                    # `logtune trace`, no stage
     ("src/logtune/validate/leakage.py", {"validate"}),
     ("src/logtune/base/tiny.py", {"base"}),
