@@ -8,8 +8,8 @@ on 127.0.0.1 (Ray's gRPC servers listen on every interface and have no option to
 the cluster requires a random token per test run: `RAY_AUTH_MODE=token`). Curate and build run through
 their library entry points (`curate_files`, `build_files`, what stages/curate.py and build.py call) on
 the fixture inputs of test_streaming.py with the local engine (1 and 2 workers, two batch sizes) and with
-the Ray engine (two batch sizes, 1 and 2 tasks at once); every output file and the metrics must have the
-same sha256. A SIGALRM watchdog bounds the whole module.
+the Ray engine (two batch sizes, 1 and 2 tasks at once), then mix and validate on each run's output;
+every output file, the metrics and validate's report must have the same sha256. A SIGALRM watchdog bounds the whole module.
 """
 
 import hashlib
@@ -127,11 +127,25 @@ def test_ray_map_files_yields_in_input_order(ray_cluster, tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
-def test_curate_and_build_on_ray_write_the_local_engine_bytes(ray_cluster, exported, tmp_path):
+def test_data_stages_on_ray_write_the_local_engine_bytes(ray_cluster, exported, tmp_path):
+    """curate -> build -> mix -> validate, each through its library entry point, on every engine: the same
+    files, metrics and validate report (its token checks too: each worker, local or Ray, loads the
+    tokenizer from its folder, as stages/validate.py passes it)."""
+    from logtune.base.tokenizer import train_tokenizer
+    from logtune.mix.files import mix_files
+    from logtune.mix.pipeline import MixParams
+    from logtune.params import read_params
+    from logtune.validate.gates import metrics, report, validate_built, validate_params
+
     params = load_params(ROOT / "params.yaml", "curate", CurateParams)
     build_params = load_params(ROOT / "params.yaml", "build", BuildParams)
+    mix_params = load_params(ROOT / "params.yaml", "mix", MixParams)
+    validate = validate_params(read_params(ROOT / "params.yaml"))
     golden = load_golden(FIXTURES / "golden.jsonl")
     rules = load_rules(ROOT / params.rules)
+    tokenizer = tmp_path / "tokenizer"
+    texts = [str(m.get("content") or "") for c in pq.read_table(exported[0]).to_pylist() for m in c["messages"] or []]
+    train_tokenizer(texts, vocab_size=300).save_pretrained(tokenizer)
     runs = {
         "local-w1": RuntimeParams(workers=1, batch_rows=10_000, spill_rows=10**6),
         "local-w2": RuntimeParams(workers=2, batch_rows=7, spill_rows=13),
@@ -144,10 +158,17 @@ def test_curate_and_build_on_ray_write_the_local_engine_bytes(ray_cluster, expor
         curate_metrics = curate_files(exported, out / "curated", params, golden, rules, runtime)
         build_metrics = build_files(out / "curated" / "conversations.parquet", out / "built", build_params, golden,
                                     runtime)
-        for stage, metrics in (("curate", curate_metrics), ("build", build_metrics)):
-            (out / f"{stage}.json").write_text(json.dumps(metrics, sort_keys=True, indent=2))
+        mix_metrics, review = mix_files(out / "built", out / "train", out / "heldout", mix_params,
+                                        out / "curated" / "conversations.parquet", None, runtime)
+        outcome = validate_built(out / "train", FIXTURES / "golden.jsonl", ROOT / "expectations", ROOT / "schemas",
+                                 validate, tokenizer=tokenizer, runtime=runtime)
+        for stage, m in (("curate", curate_metrics), ("build", build_metrics), ("mix", [mix_metrics, review]),
+                         ("validate", [metrics(outcome), report(outcome)])):
+            (out / f"{stage}.json").write_text(json.dumps(m, sort_keys=True, indent=2))
         digests[name] = {str(p.relative_to(out)): sha(p) for p in sorted(out.rglob("*")) if p.is_file()}
-    assert len(digests["local-w1"]) == 8 and "built/sft.parquet" in digests["local-w1"]
+    assert {"built/sft.parquet", "train/sft.parquet", "heldout/sft.parquet"} <= set(digests["local-w1"])
     assert json.loads((tmp_path / "local-w1" / "curate.json").read_text())["rejected_by_reason"]["near_duplicate"]
+    assert "assistant_mask_not_empty" in (tmp_path / "local-w1" / "validate.json").read_text()   # token checks ran
     for name, got in digests.items():
         assert got == digests["local-w1"], name
+

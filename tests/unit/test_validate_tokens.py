@@ -133,3 +133,26 @@ def test_template_without_generation_markers_fails_the_mask_check_of_pairs_and_k
                                                                      "assistant_turns_end_with_eos"]
     mask = failed["preference"]["assistant_mask_not_empty"]
     assert mask.observed == 3 and mask.offenders[0].startswith(f"{GOOD_PREF[0]['id']} (chosen 0/")
+
+
+def test_tokenizer_folder_runs_the_token_checks_over_workers_with_the_same_result(tmp_path, tokenizer):
+    """Issue 19: given the folder (what stages/validate.py passes), each worker loads the tokenizer itself, so
+    the token checks run over `runtime.workers` processes; the metrics and report equal the in-process run's."""
+    from logtune.engine import RuntimeParams
+    from logtune.validate.gates import metrics, report
+
+    built = tmp_path / "built"
+    write_rows(built / "sft.parquet", GOOD_SFT, records.SFT_EXAMPLE)
+    write_rows(built / "preference.parquet", GOOD_PREF, records.PREFERENCE_PAIR)
+    write_rows(built / "kto.parquet", GOOD_KTO, records.KTO_EXAMPLE)
+    folder = tmp_path / "tok"
+    _copy(tokenizer, NO_EOS).save_pretrained(folder)   # a failing check too, so offenders are compared
+    args = (built, FIXTURES / "golden.jsonl", ROOT / "expectations", ROOT / "schemas", ValidateParams())
+    in_process = validate_built(*args, tokenizer=_copy(tokenizer, NO_EOS))
+    for tok in (folder, str(folder)):
+        over_workers = validate_built(*args, tokenizer=tok, runtime=RuntimeParams(workers=2, batch_rows=2))
+        assert metrics(over_workers) == metrics(in_process) and report(over_workers) == report(in_process)
+    failed = sorted(f"{s.name}/{c.name}" for s in in_process.sets for c in s.checks if not c.passed)
+    assert "sft/assistant_turns_end_with_eos" in failed
+    with pytest.raises(OSError):
+        validate_built(*args, tokenizer=tmp_path / "no-such-folder")

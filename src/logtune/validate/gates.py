@@ -30,7 +30,7 @@ from logtune.pii import PiiParams
 from logtune.validate.features import golden_features, golden_keys, kto_features, preference_features, sft_features
 from logtune.validate.leakage import near_leaks, record_parts
 from logtune.validate.suites import MAX_OFFENDERS, CheckResult, load_suite, run_suite
-from logtune.validate.tokens import token_features
+from logtune.validate.tokens import load_tokenizer, token_features
 
 GOLDEN_SCHEMA = "golden_case.v1.schema.json"
 GOLDEN_SUITE = "golden.json"       # in expectations/; optional, so older checkouts still validate
@@ -236,8 +236,22 @@ def set_features(records: list[dict[str, Any]], state: dict[str, Any]
         mark_near_leaks(rows, training_set.name, records, state["cases"], params)
     token_rows = []
     if state["tokenizer"] is not None:
-        token_rows = token_features(records, state["tokenizer"], params.max_length, training_set.name)
+        token_rows = token_features(records, tokenizer_at(state["tokenizer"]), params.max_length, training_set.name)
     return rows, token_rows
+
+
+_TOKENIZERS: dict[str, Any] = {}
+
+
+def tokenizer_at(tokenizer: Any) -> Any:
+    """A tokenizer object as is; a folder (str) loaded once per process (`validate.tokens.load_tokenizer`):
+    each worker loads its own, after the fork or on its Ray node, from the same files."""
+    if not isinstance(tokenizer, str):
+        return tokenizer
+    if tokenizer not in _TOKENIZERS:
+        _TOKENIZERS.clear()
+        _TOKENIZERS[tokenizer] = load_tokenizer(tokenizer)
+    return _TOKENIZERS[tokenizer]
 
 
 def composition(table: pd.DataFrame) -> dict[str, float]:
@@ -308,10 +322,15 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
     """All gates on a built directory; read the files, run every check, fail nothing early.
 
     Each set is streamed in `runtime.batch_rows` records through `engine.map_files` (default: one
-    process); with a tokenizer in this process only, whatever the engine (a Rust tokenizer is not fork-safe
-    once used, and it is not shipped to other machines)."""
+    process). `tokenizer`: a tokenizer folder (str or Path, what stages/validate.py passes) is loaded where
+    the work runs, once per worker process or Ray worker (`tokenizer_at`), so the token checks use every
+    worker too; a tokenizer object keeps the work in this process, whatever the engine (a Rust tokenizer
+    that has been used is not fork-safe, and an object is not shipped to other machines)."""
     runtime = runtime or RuntimeParams(workers=1)
     built, expectations, schemas = Path(built), Path(expectations), Path(schemas)
+    by_path = isinstance(tokenizer, (str, Path))
+    if by_path:
+        tokenizer = str(Path(tokenizer).resolve())   # a Ray worker's working directory is not this one
     cases = read_cases(golden_path)
     golden = golden_keys(cases)
     bounds = dataclasses.asdict(params)
@@ -327,7 +346,7 @@ def validate_built(built: str | Path, golden_path: str | Path, expectations: str
         token_suite = expectations / TOKEN_SUITE.format(ts.name)
         tokens = (tokenizer, load_suite(token_suite, bounds)) if tokenizer is not None and token_suite.exists() else None
         progress = Progress(f"validate {ts.name}")
-        if tokenizer is None:
+        if tokenizer is None or by_path:
             mapper = lambda fn, state: map_files(fn, state, [path], runtime, progress)   # noqa: E731
         else:
             mapper = lambda fn, state: (fn(rows, state) for rows in read_batches([path], runtime.batch_rows, progress))  # noqa: E731
