@@ -4,7 +4,8 @@
 results in input order (files in the order given, rows in file order). Where it runs is `runtime.engine`:
 
 - `local`: on this machine. The stage's process reads the batches and `ordered_map` hands them to a pool of
-  `runtime.workers` forked processes with a bounded number of batches in flight.
+  `runtime.workers` forked processes with a bounded number of batches in flight (as Arrow record batches:
+  each worker makes the row dicts of its own batch).
 - `ray`: on a Ray cluster, as a Ray Data pipeline (`_ray_map_files`): `from_items` of work units (file,
   row group, a range of its rows; from the Parquet footers) -> `map_batches` of one unit per Ray task, which
   reads its rows itself from the path or fsspec URL (so the files must be on storage every node sees: a
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import multiprocessing
 import os
 import pickle
@@ -83,7 +85,17 @@ def map_files(fn: Callable[[list[dict[str, Any]], dict[str, Any]], Any], state: 
     """
     if runtime.engine == "ray":
         return _ray_map_files(fn, state, files, runtime, progress)
-    return ordered_map(fn, read_batches(files, runtime.batch_rows, progress), state, runtime.processes)
+    if runtime.processes <= 1:
+        return ordered_map(fn, read_batches(files, runtime.batch_rows, progress), state, 1)
+    # Arrow record batches to the workers, each making its own dicts: pickling Arrow buffers costs a fraction
+    # of pickling (and unpickling) thousands of small dicts, and to_pylist runs in the workers, not here
+    return ordered_map(functools.partial(_on_pylist, fn), read_batches(files, runtime.batch_rows, progress, arrow=True),
+                       state, runtime.processes)
+
+
+def _on_pylist(fn: Callable[[list[dict[str, Any]], dict[str, Any]], Any], batch: pa.RecordBatch,
+               state: dict[str, Any]) -> Any:
+    return fn(batch.to_pylist(), state)
 
 
 def map_rows(fn: Callable[[list[dict[str, Any]], dict[str, Any]], Any], state: dict[str, Any],

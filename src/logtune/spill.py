@@ -176,14 +176,15 @@ def batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield batch
 
 
-def read_batches(paths: Iterable[str | Path], batch_rows: int, progress: "Progress | None" = None
-                 ) -> Iterator[list[dict[str, Any]]]:
-    """The rows of Parquet files, in file order then row order, as lists of at most `batch_rows` dicts."""
+def read_batches(paths: Iterable[str | Path], batch_rows: int, progress: "Progress | None" = None,
+                 arrow: bool = False) -> Iterator[Any]:
+    """The rows of Parquet files, in file order then row order, as lists of at most `batch_rows` dicts
+    (`arrow`: as the `pyarrow.RecordBatch`es those lists would be made from)."""
     for path in paths:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
             if progress is not None:
                 progress.update(batch.num_rows, batch.nbytes)
-            yield batch.to_pylist()
+            yield batch if arrow else batch.to_pylist()
 
 
 class Shards:
