@@ -285,7 +285,7 @@ def export_source(source: SourceParams, out_dir: str | Path, params: ExportParam
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     get_adapter(source.kind)   # an unknown kind fails before any file is touched
-    validator = conversation_validator(schema_path)
+    validator = _validator(str(schema_path))   # one per schema file per process: forked workers inherit it
     ledger = Ledger()
     # Written under temporary names and moved in place at the end: an unreadable source leaves no
     # half-written output behind for a later stage to pick up.
@@ -543,7 +543,6 @@ def _write_shards(source: SourceParams, params: ExportParams, schema_path: str |
     ledger goes to `shards`."""
     state = {"source": source, "params": params, "schema_path": str(schema_path),
              "db_path": str(Path(source.path).resolve())}
-    _validator(str(schema_path))   # compiled once here: forked workers inherit it
     progress = Progress(f"export {source.name}")
     tasks = [(i, after, up_to) for i, (after, up_to) in enumerate(ranges)] + [(TAIL, None, None)]
     with ConversationWriter(parquet) as writer, open(qpath, "w", encoding="utf-8") as qfile:
