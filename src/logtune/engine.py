@@ -18,6 +18,10 @@ results in input order (files in the order given, rows in file order). Where it 
   the stage runs. Every Ray worker must import the same logtune (install the same commit on the nodes).
   `local_ray_cluster` starts a small cluster on this machine (tests, benchmarks/ray_bench.py).
 
+`map_tasks` runs work whose items say where to read (export's shards: a session-id range of a database
+file) on the same engines: `ordered_map` over forked processes, or one Ray task per item (`_ray_map_tasks`,
+the item's file on storage every node sees), results in input order.
+
 A stage's output and memory so depend neither on the engine, the number of workers nor on which worker
 finishes first: the stages merge and sort what comes back in their own process (`logtune.spill`). The
 cross-session steps (curate's exact and near duplicates, build's reply keys) run there too, on the
@@ -98,6 +102,18 @@ def _on_pylist(fn: Callable[[list[dict[str, Any]], dict[str, Any]], Any], batch:
     return fn(batch.to_pylist(), state)
 
 
+def map_tasks(fn: Callable[[Any, dict[str, Any]], Any], items: list[Any], state: dict[str, Any],
+              runtime: RuntimeParams) -> Iterator[Any]:
+    """`fn(item, state)` for each item, results in input order, where `runtime.engine` says: local,
+    `ordered_map` over `runtime.workers` processes; ray, one Ray task per item (`_ray_map_tasks`). For work
+    whose items say themselves where to read (export's shards: a session-id range of a database file), not
+    rows handed over: with ray the item's data must be on storage every node sees. `fn` must be a
+    module-level function, `state`, items and results picklable."""
+    if runtime.engine == "ray":
+        return _ray_map_tasks(fn, items, state, runtime)
+    return ordered_map(fn, items, state, runtime.processes)
+
+
 def map_rows(fn: Callable[[list[dict[str, Any]], dict[str, Any]], Any], state: dict[str, Any],
              rows: Iterable[dict[str, Any]], batch_rows: int = 2000) -> Iterator[Any]:
     """`fn(batch, state)` over in-memory rows, in this process (the library's in-memory entry points)."""
@@ -122,6 +138,13 @@ def _call(fn: Callable[[Any, dict[str, Any]], Any], item: Any) -> Any:
         return fn(item, _STATE)
 
 
+def _warm_pyarrow() -> None:
+    """Make pyarrow finish its lazy start-up here, before the workers are forked: the first array it
+    builds in a process imports pandas (its pandas shim checks every input; ~0.3 s of CPU), which each
+    forked worker would otherwise do again."""
+    pa.array([0])
+
+
 def ordered_map(fn: Callable[[Any, dict[str, Any]], Any], items: Iterable[Any], state: dict[str, Any],
                 workers: int) -> Iterator[Any]:
     """`fn(item, state)` for each item, in input order.
@@ -136,6 +159,7 @@ def ordered_map(fn: Callable[[Any, dict[str, Any]], Any], items: Iterable[Any], 
         for item in items:
             yield fn(item, state)
         return
+    _warm_pyarrow()
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(state,)) as pool:
         pool.submit(int).result()   # forks every worker now, before `items` starts reading
@@ -164,6 +188,43 @@ def ray_connect(address: str | None = None) -> None:
             f"2.60 clusters started with `ray start` require a token by default: set RAY_AUTH_MODE=token (and "
             f"RAY_AUTH_TOKEN, or the cluster's ~/.ray/auth_token) where the stage runs "
             f"(RAY_AUTH_MODE is {os.environ.get('RAY_AUTH_MODE')!r} here)") from e
+
+
+def _ray_call(fn: Callable[[Any, dict[str, Any]], Any], item: Any, state: list[Any]) -> Any:
+    """One item on a Ray worker (`_ray_map_tasks`); `state`: [the ObjectRef of the map's state]."""
+    with no_cyclic_gc():
+        return fn(item, _ray_state(state[0]))
+
+
+def _ray_state(ref: Any) -> dict[str, Any]:
+    """The map's state on a Ray worker, fetched from the object store once per worker process and map."""
+    import ray
+
+    key = ref.hex()
+    if key not in _RAY_STATE:
+        _RAY_STATE.clear()
+        _RAY_STATE[key] = ray.get(ref)
+    return _RAY_STATE[key]
+
+
+def _ray_map_tasks(fn: Callable[[Any, dict[str, Any]], Any], items: list[Any], state: dict[str, Any],
+                   runtime: RuntimeParams) -> Iterator[Any]:
+    """`map_tasks` on Ray: one task of one CPU per item, at most `runtime.workers` running at once (0: as many
+    as the cluster has CPUs), results fetched and yielded here in input order (so at most that many results
+    wait in the object store); `state` goes to the object store once. A task that fails raises here."""
+    import ray
+
+    ray_connect(runtime.ray_address)
+    state_ref = ray.put(state)
+    task = ray.remote(num_cpus=1)(_ray_call)
+    limit = runtime.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    pending: collections.deque = collections.deque()
+    for item in items:
+        pending.append(task.remote(fn, item, [state_ref]))
+        if len(pending) >= limit:
+            yield ray.get(pending.popleft())
+    while pending:
+        yield ray.get(pending.popleft())
 
 
 UNIT_BATCHES = 16   # engine ray: at most this many batches of `batch_rows` rows per task (each task reads its row
@@ -209,12 +270,7 @@ def _ray_unit(unit: dict[str, Any], fn: Callable[[Any, dict[str, Any]], Any], st
     """One unit on a Ray worker: read its row group from the file, `fn` over its rows in batches of
     `batch_rows`; each result pickled, with the batch's row and byte counts for the driver's progress log.
     `state`: [the ObjectRef of the map's state], fetched once per worker process and map."""
-    import ray
-
-    key = state[0].hex()
-    if key not in _RAY_STATE:
-        _RAY_STATE.clear()
-        _RAY_STATE[key] = ray.get(state[0])
+    fn_state = _ray_state(state[0])
     table = open_parquet(unit["path"]).read_row_group(unit["group"])
     out: dict[str, list] = {"rows": [], "bytes": [], "result": []}
     with no_cyclic_gc():
@@ -222,7 +278,7 @@ def _ray_unit(unit: dict[str, Any], fn: Callable[[Any, dict[str, Any]], Any], st
             batch = table.slice(lo, min(batch_rows, unit["stop"] - lo))
             out["rows"].append(batch.num_rows)
             out["bytes"].append(batch.nbytes)
-            out["result"].append(pickle.dumps(fn(batch.to_pylist(), _RAY_STATE[key]), protocol=pickle.HIGHEST_PROTOCOL))
+            out["result"].append(pickle.dumps(fn(batch.to_pylist(), fn_state), protocol=pickle.HIGHEST_PROTOCOL))
     return out
 
 

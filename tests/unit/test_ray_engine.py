@@ -172,3 +172,39 @@ def test_data_stages_on_ray_write_the_local_engine_bytes(ray_cluster, exported, 
     for name, got in digests.items():
         assert got == digests["local-w1"], name
 
+
+@pytest.mark.slow
+def test_export_shards_on_ray_write_the_local_engine_bytes(ray_cluster, tmp_path, monkeypatch):
+    """Export's shards as Ray tasks (`runtime.engine: ray`): each task reads its session-id range from the
+    database file itself, the stage writes them in shard order: the same files and metrics (per-shard
+    ledgers included) as the local engine, for test_export_shards.py's databases (every quarantine reason of
+    the fixture, one id on two session rows, text that is not UTF-8). The source path is relative to the
+    stage's folder, which is not a Ray worker's: the tasks must get it resolved."""
+    from logtune.sources.export import ExportParams, SourceParams, export_source
+    from tests.unit.test_export_shards import DATABASES, make_db
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("fixture", "duplicate_id", "invalid_utf8"):
+        script, bad = DATABASES[name]
+        make_db(tmp_path / f"{name}.db", script, bad)
+        source = SourceParams(name="s", kind="assistant_sqlite", path=f"{name}.db")
+        runs = {"local-w1": (1000, RuntimeParams(workers=1)), "local-w2": (1, RuntimeParams(workers=2)),
+                "ray-w2": (1, RuntimeParams(engine="ray", workers=2, ray_address=ray_cluster)),
+                "ray-w0": (2, RuntimeParams(engine="ray", workers=0, ray_address=ray_cluster))}
+        digests = {}
+        for run, (shard_sessions, runtime) in runs.items():
+            out = tmp_path / name / run
+            with monkeypatch.context() as m:
+                if runtime.engine == "ray":   # no local worker processes: the shards run as Ray tasks
+                    m.setattr("logtune.engine.ordered_map", None)
+                metrics = export_source(source, out, ExportParams(max_message_chars=200, shard_sessions=shard_sessions),
+                                        runtime=runtime)
+            shards = metrics.pop("shards")
+            assert sum(e["read"] for e in shards.values()) == metrics["read"], (name, run)
+            digests[run] = {"metrics": metrics, **{p.name: sha(p) for p in sorted(out.iterdir())}}
+            if run == "ray-w2":   # one session a shard, each its own ledger, as the local engine's
+                assert shards == export_source(source, tmp_path / name / "again", ExportParams(
+                    max_message_chars=200, shard_sessions=1), runtime=RuntimeParams(workers=2))["shards"]
+        assert set(digests["local-w1"]) == {"metrics", "s.parquet", "s.quarantine.jsonl"}
+        for run, got in digests.items():
+            assert got == digests["local-w1"], (name, run)

@@ -6,11 +6,16 @@ quarantine entry to `<out>/<name>.quarantine.jsonl` (always written, possibly em
 ledger: read = exported + quarantined. Not for cleaning content (that is `curate`).
 
 A database source its adapter can cut by session-id range (`shard_ranges`: the `sql` kind and its
-presets) is exported in shards of `export.shard_sessions` sessions, read by `runtime.workers` processes
-(`logtune.engine.ordered_map`) and written in shard order by this process, so the files are the bytes of
-one pass whatever the workers and shard size; the metrics then carry each shard's ledger (`shards`:
-read, exported, quarantined by reason, messages; `tail`: the orphan messages after the sessions), and
-progress is logged in rows and bytes. The adapter's plain sessions come as Arrow tables, checked against
+presets) is exported in shards of `export.shard_sessions` sessions, plus a last task for the orphan
+messages after the sessions (`read_tail`), run where `runtime.engine` says (`logtune.engine.map_tasks`):
+`local`, by `runtime.workers` forked processes; `ray`, as Ray tasks of one CPU, at most `runtime.workers`
+at once (0: the cluster's CPUs). Each task opens the database itself and reads its range, so with `ray`
+the SQLite file must be at the same path on every node (a shared file system; a relative path is
+resolved in the stage's folder first). The results come back as Arrow tables + quarantine lines + a
+ledger and are written in shard order by this process, so the files are the bytes of one pass whatever
+the engine, workers and shard size; the metrics then carry each shard's ledger (`shards`: read,
+exported, quarantined by reason, messages; `tail`: the orphan messages), and progress is logged in rows
+and bytes. The adapter's plain sessions come as Arrow tables, checked against
 the schema column by column (`table_conforms`); any other item goes through the row-by-row checks.
 """
 
@@ -32,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logtune import records
-from logtune.engine import RuntimeParams, ordered_map
+from logtune.engine import RuntimeParams, map_tasks
 from logtune.io import RowWriter, atomic_path
 from logtune.params import ParamsError, from_dict, source_entries
 from logtune.schema_check import compile_conforms
@@ -273,13 +278,14 @@ def export_source(source: SourceParams, out_dir: str | Path, params: ExportParam
     `previous` is the last export's metrics (if any): a source that exported rows then and none now
     raises EmptySource (outputs untouched) unless `allow_empty`; an empty source is always a warning.
     A source its adapter can cut by session-id range (`shard_ranges`) is read in shards of
-    `params.shard_sessions` sessions by `runtime.workers` processes (default: in this process), merged
-    in shard order: the same bytes as one pass; the metrics then hold each shard's ledger (`shards`).
+    `params.shard_sessions` sessions by `runtime.workers` processes (default: in this process) or, with
+    `runtime.engine: ray`, by Ray tasks (the database file on storage every node sees), merged in shard
+    order: the same bytes as one pass; the metrics then hold each shard's ledger (`shards`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     get_adapter(source.kind)   # an unknown kind fails before any file is touched
-    validator = conversation_validator(schema_path)
+    validator = _validator(str(schema_path))   # one per schema file per process: forked workers inherit it
     ledger = Ledger()
     # Written under temporary names and moved in place at the end: an unreadable source leaves no
     # half-written output behind for a later stage to pick up.
@@ -452,6 +458,7 @@ def _column_conforms(array: pa.Array, schema: dict[str, Any], root: dict[str, An
 # ---------------------------------------------------------------------------------- sharded export
 
 SHARD_TABLE_ROWS = 10_000   # a worker converts its conversations to Arrow this many at a time (memory)
+TAIL = "tail"               # the task that reads the orphan messages after the sessions (`read_tail`)
 _VALIDATORS: dict[str, jsonschema.Draft202012Validator] = {}
 
 
@@ -468,19 +475,26 @@ def _shard_ranges(source: SourceParams, params: ExportParams) -> list[tuple[Any,
     return None if ranges is None else ranges(source.path, dict(source.options or {}), params.shard_sessions)
 
 
-def _export_shard(shard: tuple[int, Any, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """One shard's checked items (in a worker process): Arrow tables of its conversations, its quarantine
-    lines and its ledger. Session ids are integers (`shard_ranges`), so no id is in two shards and each
-    shard's `duplicate_id` check is the whole source's. The adapter gives its plain sessions as Arrow
-    tables (ConversationBatch); one the column checks cannot prove conforming sends the shard through
-    again as dicts, each checked by the compiled check and jsonschema."""
-    _, after, up_to = shard
+def _export_shard(shard: tuple[Any, Any, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """One shard's checked items (in a worker process or a Ray task): Arrow tables of its conversations,
+    its quarantine lines and its ledger. `shard` is (index, after, up_to), or ("tail", None, None) for the
+    orphan messages after the sessions. Session ids are integers (`shard_ranges`), so no id is in two shards
+    and each shard's `duplicate_id` check is the whole source's. The adapter gives its plain sessions as
+    Arrow tables (ConversationBatch); one the column checks cannot prove conforming sends the shard through
+    again as dicts, each checked by the compiled check and jsonschema. The database is read at
+    `state["db_path"]` (absolute: a Ray task's working folder is not the stage's), and named as the source
+    gives it (`source.path`) in quarantine locations."""
+    index, after, up_to = shard
     source, params = state["source"], state["params"]
-    read = get_adapter(source.kind).read_shard
+    adapter = get_adapter(source.kind)
+    path, options = state.get("db_path", source.path), dict(source.options or {})
     validator = _validator(state["schema_path"])
+    if index == TAIL:
+        return _converted(adapter.read_tail(path, options, source.name, max_message_chars=params.max_message_chars),
+                          source, validator)
     for columnar in (True, False):
-        items = read(source.path, dict(source.options or {}), source.name, after, up_to,
-                     max_message_chars=params.max_message_chars, columnar=columnar)
+        items = adapter.read_shard(path, options, source.name, after, up_to,
+                                   max_message_chars=params.max_message_chars, columnar=columnar)
         result = _converted(items, source, validator)
         if result is not None:
             return result
@@ -523,20 +537,19 @@ def _converted(items: Iterator[dict[str, Any] | ConversationBatch], source: Sour
 def _write_shards(source: SourceParams, params: ExportParams, schema_path: str | Path, ranges: list[tuple[Any, Any]],
                   runtime: RuntimeParams, parquet: Path, qpath: Path, ledger: Ledger,
                   shards: dict[str, dict[str, Any]]) -> int:
-    """Export shard by shard (`runtime.workers` processes), written in shard order, then the adapter's tail
-    (orphan messages): the items, order and bytes of one pass. Each shard's ledger goes to `shards`."""
-    state = {"source": source, "params": params, "schema_path": str(schema_path)}
+    """Export shard by shard, then the adapter's tail (orphan messages, read beside the shards), written
+    here in that order: the items, order and bytes of one pass. The shards run as `runtime.workers` local
+    processes, or as Ray tasks with `runtime.engine: ray` (`logtune.engine.map_tasks`). Each shard's
+    ledger goes to `shards`."""
+    state = {"source": source, "params": params, "schema_path": str(schema_path),
+             "db_path": str(Path(source.path).resolve())}
     progress = Progress(f"export {source.name}")
-    tasks = [(i, after, up_to) for i, (after, up_to) in enumerate(ranges)]
+    tasks = [(i, after, up_to) for i, (after, up_to) in enumerate(ranges)] + [(TAIL, None, None)]
     with ConversationWriter(parquet) as writer, open(qpath, "w", encoding="utf-8") as qfile:
-        for (i, after, up_to), result in zip(tasks, ordered_map(_export_shard, tasks, state, runtime.processes)):
+        for (i, after, up_to), result in zip(tasks, map_tasks(_export_shard, tasks, state, runtime)):
             _take(result, writer, qfile, ledger, progress)
-            shards[f"{i:05d}"] = {"session_ids": [after, up_to], **result["ledger"].summary()}
-        tail = get_adapter(source.kind).read_tail(source.path, dict(source.options or {}), source.name,
-                                                  max_message_chars=params.max_message_chars)
-        result = _converted(tail, source, _validator(str(schema_path)))
-        _take(result, writer, qfile, ledger, progress)
-        shards["tail"] = {"what": "orphan messages", **result["ledger"].summary()}
+            label = {"what": "orphan messages"} if i == TAIL else {"session_ids": [after, up_to]}
+            shards["tail" if i == TAIL else f"{i:05d}"] = {**label, **result["ledger"].summary()}
         writer.flush()
         progress.done()
         return writer.count

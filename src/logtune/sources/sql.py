@@ -946,18 +946,19 @@ def _iso_ts(value: Any) -> float:
 _ISO_ZONED = r"^\d{4}-\d\d-\d\dT([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
 
 
-def _instants(created: tuple) -> np.ndarray:
+def _instants(created: tuple, text: pa.Array | None = None) -> np.ndarray:
     """`_iso_ts` of each value, as one Arrow cast when every value is zoned ISO text (microseconds then, not
-    seconds: the instants are only compared with each other, within one shard), else value by value."""
-    if created and set(map(type, created)) == {str}:
+    seconds: the instants are only compared with each other, within one shard), else value by value.
+    `text`: the values as an Arrow string array, when the caller has built it."""
+    if text is None and created and set(map(type, created)) == {str}:
         text = pa.array(created, pa.string())
-        if pc.all(pc.match_substring_regex(text, _ISO_ZONED)).as_py():
-            try:
-                micros = pc.cast(text, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-            except pa.ArrowInvalid:   # a day the calendar lacks (Feb 30): the value-by-value path names it
-                pass
-            else:
-                return micros.astype(np.float64)
+    if text is not None and pc.all(pc.match_substring_regex(text, _ISO_ZONED)).as_py():
+        try:
+            micros = pc.cast(text, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+        except pa.ArrowInvalid:   # a day the calendar lacks (Feb 30): the value-by-value path names it
+            pass
+        else:
+            return micros.astype(np.float64)
     return np.fromiter(map(_iso_ts, created), np.float64, len(created))
 
 
@@ -968,8 +969,11 @@ def _off_type(values: list | tuple, allowed: set[type]) -> np.ndarray | None:
     return np.fromiter((type(v) not in allowed for v in values), bool, len(values))
 
 
-def _array(values: list | tuple, type_: pa.DataType, off: np.ndarray | None) -> pa.Array:
-    """An Arrow array of a column; values of rows that are not taken (`off`) become null."""
+def _array(values: list | tuple, type_: pa.DataType, off: np.ndarray | None, whole: pa.Array | None = None) -> pa.Array:
+    """An Arrow array of a column; values of rows that are not taken (`off`) become null. `whole`: the
+    column already built as it is, used when every row is taken."""
+    if off is None and whole is not None:
+        return whole
     if off is not None:
         values = [None if o else v for v, o in zip(values, off)]
     return pa.array(values, type=type_)
@@ -1054,10 +1058,13 @@ class _Columns:
             bad |= np.fromiter((type(x) is int and x not in (1, -1) for x in rating), bool, n)
         if set(parent) != {None} and n:
             bad |= np.fromiter((x is not None for x in parent), bool, n)
-        if r.max_chars is not None:
+        # every content (and time) text: its Arrow array is built once, checked and kept for the output
+        whole = {"content": pa.array(content, pa.string()) if offs["content"] is None else None,
+                 "created": pa.array(created, pa.string()) if n and _off_type(created, {str}) is None else None}
+        if r.max_chars is not None:   # Arrow counts code points, as `len` does
             bad |= np.fromiter((type(x) is str and len(x) > r.max_chars for x in content), bool, n) \
-                if offs["content"] is not None else np.fromiter(map(len, content), np.int64, n) > r.max_chars
-        ts = _instants(created)
+                if whole["content"] is None else pc.utf8_length(whole["content"]).to_numpy(zero_copy_only=False) > r.max_chars
+        ts = _instants(created, whole["created"])
         bad |= np.isnan(ts)
         rewrite: list[str | None] = [None] * n
         for k, text in enumerate(meta):
@@ -1067,13 +1074,15 @@ class _Columns:
                     bad[k] = True
         off = bad if bad.any() else None   # values of rows not taken are left out of the arrays
         self.ids = np.array(mid, dtype=np.int64) if self.by_value else None
+        # distinct integer ids: their text is Arrow's cast (the same decimal digits as `str`), not a str each
+        ids = pa.array(self.ids).cast(pa.string()) if self.by_value else pa.array(list(map(str, mid)), pa.string())
         roles = _array(role, pa.string(), off)
         self.ts = ts
         self.rank = pc.fill_null(pc.index_in(roles, value_set=pa.array(sorted(ROLE_RANK, key=ROLE_RANK.get))),
                                  9).to_numpy(zero_copy_only=False)
         self.arrays = [   # in records.MESSAGE's field order
-            pa.array(list(map(str, mid)), pa.string()), roles, _array(content, pa.string(), off),
-            _array(created, pa.string(), off), pa.nulls(n, pa.string()), _array(rating, pa.int8(), off),
+            ids, roles, _array(content, pa.string(), off, whole["content"]),
+            _array(created, pa.string(), off, whole["created"]), pa.nulls(n, pa.string()), _array(rating, pa.int8(), off),
             _array(note, pa.string(), off), pa.array(rewrite, pa.string()), _array(meta, pa.string(), off),
             pa.nulls(n, records.MESSAGE.field("feedback").type)]
         return bad
@@ -1189,7 +1198,10 @@ def _json(text: str) -> Any:
 @lru_cache(maxsize=4096)  # thumbs-up metas repeat (`{"tags": ["helpful"]}`): parse each distinct text once
 def _meta_rewrite(text: str) -> tuple[bool, str | None]:
     """(whether a feedback meta text is a JSON object, the human rewrite it holds or None)."""
-    meta = _meta_object(text)
+    try:   # `_meta_object`'s parse without its copy: one call per distinct meta of a million-message log
+        meta = json.loads(text)
+    except (TypeError, ValueError):
+        return False, None
     if not isinstance(meta, dict):
         return False, None
     rewrite = meta.get("rewrite")
