@@ -25,7 +25,11 @@ the item's file on storage every node sees), results in input order.
 A stage's output and memory so depend neither on the engine, the number of workers nor on which worker
 finishes first: the stages merge and sort what comes back in their own process (`logtune.spill`). The
 cross-session steps (curate's exact and near duplicates, build's reply keys) run there too, on the
-merged stream; only the per-record work is distributed. `map_rows` is the in-process form over rows in memory.
+merged stream, with one exception: a CONTEXT group too large for memory (`curate.dedup_spill`) computes its
+MinHash sketches over the local workers (engine local) and, with engine ray, shuffles its band rows on the
+cluster (a Ray Data `groupby` of band-key partitions giving candidate pairs); the greedy pass that decides
+from the pairs stays in the stage's process (one byte per session). `map_rows` is the in-process form over
+rows in memory.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from logtune.golden.overlap import load_golden
 from logtune.params import load_params
 from logtune.rules import load_rules
 from tests.unit.test_streaming import exported  # noqa: F401 - the fixture: test_streaming.py's inputs
+from tests.unit.test_curate_dedup_spill import log  # noqa: F401 - the fixture: a no-CONTEXT log
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "curate"
