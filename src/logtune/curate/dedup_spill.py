@@ -9,11 +9,12 @@ rejects (reason and text), merged feedback and counts, because each step replays
 1. Exact: rows sorted on disk by (duplicate key, input position) (`logtune.spill.SortedSpill`); each key's
    run keeps its first best-rated copy, which takes the run's feedback (`feedback.merge_into`). Memory: one
    run of exact copies of one dialogue.
-2. Sketch: the exact survivors, in input order (position `pos`), in batches of `runtime.batch_rows`:
-   shingles, MinHash signature, band keys salted with the CONTEXT key, as `split_near_duplicates` computes
-   them. Each session's visit rank (best-rated first, ties by position) comes from a histogram of the
-   scores (O(distinct scores)). Signatures (512 B) and unique shingles are written to files by rank;
-   band rows (band key, rank) to hash partitions of the band key.
+2. Sketch: the exact survivors, in input order (position `pos`), in batches of `runtime.batch_rows` over
+   `runtime.workers` forked processes (engine local; with ray in the stage's process): shingles, MinHash
+   signature, band keys salted with the CONTEXT key, as `split_near_duplicates` computes them. Each
+   session's visit rank (best-rated first, ties by position) comes from a histogram of the scores
+   (O(distinct scores)). Signatures (512 B) and unique shingles are written to files by rank; band rows
+   (band key, rank) to hash partitions of the band key.
 3. Band-bucket shuffle: each partition sorted by (band key, rank); a bucket of at most `BUCKET_MAX`
    sessions gives its candidate pairs (earlier rank, later rank); a larger ("giant") bucket gives its
    members instead (below). With `runtime.engine: ray` this step is a Ray Data `groupby(part).map_groups`
@@ -24,8 +25,13 @@ rejects (reason and text), merged feedback and counts, because each step replays
    never compared (A~B~C with B dropped: C is compared with A only). Held in memory: one byte per
    session ("still kept", indexed by rank), the pairs of one rank range, and for each giant bucket the
    ranks of its kept members so far (what the in-memory buckets hold; 8 bytes each).
-5. Join: dropped sessions sorted on disk by (kept position, rank); one pass in input order gives each
-   kept session its near-duplicates' feedback (in visit order) and writes their rejects.
+5. Join: dropped sessions sorted on disk by (kept position, rank); one more pass in input order gives
+   each kept session its near-duplicates' feedback (in visit order) and writes their rejects.
+
+Time: the in-memory work plus on-disk sorts of the rows (by duplicate key, by position) and three reads of
+them (measured 1.5x curate's CPU on a 1M-message log without CONTEXTs, benchmarks/README.md). Files: one
+open file per shuffle partition and per rank range (about sessions x bands / PART_ROWS and sessions /
+RANGE_SESSIONS).
 
 Giant buckets (many sessions sharing one band value, e.g. a templated exchange logged 100,000 times with a
 word changed): all pairs of a bucket of k would be k(k-1)/2 on disk and as many checks, where the
