@@ -9,9 +9,9 @@ rejects (reason and text), merged feedback and counts, because each step replays
 1. Exact: rows sorted on disk by (duplicate key, input position) (`logtune.spill.SortedSpill`); each key's
    run keeps its first best-rated copy, which takes the run's feedback (`feedback.merge_into`). Memory: one
    run of exact copies of one dialogue.
-2. Sketch: the exact survivors, in input order (position `pos`), in batches of `runtime.batch_rows` over
-   `runtime.workers` forked processes (engine local; with ray in the stage's process): shingles, MinHash
-   signature, band keys salted with the CONTEXT key, as `split_near_duplicates` computes them. Each
+2. Sketch: the exact survivors, in input order (position `pos`), in batches of `runtime.batch_rows` on the
+   engine's workers (`engine.map_tasks`: forked processes, or one Ray task per batch, its texts handed over):
+   shingles, MinHash signature, band keys salted with the CONTEXT key, as `split_near_duplicates` computes them. Each
    session's visit rank (best-rated first, ties by position) comes from a histogram of the scores
    (O(distinct scores)). Signatures (512 B) and unique shingles are written to files by rank; band rows
    (band key, rank) to hash partitions of the band key.
@@ -59,7 +59,7 @@ import pyarrow as pa
 
 from logtune import feedback, minhash, records
 from logtune.curate.dedup import context_salt, dialogue_shingles, duplicate_key, feedback_score
-from logtune.engine import RuntimeParams, ordered_map, ray_connect
+from logtune.engine import RuntimeParams, map_tasks, ray_connect
 from logtune.normalize import normalize_context, normalize_text
 from logtune.rejects import Reject
 from logtune.spill import SortedSpill
@@ -272,8 +272,8 @@ def _near(near: SortedSpill, scores: Counter, threshold: float, merged: dict[str
         pos = written = 0
         batches = _batched(((_rank(r[_SCORE], base, seen), [m.get("content") for m in r.get("messages") or []],
                              r.get("context")) for r in near.merged()), runtime.batch_rows)
-        # engine local: the sketches over runtime.workers forked processes (results in input order)
-        for result in ordered_map(sketch_batch, batches, state, 1 if ray else runtime.processes):
+        # the sketches on the engine's workers (local processes or Ray tasks), results in input order
+        for result in map_tasks(sketch_batch, batches, state, runtime):
             ranks = result["ranks"]
             for i, rank in enumerate(ranks.tolist()):
                 sigs.write(rank, result["sigs"][i].tobytes())
