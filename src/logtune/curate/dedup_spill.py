@@ -29,7 +29,7 @@ rejects (reason and text), merged feedback and counts, because each step replays
    each kept session its near-duplicates' feedback (in visit order) and writes their rejects.
 
 Time: the in-memory work plus on-disk sorts of the rows (by duplicate key, by position) and three reads of
-them (measured 1.5x curate's CPU on a 1M-message log without CONTEXTs, benchmarks/README.md). Files: one
+them (measured 1.6x curate's CPU on 300k- and 1M-message logs without CONTEXTs, benchmarks/README.md). Files: one
 open file per shuffle partition and per rank range (about sessions x bands / PART_ROWS and sessions /
 RANGE_SESSIONS).
 
