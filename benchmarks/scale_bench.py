@@ -1,7 +1,7 @@
 """Scale benchmark (issue 19): export -> curate -> build -> mix -> validate at 1M, 3M (10M) messages, side by side.
 
 Usage: python benchmarks/scale_bench.py [--sizes 1000000 3000000] [--workdir DIR] [--keep] [--workers 2] [--no-ratio]
-                                        [--ratio-size N]
+                                        [--ratio-size N] [--no-context] [--curate-only]
 
 For each size, a support-assistant log of that many messages is generated the way the `sample` stage
 makes one (`logtune.sample.db.build_sample_db`: real templates, ~3.9 messages a session, ratings,
@@ -17,6 +17,10 @@ Printed per size: wall and CPU seconds (workers' included), messages/s, the stag
 and its largest worker's. Then, at --ratio-size (default the smallest size): curate + build with 1
 worker vs --workers (the speed-up on this machine's cores), with a sha256 check that both wrote the
 same bytes.
+--no-context: the exported files' CONTEXT column is nulled before curate, as in exports without one
+(OASST, ShareGPT, ChatGPT exports), so curate's survivors are one CONTEXT group (issue 19: deduplicated
+out of core past `runtime.spill_rows`). --curate-only: export and curate alone, no scan, no 1-vs-N runs;
+the curated files' sha256 are printed (to compare two runs, e.g. before/after a change).
 Exit status 0 when every target is met (TARGETS). Not a test: minutes to an hour.
 """
 
@@ -99,6 +103,15 @@ def child(what: str, db: Path, out: Path, workers: int, engine: str) -> dict:
                                runtime=_runtime(workers, engine))   # shards of sessions read by worker processes
         result.update(messages=ledger["messages_exported"], ledger={k: v for k, v in ledger.items() if k != "shards"},
                       shards=len(ledger.get("shards", {})))
+    elif what == "nocontext":   # --no-context: the exported files as a log without CONTEXTs
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for f in sorted((out / "exported").glob("*.parquet")):
+            table = pq.read_table(f)
+            i = table.schema.get_field_index("context")
+            pq.write_table(table.set_column(i, table.schema.field(i), pa.nulls(table.num_rows, pa.string())), f)
+        result["messages"] = 0
     elif what == "curate":
         from logtune.curate import CurateParams, curate_files, exported_files
         from logtune.golden.overlap import load_golden
@@ -171,15 +184,20 @@ def fmt(name: str, r: dict, messages: int) -> str:
 HEADER = f"{'stage (own process)':<26}{'messages':>11}{'wall s':>9}{'cpu s':>8}{'msgs/s':>12}{'RSS MB':>11}{'worker RSS':>13}"
 
 
-def pipeline(db: Path, out: Path, workers: int, engine: str = "local", with_export: bool = True) -> dict:
+def pipeline(db: Path, out: Path, workers: int, engine: str = "local", with_export: bool = True,
+             no_context: bool = False, curate_only: bool = False) -> dict:
     rows = {}
     if with_export:
         shutil.rmtree(out, ignore_errors=True)
         rows["export"] = run_child("export", db, out, workers, engine)
+        if no_context:
+            run_child("nocontext", db, out, workers, engine)
     else:
         for sub in ("curated", "built"):
             shutil.rmtree(out / sub, ignore_errors=True)
     rows["curate"] = run_child("curate", db, out, workers, engine)
+    if curate_only:
+        return rows
     rows["build"] = run_child("build", db, out, workers, engine)
     if with_export:   # mix and validate once per size (not in the 1-vs-N worker runs of curate + build)
         rows["mix"] = run_child("mix", db, out, workers, engine)
@@ -195,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--ratio-size", type=int, help="size for the 1-vs-N workers runs (default: the smallest)")
     ap.add_argument("--no-ratio", action="store_true", help="skip the 1-vs-N workers runs of curate + build")
+    ap.add_argument("--no-context", action="store_true", help="null the exported CONTEXTs (one CONTEXT group)")
+    ap.add_argument("--curate-only", action="store_true", help="export and curate only; print the curated sha256")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -211,7 +231,18 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             db = generate_in_child(work, size)
             print(f"\n== {size:,} messages (log ready in {time.perf_counter() - start:.0f}s: {db})", flush=True)
-            rows = pipeline(db, work / f"out-{size}", args.workers)
+            rows = pipeline(db, work / f"out-{size}", args.workers, no_context=args.no_context,
+                            curate_only=args.curate_only)
+            if args.curate_only:
+                print(HEADER)
+                for name, r in rows.items():
+                    print(fmt(name, r, rows["export"]["messages"]))
+                m = rows["curate"]["metrics"]
+                print(f"curate kept {m['kept']:,} of {m['read']:,}; rejected by reason: "
+                      + ", ".join(f"{k} {v:,}" for k, v in m["rejected_by_reason"].items() if v))
+                for name, digest in digests(work / f"out-{size}" / "curated").items():
+                    print(f"  sha256 {name} {digest}")
+                continue
             scan = run_child("scan", db, work / f"out-{size}")
             n = rows["export"]["messages"]
             print(HEADER)
@@ -231,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             if size >= 10_000_000:
                 ok &= total <= TARGETS["seconds_10m"]
         size = args.ratio_size or min(args.sizes)
+        if args.curate_only:
+            return 0
         if args.no_ratio:
             print(f"\ntargets {json.dumps(TARGETS)} (without the workers' speed-up): {'met' if ok else 'NOT met'}")
             return 0 if ok else 1

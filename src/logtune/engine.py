@@ -25,7 +25,11 @@ the item's file on storage every node sees), results in input order.
 A stage's output and memory so depend neither on the engine, the number of workers nor on which worker
 finishes first: the stages merge and sort what comes back in their own process (`logtune.spill`). The
 cross-session steps (curate's exact and near duplicates, build's reply keys) run there too, on the
-merged stream; only the per-record work is distributed. `map_rows` is the in-process form over rows in memory.
+merged stream, with one exception: a CONTEXT group too large for memory (`curate.dedup_spill`) computes its
+MinHash sketches on the workers (`map_tasks`) and, with engine ray, shuffles its band rows on the cluster (a
+Ray Data `groupby` of band-key partitions giving candidate pairs); the greedy pass that decides from the
+pairs stays in the stage's process (one byte per session). `map_rows` is the in-process form over
+rows in memory.
 """
 
 from __future__ import annotations
@@ -106,9 +110,10 @@ def map_tasks(fn: Callable[[Any, dict[str, Any]], Any], items: list[Any], state:
               runtime: RuntimeParams) -> Iterator[Any]:
     """`fn(item, state)` for each item, results in input order, where `runtime.engine` says: local,
     `ordered_map` over `runtime.workers` processes; ray, one Ray task per item (`_ray_map_tasks`). For work
-    whose items say themselves where to read (export's shards: a session-id range of a database file), not
-    rows handed over: with ray the item's data must be on storage every node sees. `fn` must be a
-    module-level function, `state`, items and results picklable."""
+    whose items say themselves where to read (export's shards: a session-id range of a database file; with
+    ray the item's data must be on storage every node sees), or small items handed over whole (curate's
+    MinHash sketches of a large CONTEXT group: one batch's texts). `items` may be an iterator (read as tasks
+    free up). `fn` must be a module-level function, `state`, items and results picklable."""
     if runtime.engine == "ray":
         return _ray_map_tasks(fn, items, state, runtime)
     return ordered_map(fn, items, state, runtime.processes)

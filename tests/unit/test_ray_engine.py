@@ -29,6 +29,7 @@ from logtune.golden.overlap import load_golden
 from logtune.params import load_params
 from logtune.rules import load_rules
 from tests.unit.test_streaming import exported  # noqa: F401 - the fixture: test_streaming.py's inputs
+from tests.unit.test_curate_dedup_spill import log  # noqa: F401 - the fixture: a no-CONTEXT log
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "curate"
@@ -208,3 +209,21 @@ def test_export_shards_on_ray_write_the_local_engine_bytes(ray_cluster, tmp_path
         assert set(digests["local-w1"]) == {"metrics", "s.parquet", "s.quarantine.jsonl"}
         for run, got in digests.items():
             assert got == digests["local-w1"], (name, run)
+
+
+@pytest.mark.slow
+def test_out_of_core_dedup_on_ray_writes_the_local_bytes(ray_cluster, log, tmp_path, monkeypatch):
+    """A no-CONTEXT group over `spill_rows` (test_curate_dedup_spill.py's log): the band-bucket shuffle as a Ray
+    Data groupby over the cluster gives the in-memory bytes, with pairs and giant buckets (BUCKET_MAX 4)."""
+    from logtune.curate import dedup_spill
+    from tests.unit.test_curate_dedup_spill import outputs
+
+    ref = outputs(log, tmp_path / "ref", RuntimeParams(workers=1, spill_rows=10**6))
+    shuffles = []
+    real = dedup_spill._ray_shuffle
+    monkeypatch.setattr(dedup_spill, "_ray_shuffle", lambda *a: shuffles.append(1) or real(*a))
+    monkeypatch.setattr(dedup_spill, "PART_ROWS", 50)   # several partitions to group by
+    monkeypatch.setattr(dedup_spill, "BUCKET_MAX", 4)
+    runtime = RuntimeParams(engine="ray", workers=2, batch_rows=7, spill_rows=5, ray_address=ray_cluster)
+    assert outputs(log, tmp_path / "ray", runtime) == ref
+    assert len(shuffles) == 2   # two groups over spill_rows (no CONTEXT, and k-*): each shuffled on the cluster

@@ -30,6 +30,7 @@ from logtune.runtime import no_cyclic_gc
 from logtune.spill import Progress, Shards, SortedSpill
 from logtune.golden.overlap import golden_conversation_keys, golden_near_overlaps, golden_overlap
 from logtune.curate.dedup import context_salt, split_duplicates, split_near_duplicates
+from logtune.curate.dedup_spill import SEQ, dedup_spilled
 from logtune.curate.quality import REASONS as JUDGE_REASONS, judge_sessions
 from logtune.judge.core import Judge
 from logtune.normalize import normalize_context, normalize_text
@@ -112,7 +113,7 @@ def curate(conversations: Iterable[dict[str, Any]], params: CurateParams, golden
     return out
 
 
-SEQ, SALT = "_seq", "_salt"   # working columns: input position, CONTEXT key (`dedup.context_salt`)
+SALT = "_salt"   # working columns: SEQ the input position, SALT the CONTEXT key (`dedup.context_salt`)
 
 
 def KEPT_ORDER(row: dict[str, Any]) -> tuple:
@@ -129,7 +130,8 @@ def PARTITION_ORDER(row: dict[str, Any]) -> tuple:
 
 class Partitions:
     """Survivors grouped by CONTEXT key, in memory (`grouped`). `curate_files` uses a
-    `logtune.spill.SortedSpill` on PARTITION_ORDER instead: the same groups, from disk."""
+    `logtune.spill.SortedSpill` on PARTITION_ORDER instead: the same groups, from disk, a group of more than
+    `runtime.spill_rows` sessions deduplicated out of core (`dedup_large`)."""
 
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
@@ -143,17 +145,32 @@ class Partitions:
         return grouped(rows)
 
 
-def grouped(rows: Iterable[dict[str, Any]], chunk_rows: int = 20_000) -> Iterator[list[dict[str, Any]]]:
+class LargeGroup:
+    """The rows of one CONTEXT-key run too long to hold (`grouped`'s `large_rows`), in PARTITION_ORDER, read once."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]]):
+        self.rows = rows
+
+
+def grouped(rows: Iterable[dict[str, Any]], chunk_rows: int = 20_000, large_rows: int | None = None
+            ) -> Iterator[list[dict[str, Any]] | LargeGroup]:
     """Rows in PARTITION_ORDER as lists of whole CONTEXT-key runs, each list about `chunk_rows` rows (one
     longer run alone). Deduplicating a list of whole runs decides as each run alone would, so lists
-    spare the per-call cost of thousands of one-session groups."""
+    spare the per-call cost of thousands of one-session groups. A run of more than `large_rows` rows
+    (None: no bound) comes as a `LargeGroup` instead, to be read through before the next group."""
     chunk: list[dict[str, Any]] = []
     for _, run in itertools.groupby(rows, key=lambda r: r[SALT]):
-        run = list(run)
-        if chunk and len(chunk) + len(run) > chunk_rows:
+        head = list(run if large_rows is None else itertools.islice(run, large_rows + 1))
+        if large_rows is not None and len(head) > large_rows:
+            if chunk:
+                yield chunk
+                chunk = []
+            yield LargeGroup(itertools.chain(head, run))
+            continue
+        if chunk and len(chunk) + len(head) > chunk_rows:
             yield chunk
             chunk = []
-        chunk += run
+        chunk += head
     if chunk:
         yield chunk
 
@@ -204,6 +221,24 @@ def dedup_group(group: list[dict[str, Any]], params: CurateParams, merged: dict[
     return kept, rejects
 
 
+def deduplicated(partitions: Any, params: CurateParams, merged: dict[str, int]
+                 ) -> Iterator[tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Reject]]]]:
+    """(kept, rejects) of each of `partitions.groups()`: `dedup_group` of a list of runs; a `LargeGroup` through
+    `partitions.dedup_large(rows, params, merged)` (out of core, the same decisions), in pieces."""
+    for group in partitions.groups():
+        if isinstance(group, LargeGroup):
+            yield from partitions.dedup_large((_without_salt(c) for c in group.rows), params, merged)
+            continue
+        for c in group:
+            del c[SALT]
+        yield dedup_group(group, params, merged)
+
+
+def _without_salt(row: dict[str, Any]) -> dict[str, Any]:
+    del row[SALT]
+    return row
+
+
 def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Callable[[Callable, dict], Iterable],
                 params: CurateParams, golden: list[dict[str, Any]], rules: Rules, partitions: Any,
                 judge: Judge | None = None, shards: Shards | None = None) -> dict[str, Any]:
@@ -212,11 +247,12 @@ def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Call
 
     The per-session steps run on each batch alone (`screen_batch`, through `mapper(fn, state)`: results in
     input order, e.g. `runtime.map_files`); survivors go
-    to `partitions` (`add(row)`, then `groups()`: lists of rows of one CONTEXT key in input order), and
-    each group is deduplicated alone (`dedup_group`), then (with `judge_min_quality`) judged by its worst
-    reply (`curate.quality.judge_sessions`), after redaction and dedup so an API judge never sees PII.
-    Memory: the batches in flight plus one group. With `shards` (the input files): the metrics' `shards`
-    hold read = kept + rejected by reason for each file too.
+    to `partitions` (`add(row)`, then `groups()`: lists of rows of one CONTEXT key in input order, or a
+    `LargeGroup` that `partitions.dedup_large` deduplicates out of core), and each group is deduplicated
+    alone (`deduplicated`), then (with `judge_min_quality`) judged by its worst reply
+    (`curate.quality.judge_sessions`), after redaction and dedup so an API judge never sees PII.
+    Memory: the batches in flight plus one list of groups (a `LargeGroup`: see `curate.dedup_spill`). With
+    `shards` (the input files): the metrics' `shards` hold read = kept + rejected by reason for each file too.
     """
     if params.judge_min_quality is not None and judge is None:
         raise ValueError("curate.judge_min_quality is set but no judge was given")
@@ -249,10 +285,7 @@ def curate_into(sinks: dict[str, Callable[[dict[str, Any]], None]], mapper: Call
             else:
                 reject(conv, r)
     merged: dict[str, int] = {k: 0 for k in MERGE_COUNTS}
-    for group in partitions.groups():
-        for c in group:
-            del c[SALT]
-        group_kept, rejects = dedup_group(group, params, merged)   # rows keep SEQ (merged copies too)
+    for group_kept, rejects in deduplicated(partitions, params, merged):   # rows keep SEQ (merged copies too)
         if params.judge_min_quality is not None:
             low, stats = judge_sessions(group_kept, judge, params.judge_min_quality)
             rejects += [(group_kept[i], r) for i, r in sorted(low.items())]
@@ -298,8 +331,12 @@ def curate_files(files: list[Path], out_dir: str | Path, params: CurateParams, g
     """The curate stage in bounded memory: stream the exported `files` in batches over `runtime.workers`
     processes, group the survivors by CONTEXT on disk, write `<out_dir>/conversations.parquet` and
     `rejected.parquet` (`logtune.spill`), return the metrics. The same bytes as writing `curate(...)`'s
-    lists, whatever the workers and batch size. Memory: the batches in flight plus the largest group
-    of survivors under one CONTEXT (exact and near duplicates are only looked for within one)."""
+    lists, whatever the workers and batch size. Memory: the batches in flight, the sort buffers
+    (`runtime.spill_rows` rows each) and the survivors of at most `runtime.spill_rows` sessions under one
+    CONTEXT (exact and near duplicates are only looked for within one); a larger CONTEXT group (e.g. every
+    session of a log without CONTEXTs) is deduplicated out of core (`curate.dedup_spill`: one byte per
+    session of the group in memory, rows, signatures and band buckets on disk; with `runtime.engine: ray`
+    the band-bucket shuffle runs on the cluster)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = Progress("curate")
@@ -314,8 +351,12 @@ def curate_files(files: list[Path], out_dir: str | Path, params: CurateParams, g
         add = survivors.add
 
         @staticmethod
-        def groups() -> Iterator[list[dict[str, Any]]]:
-            return grouped(survivors.merged())
+        def groups() -> Iterator[list[dict[str, Any]] | LargeGroup]:
+            return grouped(survivors.merged(), large_rows=runtime.spill_rows)
+
+        @staticmethod
+        def dedup_large(rows: Iterator[dict[str, Any]], params: CurateParams, merged: dict[str, int]) -> Iterator:
+            return dedup_spilled(rows, params.near_duplicate_threshold, merged, runtime, out_dir.parent)
 
     try:
         with no_cyclic_gc():
