@@ -185,7 +185,7 @@ HEADER = f"{'stage (own process)':<26}{'messages':>11}{'wall s':>9}{'cpu s':>8}{
 
 
 def pipeline(db: Path, out: Path, workers: int, engine: str = "local", with_export: bool = True,
-             no_context: bool = False, curate_only: bool = False) -> dict:
+             no_context: bool = False, curate_only: bool = False, through: str = "validate") -> dict:
     rows = {}
     if with_export:
         shutil.rmtree(out, ignore_errors=True)
@@ -199,7 +199,7 @@ def pipeline(db: Path, out: Path, workers: int, engine: str = "local", with_expo
     if curate_only:
         return rows
     rows["build"] = run_child("build", db, out, workers, engine)
-    if with_export:   # mix and validate once per size (not in the 1-vs-N worker runs of curate + build)
+    if with_export and through == "validate":   # mix and validate once per size (not in the 1-vs-N runs)
         rows["mix"] = run_child("mix", db, out, workers, engine)
         rows["validate"] = run_child("validate", db, out, workers, engine)
     return rows
@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-ratio", action="store_true", help="skip the 1-vs-N workers runs of curate + build")
     ap.add_argument("--no-context", action="store_true", help="null the exported CONTEXTs (one CONTEXT group)")
     ap.add_argument("--curate-only", action="store_true", help="export and curate only; print the curated sha256")
+    ap.add_argument("--through", choices=["build", "validate"], default="validate",
+                    help="the last stage timed per size: build (the issue's export -> curate -> build) or validate")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             db = generate_in_child(work, size)
             print(f"\n== {size:,} messages (log ready in {time.perf_counter() - start:.0f}s: {db})", flush=True)
             rows = pipeline(db, work / f"out-{size}", args.workers, no_context=args.no_context,
-                            curate_only=args.curate_only)
+                            curate_only=args.curate_only, through=args.through)
             if args.curate_only:
                 print(HEADER)
                 for name, r in rows.items():
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             total = sum(r["seconds"] for r in rows.values())
             peak = max(max(r["peak_rss_mb"], r["worker_peak_rss_mb"]) for r in rows.values())
             ratio = (n / rows["export"]["seconds"]) / (scan["messages"] / scan["seconds"])
-            print(f"export -> curate -> build -> mix -> validate: {total:.0f}s wall, peak RSS {peak:.0f} MB (largest process); "
+            print(f"{' -> '.join(rows)}: {total:.0f}s wall, peak RSS {peak:.0f} MB (largest process); "
                   f"export / scan {ratio:.2f}x; curate {rows['curate']['metrics']['kept']:,} kept of "
                   f"{rows['curate']['metrics']['read']:,}", flush=True)
             results[size] = {"seconds": total, "peak_rss_mb": peak, "export_vs_scan": ratio,
