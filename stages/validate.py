@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         require_markers(tokenizer, f"validate --tokenizer {args.tokenizer}")
     # issue 19: each set streamed in batches over the engine's workers, each loading the tokenizer from its folder
     outcome = validate_built(args.built, args.golden, args.expectations, args.schemas, params,
-                             tokenizer=args.tokenizer if tokenizer is not None else None, runtime=load_runtime(args.params))
+                             tokenizer=args.tokenizer, runtime=load_runtime(args.params))
     applied = args.built / "review.json"      # written by mix: the version of the data the marks apply to
     review = review_gate(latest_review(args.reviews) if args.reviews else None,
                          read_json(applied)["data_version"] if applied.exists() else None, params.review)

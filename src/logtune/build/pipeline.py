@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 import pickle
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -484,7 +484,8 @@ class Tally:
     schema_rejects: Counter = field(default_factory=Counter)      # (set, rule) -> records rejected by their schema
     long_stats: Counter = field(default_factory=lambda: Counter({"truncated": 0, "history_messages_dropped": 0}))
     rows: Counter = field(default_factory=Counter)                # set -> records
-    columns: dict[tuple[str, str], Counter] = field(default_factory=dict)   # (set, column) -> value counts
+    columns: dict[tuple[str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
+    # (set, column) -> value counts
 
     def add(self, out: ReplyOut, sinks: dict[str, Callable[[dict[str, Any]], None]]) -> None:
         if out.outcome is not None:
@@ -502,11 +503,9 @@ class Tally:
                 continue
             self.rows[name] += len(rows)
             sink = sinks[name]
-            columns = [(column, self.columns.get((name, column)) or self.columns.setdefault((name, column), Counter()))
-                       for column in (("reason",) if name == "rejected" else ("rule", "record_type", "phase", "provenance"))]
             for row in rows:
-                for column, counts in columns:
-                    counts[str(row[column])] += 1
+                for column in (("reason",) if name == "rejected" else ("rule", "record_type", "phase", "provenance")):
+                    self.columns[(name, column)][str(row[column])] += 1
                 sink(row)
 
     def counts(self, name: str, column: str, known: Iterable[str] = ()) -> dict[str, int]:
